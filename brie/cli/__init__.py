@@ -1,0 +1,53 @@
+"""The `brie` command line: thin — parse, call the core, print (rich tables; --json for scripts).
+
+Each area has its own module here with its own typer sub-app; this file joins them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+from brie.cli.common import console, fail
+from brie.errors import BrieError
+
+
+class BrieGroup(TyperGroup):
+    """Turns every BrieError raised below into one red line and exit code 1 — no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrieError as e:
+            fail(str(e))
+
+
+app = typer.Typer(
+    cls=BrieGroup,
+    help="brie: fine-tune small models with LoRA, then find out honestly what got better and what was forgotten.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Optional[str] = typer.Option(None, "--home", envvar="BRIE_HOME",
+                                       help="Workspace folder (default: $BRIE_HOME, else the current folder)."),
+) -> None:
+    if home:
+        os.environ["BRIE_HOME"] = home
+    if ctx.invoked_subcommand is None:
+        console.print(ctx.get_help())
+
+
+from brie.cli import foundation, generation  # noqa: E402  (registration needs `app`)
+
+foundation.register(app)
+generation.register(app)

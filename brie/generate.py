@@ -1,0 +1,27 @@
+"""Generation through mlx-lm with the model's chat template."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+
+def chat_prompt(tokenizer, messages: list[dict]) -> str:
+    """The model's own chat template; a plain fallback for base models that have none."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(m["content"] for m in messages) + "\n\n"
+
+
+def stream_answer(model, tokenizer, prompt: str, max_tokens: int = 256, temp: float = 0.0,
+                  seed: int | None = None) -> Iterator[str]:
+    """Yield the answer to one user prompt, piece by piece."""
+    import mlx.core as mx
+    from mlx_lm import stream_generate
+    from mlx_lm.sample_utils import make_sampler
+
+    if seed is not None:
+        mx.random.seed(seed)
+    text = chat_prompt(tokenizer, [{"role": "user", "content": prompt}])
+    for response in stream_generate(model, tokenizer, text, max_tokens=max_tokens,
+                                    sampler=make_sampler(temp=temp)):
+        yield response.text

@@ -1,0 +1,54 @@
+"""Numbered migrations, recorded in the `_migrations` table (after simonw/llm's migrations.py).
+
+Each migration is a module `brie/store/migrations/mNNN_<what>.py` with a function `up(db)`. They run
+in number order, once each. Never edit one that has run on someone's machine: add a new one.
+Reserved ranges keep parallel work apart: 001-009 foundation, 010-019 datasets and suites,
+020-029 runs and training, 030-039 generation and judging, 040-049 evaluations, 050-059 the UI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+from brie.store import migrations as _package
+
+
+def all_migrations() -> list[tuple[int, str]]:
+    """(number, module name) for every migration module, in order."""
+    found = []
+    for info in pkgutil.iter_modules(_package.__path__):
+        if info.name.startswith("m") and info.name[1:4].isdigit():
+            found.append((int(info.name[1:4]), info.name))
+    numbers = [n for n, _ in found]
+    if len(numbers) != len(set(numbers)):
+        raise RuntimeError(f"two migrations share a number: {sorted(found)}")
+    return sorted(found)
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied."""
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"name": str, "number": int, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for number, name in all_migrations():
+        if name in done:
+            continue
+        module = importlib.import_module(f"{_package.__name__}.{name}")
+        with db.conn:  # a migration and its record commit together
+            module.up(db)
+            db["_migrations"].insert(
+                {"name": name, "number": number,
+                 "applied_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            )
+        applied.append(name)
+    return applied
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    row = db.execute("select max(number) from _migrations").fetchone()
+    return row[0] or 0

@@ -1,0 +1,77 @@
+"""A workspace: one folder holding brie.db, data/, models/, runs/ and exports/ (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brie.errors import WorkspaceError
+from brie.store import Store
+
+DB_NAME = "brie.db"
+FOLDERS = ("data", "models", "runs", "exports")
+
+
+@dataclass
+class Workspace:
+    root: Path
+    _store: Store | None = field(default=None, repr=False)
+
+    @classmethod
+    def locate(cls, path: str | Path | None = None) -> "Workspace":
+        """The workspace at `path`, else $BRIE_HOME, else the current folder (not created)."""
+        root = path or os.environ.get("BRIE_HOME") or Path.cwd()
+        return cls(Path(root).expanduser().resolve())
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, create: bool = False) -> "Workspace":
+        ws = cls.locate(path)
+        if create:
+            ws.init()
+        elif not ws.db_path.exists():
+            raise WorkspaceError(
+                f"no brie workspace at {ws.root} (no {DB_NAME}); run `brie init` there or set BRIE_HOME"
+            )
+        return ws
+
+    def init(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name in FOLDERS:
+            (self.root / name).mkdir(exist_ok=True)
+        _ = self.store  # creates brie.db and runs the migrations
+
+    @property
+    def exists(self) -> bool:
+        return self.db_path.exists()
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
