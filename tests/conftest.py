@@ -57,3 +57,11 @@ def embedded_model_dir(tmp_path_factory) -> Path:
     if not (out / "config.json").exists():
         convert_gguf(find_embedded_gguf(), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama folder (see tests/tiny.py), built once per session."""
+    from tests.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama")
