@@ -1,0 +1,97 @@
+"""Overlap with reference answers: BLEU (sacrebleu) and ROUGE-L F1 (rouge-score).
+
+The aggregate BLEU is sacrebleu's corpus BLEU over all items (not a mean of sentence scores); each
+item also stores its sentence BLEU and ROUGE-L so deltas can be paired. Items come from a prompt
+suite in the store (first turn and its reference) or from a JSONL file of {"prompt", "reference"}.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+from brie.errors import BrieError
+from brie.evals.base import Benchmark, Item, Scored
+from brie.evals.data import read_jsonl
+
+
+def _rouge():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def item_scores(hypothesis: str, reference: str, scorer=None) -> dict:
+    import sacrebleu
+
+    scorer = scorer or _rouge()
+    return {"bleu": sacrebleu.sentence_bleu(hypothesis, [reference]).score,
+            "rougeL": scorer.score(reference, hypothesis)["rougeL"].fmeasure}
+
+
+def corpus_scores(hypotheses: list[str], references: list[str]) -> dict:
+    import sacrebleu
+
+    scorer = _rouge()
+    rouge = [scorer.score(r, h)["rougeL"].fmeasure for h, r in zip(hypotheses, references)]
+    return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+            "rougeL": sum(rouge) / len(rouge)}
+
+
+def suite_items(ws, name: str) -> list[Item]:
+    rows = ws.store.db.execute(
+        "select p.prompt_id, p.turns_json, p.reference_json from prompts p join suites s on s.id = p.suite_id"
+        " where s.name = ? order by p.idx", [name]).fetchall()
+    items = []
+    for prompt_id, turns_json, reference_json in rows:
+        refs = json.loads(reference_json) if reference_json else None
+        if refs and refs[0]:
+            items.append(Item(id=str(prompt_id), input=json.loads(turns_json)[0], target=refs[0]))
+    return items
+
+
+class Overlap(Benchmark):
+    primary = "rougeL"
+
+    def __init__(self, spec: str, source: str, max_tokens: int = 256):
+        self.spec, self.source, self.max_tokens = spec, source, max_tokens
+
+    def settings(self) -> dict:
+        return {"max_tokens": self.max_tokens}
+
+    def items(self, ws) -> list[Item]:
+        path = Path(self.source).expanduser()
+        if path.is_file():
+            items = []
+            for n, r in enumerate(read_jsonl(path)):
+                prompt = r.get("prompt") or (r.get("turns") or [None])[0]
+                ref = r.get("reference")
+                ref = ref[0] if isinstance(ref, list) and ref else ref
+                if not prompt or not isinstance(ref, str):
+                    raise BrieError(f"{path}: row {n + 1} needs 'prompt' and a 'reference' string")
+                items.append(Item(id=str(r.get("id", n)), input=prompt, target=ref))
+        else:
+            items = suite_items(ws, self.source) if ws is not None else []
+            if not items:
+                raise BrieError(f"{self.source!r}: not a file, nor a suite with reference answers")
+        return items
+
+    def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
+        from brie.generate import generate_batch
+
+        scorer = _rouge()
+        for start in range(0, len(items), batch_size):
+            chunk = items[start:start + batch_size]
+            outputs = generate_batch(model, tokenizer, [[{"role": "user", "content": it.input}] for _, it in chunk],
+                                     max_tokens=self.max_tokens, batch_size=batch_size)
+            for (idx, item), out in zip(chunk, outputs):
+                yield Scored(idx, out, item_scores(out, item.target, scorer))
+
+    def aggregate_samples(self, samples: list[dict]) -> dict:
+        if not samples:
+            return {"n": 0}
+        out = corpus_scores([s["output"] or "" for s in samples], [s["target"] for s in samples])
+        out["sentence_bleu"] = sum(s["scores"]["bleu"] for s in samples) / len(samples)
+        out["n"] = len(samples)
+        return out

@@ -1,0 +1,93 @@
+"""Run benchmarks on models (base and checkpoints), storing every item as soon as it is scored.
+
+Resumable by construction: a result row is identified by checkpoint identity + benchmark +
+settings, items already stored for it are skipped, and a model is loaded only when it has work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from brie.checkpoints import ModelSpec
+from brie.errors import BrieError
+from brie.evals.base import Benchmark
+from brie.store import evals as eval_rows
+from brie.workspace import Workspace
+
+
+@dataclass
+class EvalProgress:
+    """What the progress callback gets after each stored item (and once per result at the start)."""
+
+    label: str
+    benchmark: str
+    done: int
+    total: int
+    skipped: int = 0  # items found already stored when this result started
+
+
+ProgressFn = Callable[[EvalProgress], None]
+
+
+def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark], limit: int | None = None,
+             batch_size: int = 8, progress: ProgressFn | None = None, judge=None) -> list[dict]:
+    """Evaluate every model on every benchmark; returns the result rows (with `metrics`)."""
+    progress = progress or (lambda p: None)
+    items_of = {}
+    for bench in benchmarks:
+        if bench.needs_judge and judge is None:
+            raise BrieError(f"{bench.spec}: needs a judge (--judge, e.g. anthropic:claude-sonnet-4-5)")
+        items = bench.items(ws)
+        items_of[bench.spec] = items[:limit] if limit else items
+    results = []
+    for spec in specs:
+        loaded = None
+        for bench in benchmarks:
+            items = items_of[bench.spec]
+            settings = {**bench.settings(), "limit": limit}
+            if judge is not None and bench.needs_judge:
+                settings["judge"] = getattr(judge, "name", str(judge))
+            row = eval_rows.get_or_create_result(
+                ws.store, label=spec.label, model=spec.model, run=spec.run, step=spec.step,
+                adapter_sha256=spec.adapter_sha256, benchmark=bench.spec, settings=settings,
+                n_items=len(items))
+            done = eval_rows.done_items(ws.store, row["id"])
+            todo = [(i, it) for i, it in enumerate(items) if i not in done]
+            progress(EvalProgress(spec.label, bench.spec, len(done), len(items), skipped=len(done)))
+            if todo:
+                if loaded is None:
+                    from brie.models import load_model
+
+                    loaded = load_model(ws, spec.model, spec.adapter_path)
+                model, tokenizer = loaded
+                count = len(done)
+                try:
+                    for scored in bench.score(model, tokenizer, todo, batch_size, judge=judge):
+                        item = items[scored.idx]
+                        eval_rows.add_sample(ws.store, row["id"], scored.idx, item.id, item.input,
+                                             scored.output, item.target, scored.scores)
+                        count += 1
+                        progress(EvalProgress(spec.label, bench.spec, count, len(items)))
+                except BrieError as e:
+                    eval_rows.fail_result(ws.store, row["id"], str(e))
+                    raise
+            samples = eval_rows.samples(ws.store, row["id"])
+            eval_rows.finish_result(ws.store, row["id"], bench.aggregate_samples(samples))
+            results.append(eval_rows.get_result(ws.store, row["id"]))
+    return results
+
+
+def sweep_specs(ws: Workspace, run: str) -> list[ModelSpec]:
+    """base, then every checkpoint of the run in step order."""
+    from brie.checkpoints import resolve_spec, resolve_specs
+    from brie.store import runs as run_rows
+
+    row = run_rows.get_run(ws.store, run)
+    if row is None:
+        raise BrieError(f"{run!r}: no run with that name (see `brie runs list`)")
+    steps = [c["step"] for c in run_rows.list_checkpoints(ws.store, row["id"])]
+    if not steps:
+        raise BrieError(f"{run!r}: no checkpoints yet")
+    base = resolve_specs(ws, f"base,{run}@{steps[0]}")[0]
+    return [base] + [resolve_spec(ws, f"{run}@{s}") for s in steps]
