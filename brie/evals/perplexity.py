@@ -1,8 +1,11 @@
 """Perplexity on a held-out split: mean token loss (natural log) and exp of it.
 
 Rows are tokenized exactly as mlx-lm's trainer tokenizes them (its own dataset classes: chat,
-completions or text), and the aggregate loss is token-weighted like `mlx_lm.lora --test`, so the
-numbers agree with training's validation loss. Each row's own mean loss is the paired per-item value.
+completions or text), and the aggregate loss is token-weighted like `mlx_lm.lora --test`. One
+difference, on purpose: mlx-lm's evaluate also scores one padding token after each row (its mask
+runs to the row's length inclusive); brie scores only the row's real tokens, so its loss is a
+little different from mlx-lm's validation loss on the same rows (tests/test_eval_runner.py shows
+the gap is exactly that token). Each row's own mean loss is the paired per-item value.
 """
 
 from __future__ import annotations
