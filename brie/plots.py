@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from brie.evals import display_name
 from brie.store import evals as eval_rows
 from brie.workspace import Workspace
 
@@ -57,10 +58,10 @@ def plot_sweep(ws: Workspace, run: str) -> list[Path]:
                 ax.axhline(entry["base"][metric], linestyle="--", color="gray", label="base")
             ax.set_xlabel("step")
             ax.set_ylabel(metric)
-            ax.set_title(f"{bench}: {metric}")
+            ax.set_title(f"{display_name(bench)}: {metric}")
             ax.legend()
             fig.tight_layout()
-            path = folder / f"sweep_{_slug(bench)}_{_slug(metric)}.png"
+            path = folder / f"sweep_{_slug(display_name(bench))}_{_slug(metric)}.png"
             fig.savefig(path, dpi=100)
             plt.close(fig)
             written.append(path)

@@ -51,3 +51,4 @@ from brie.cli import foundation, generation  # noqa: E402  (registration needs `
 
 foundation.register(app)
 generation.register(app)
+from brie.cli import evals as _evals; _evals.register(app)  # noqa: E402,E702

@@ -58,3 +58,11 @@ def parse_benchmarks(specs: str, shots: int = 0, max_tokens: int = 256) -> list[
     if not parts:
         raise BrieError("--benchmarks is empty; name at least one (e.g. gsm8k)")
     return [parse_benchmark(p, shots=shots, max_tokens=max_tokens) for p in parts]
+
+
+def display_name(spec: str) -> str:
+    """A benchmark spec as tables show it: a file argument by its name, not its whole path."""
+    kind, sep, arg = spec.partition(":")
+    if sep and ("/" in arg or "\\" in arg) and (arg.startswith((".", "/", "~")) or "." in arg.rsplit("/", 1)[-1]):
+        return f"{kind}:{arg.replace(chr(92), '/').rstrip('/').rsplit('/', 1)[-1]}"
+    return spec

@@ -1,0 +1,143 @@
+"""`brie eval`, `brie experiments`, `brie report`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from brie.cli.common import console, print_json
+from brie.errors import BrieError
+from brie.workspace import Workspace
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+    app.command("experiments")(experiments)
+    app.command("report")(report)
+
+
+def eval_command(
+    models: Optional[str] = typer.Option(None, "--models", "-m",
+                                         help="Comma-separated specs: base, <run>@<step>, <run>@best|last|recommended."),
+    benchmarks: str = typer.Option(..., "--benchmarks", "-b",
+                                   help="Comma-separated: gsm8k[:file or hub id], perplexity:<dataset|folder|file>, "
+                                        "mcq:<file>, overlap:<suite|file>, mt-bench[:file], lm-eval:<task>."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Evaluate base and every checkpoint of this run, "
+                                                              "then plot each metric against step."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items of each benchmark."),
+    shots: int = typer.Option(0, "--shots", min=0, help="Few-shot examples for gsm8k."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per generated answer."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Prompts generated together (batched generation)."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="What `base` means when no run is named."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Judge for mt-bench, e.g. anthropic:<model> or "
+                                                              "openai:<model>."),
+    as_json: bool = typer.Option(False, "--json", help="Print results and deltas as JSON."),
+) -> None:
+    """Run benchmarks on the base model and checkpoints; every item is stored, reruns resume."""
+    from brie.checkpoints import resolve_specs
+    from brie.evals import display_name, parse_benchmarks
+    from brie.evals.runner import evaluate, sweep_specs
+    from brie.experiments import headline
+    from brie.forgetting import base_result_for, compare_results
+
+    ws = Workspace.open()
+    if bool(models) == bool(sweep):
+        raise BrieError("give either --models or --sweep <run>")
+    specs = sweep_specs(ws, sweep) if sweep else resolve_specs(ws, models, base_model)
+    benches = parse_benchmarks(benchmarks, shots=shots, max_tokens=max_tokens)
+    judge_obj = None
+    if judge:
+        from brie.evals.mtbench import make_judge
+
+        judge_obj = make_judge(judge)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+                  disable=as_json, transient=True) as bar:
+        tasks: dict = {}
+
+        def on_progress(p):
+            key = (p.label, p.benchmark)
+            if key not in tasks:
+                tasks[key] = bar.add_task(f"{p.label} · {p.benchmark}", total=p.total)
+            bar.update(tasks[key], completed=p.done)
+
+        results = evaluate(ws, specs, benches, limit=limit, batch_size=batch_size, progress=on_progress,
+                           judge=judge_obj)
+    deltas = []
+    for r in results:
+        if r["adapter_sha256"] is not None:
+            base = base_result_for(ws, r)
+            if base is not None:
+                deltas.append(compare_results(ws, base, r))
+    plots = []
+    if sweep:
+        from brie.plots import plot_sweep
+
+        plots = plot_sweep(ws, sweep)
+    if as_json:
+        print_json({"results": [{k: r[k] for k in ("id", "label", "run", "step", "adapter_sha256", "benchmark",
+                                                   "settings", "n_done", "status", "metrics")} for r in results],
+                    "deltas": [d.to_dict() for d in deltas], "plots": [str(p) for p in plots]})
+        return
+    table = Table(title="Evaluations")
+    for col in ("model", "benchmark", "n", "metrics"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r["label"], display_name(r["benchmark"]), str(r["n_done"]), headline(r))
+    console.print(table)
+    if deltas:
+        table = Table(title="Change vs base (paired)")
+        for col in ("model", "benchmark", "metric", "delta", "95% CI", "p", ""):
+            table.add_column(col)
+        for d in deltas:
+            ci = "–" if d.ci_low is None else f"[{d.ci_low:+.3g}, {d.ci_high:+.3g}]"
+            table.add_row(d.label, display_name(d.benchmark), d.metric, f"{d.delta:+.4g}", ci,
+                          "–" if d.p_value is None else f"{d.p_value:.3g}",
+                          "[red]drop[/]" if d.drop else ("better" if d.significant else ""))
+        console.print(table)
+    for p in plots:
+        console.print(f"Plot written: {p}")
+
+
+def experiments(
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print the rows as a Markdown table."),
+) -> None:
+    """One row per training run and per evaluation: model, data, method, config, status, dates, metrics."""
+    from brie.experiments import COLUMNS, experiment_rows, to_csv, to_markdown
+
+    if as_json + as_csv + as_markdown > 1:
+        raise BrieError("choose one of --json, --csv, --markdown")
+    rows = experiment_rows(Workspace.open())
+    if as_json:
+        print_json(rows)
+    elif as_csv:
+        console.out(to_csv(rows), end="")
+    elif as_markdown:
+        console.out(to_markdown(rows), end="")
+    elif not rows:
+        console.print("No runs or evaluations yet.")
+    else:
+        table = Table(title="Experiments")
+        for col in COLUMNS:
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(*[str(r[c] or "") for c in COLUMNS])
+        console.print(table)
+
+
+def report(
+    run: str = typer.Argument(..., help="Run name."),
+    as_json: bool = typer.Option(False, "--json", help="Print {\"path\": …} as JSON."),
+) -> None:
+    """Write exports/<run>/report.md: loss curves, checkpoints, win rates, forgetting, caveats."""
+    from brie.report import write_report
+
+    path = write_report(Workspace.open(), run)
+    if as_json:
+        print_json({"path": str(path)})
+    else:
+        console.print(f"Report written: {path}")

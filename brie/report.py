@@ -1,0 +1,163 @@
+"""`brie report <run>`: exports/<run>/report.md — what the run learned and what it forgot, with caveats.
+
+Only what exists is shown: a run without judgments says so instead of showing empty tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from brie.errors import BrieError
+from brie.experiments import _dataset, _key_config
+from brie.evals import display_name
+from brie.forgetting import forgetting_table, summarize
+from brie.plots import plot_losses, plot_sweep, sweep_series
+from brie.store import evals as eval_rows
+from brie.store import runs as run_rows
+from brie.workspace import Workspace
+
+SMALL_N = 100  # below this many items a benchmark's interval is wide; say so
+
+
+def _fmt(v, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return out
+
+
+def _loss_series(ws: Workspace, run_id: int) -> dict[str, list[tuple[int, float]]]:
+    series: dict[str, list[tuple[int, float]]] = {}
+    for m in ws.store.db["metrics"].rows_where("run_id = ? and name like '%loss%'", [run_id], order_by="step"):
+        series.setdefault(m["name"], []).append((m["step"], m["value"]))
+    return series
+
+
+def _thin(points: list, most: int = 20) -> list:
+    if len(points) <= most:
+        return points
+    every = -(-len(points) // most)
+    return points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
+
+
+def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
+    """Win rates and judge agreement from the judging code when it is present; caveats it raises."""
+    try:
+        from brie import judge_report  # the judging area's summary for reports, when merged
+    except ImportError:
+        judge_report = None
+    if judge_report is not None and hasattr(judge_report, "report_section"):
+        return judge_report.report_section(ws, run)
+    return ["No judgments yet."], []
+
+
+def build_report(ws: Workspace, run: str) -> str:
+    row = run_rows.get_run(ws.store, run)
+    if row is None:
+        raise BrieError(f"{run!r}: no run with that name (see `brie runs list`)")
+    folder = ws.exports_dir / run
+    folder.mkdir(parents=True, exist_ok=True)
+    caveats: list[str] = []
+    lines = [f"# Report: {run}", ""]
+    info = [
+        ("model", row["model"]), ("dataset", _dataset(ws, row["dataset_id"]) or "–"),
+        ("method", row["method"] or "–"), ("key config", _key_config(row["config_json"]) or "–"),
+        ("status", row["status"]), ("steps", f"{row['step']} of {row['total_steps']}"),
+        ("started", row["started_at"] or row["created_at"]), ("ended", row["ended_at"] or "–"),
+    ]
+    lines += _table(["", ""], [[f"**{k}**", v] for k, v in info]) + [""]
+    if row.get("dry_run"):
+        caveats.append("This was a **dry run**: its numbers check the plumbing, not the method.")
+    if row["dataset_id"] is not None and "datasets" in ws.store.db.table_names():
+        ds = list(ws.store.db["datasets"].rows_where("id = ?", [row["dataset_id"]]))
+        if ds and ds[0].get("sample_ratio") is not None and ds[0]["sample_ratio"] < 1:
+            caveats.append(f"Trained on a **{ds[0]['sample_ratio']:g} sample** of the dataset, not all of it.")
+    if row["status"] != "completed":
+        caveats.append(f"The run's status is **{row['status']}**: the checkpoints may not be its final state.")
+
+    lines += ["## Loss curves", ""]
+    series = _loss_series(ws, row["id"])
+    png = plot_losses(folder / "loss.png", series, f"{run}: loss")
+    if png is None:
+        lines += ["No loss metrics recorded.", ""]
+    else:
+        lines += [f"![loss curves]({png.name})", ""]
+        steps = sorted({s for pts in series.values() for s, _ in pts})
+        names = sorted(series)
+        by = {n: dict(series[n]) for n in names}
+        lines += _table(["step", *names], [[s, *[by[n].get(s) for n in names]] for s in _thin(steps)]) + [""]
+
+    lines += ["## Checkpoints", ""]
+    checkpoints = run_rows.list_checkpoints(ws.store, row["id"])
+    if not checkpoints:
+        lines += ["No checkpoints.", ""]
+    else:
+        table = []
+        for c in checkpoints:
+            note = ", ".join(v for k, v in [(row["best_step"], "best"), (row["recommended_step"], "recommended")]
+                             if k == c["step"])
+            table.append([c["step"], c["train_loss"], c["val_loss"], c["adapter_sha256"][:12], note])
+        lines += _table(["step", "train loss", "val loss", "adapter sha256", ""], table) + [""]
+
+    lines += ["## Win rates and judge agreement", ""]
+    judging, judge_caveats = _judging_section(ws, run)
+    lines += judging + [""]
+    caveats += judge_caveats
+
+    lines += ["## Forgetting (vs the base model, paired on items)", ""]
+    deltas = forgetting_table(ws, run)
+    if not deltas:
+        lines += [f"No evaluations of this run against its base yet (`brie eval --sweep {run} --benchmarks …`).", ""]
+    else:
+        table = []
+        for d in deltas:
+            ci = "–" if d.ci_low is None else f"[{d.ci_low:+.3g}, {d.ci_high:+.3g}]"
+            flag = "**drop**" if d.drop else ("better" if d.significant else "")
+            table.append([display_name(d.benchmark), d.metric + ("" if d.higher_is_better else " (lower is better)"), d.n,
+                          d.base, d.value, f"{d.delta:+.4g}", ci, d.p_value, flag])
+        lines += [f"Checkpoint: **{deltas[0].label}**. Intervals are 95% paired bootstrap; p is McNemar's exact "
+                  "test for 0/1 metrics.", ""]
+        lines += _table(["benchmark", "metric", "n", "base", "checkpoint", "delta", "95% CI", "p", ""], table)
+        s = summarize(deltas)
+        lines += ["", f"Mean change over {s['n_benchmarks']} benchmark(s), positive = better: "
+                      f"{s['mean_improvement']:+.4g}. Worst: {display_name(s['worst'])}. "
+                  + (f"Significant drops: {', '.join(map(display_name, s['drops']))}." if s["drops"] else "No significant drop."), ""]
+        for d in deltas:
+            if d.n < SMALL_N:
+                caveats.append(f"{display_name(d.benchmark)}: only n={d.n} items, so the interval is wide; a real difference "
+                               "this small may not show.")
+    series = sweep_series(ws, run)
+    if series:
+        lines += ["### Every evaluated checkpoint", ""]
+        for bench, entry in series.items():
+            names = list(entry["metrics"])
+            rows = [["base", *[entry["base"].get(n) for n in names]]] if entry["base"] else []
+            rows += [[step, *[entry["metrics"][n][i] for n in names]] for i, step in enumerate(entry["steps"])]
+            lines += [f"**{display_name(bench)}**", ""] + _table(["step", *names], rows) + [""]
+        for png in plot_sweep(ws, run):
+            lines += [f"![{png.stem}]({png.name})"]
+        lines += [""]
+    unfinished = [r for r in eval_rows.list_results(ws.store, run=run) if r["status"] != "completed"]
+    for r in unfinished:
+        caveats.append(f"{r['label']} on {display_name(r['benchmark'])} is {r['status']} ({r['n_done']}/{r['n_items']} items); "
+                       "rerun the same `brie eval` to finish it.")
+    limited = sorted({display_name(r["benchmark"]) for r in eval_rows.list_results(ws.store, run=run)
+                      if r["settings"].get("limit")})
+    if limited:
+        caveats.append(f"Evaluated on the first --limit items only: {', '.join(limited)}.")
+
+    lines += ["## Caveats", ""]
+    lines += [f"- {c}" for c in caveats] if caveats else ["None found."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(ws: Workspace, run: str) -> Path:
+    text = build_report(ws, run)
+    path = ws.exports_dir / run / "report.md"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,76 @@
+"""`brie eval --sweep`, `brie experiments`, `brie report` through the real CLI on a temporary workspace."""
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from brie.cli import app
+from tests.evalkit import make_adapter, register_run
+
+
+@pytest.fixture
+def sweep_ws(workspace, tiny_model_dir, tmp_path):
+    root = tmp_path / "ckpt"
+    adapters = {10: make_adapter(tiny_model_dir, root / "10", seed=3), 20: make_adapter(tiny_model_dir, root / "20", seed=4)}
+    with workspace.store.transaction() as db:
+        ds = db["datasets"].insert({"name": "chat", "version": 1, "sha256": "x", "format": "chat",
+                                    "path": "data/chat", "sample_ratio": 0.25, "seed": 0}).last_pk
+    register_run(workspace, "demo-run", str(tiny_model_dir), adapters, best_step=20, dry_run=1, dataset_id=ds,
+                 config={"learning_rate": 1e-4, "iters": 20, "lora_parameters": {"rank": 4}},
+                 losses={10: (3.0, 3.3), 20: (2.0, 2.6)})
+    mcq = tmp_path / "mcq.jsonl"
+    mcq.write_text("\n".join(json.dumps({"question": f"{i}+1?", "choices": [str(i + 1), str(i + 2)], "answer": 0})
+                             for i in range(4)))
+    return workspace, mcq
+
+
+def test_sweep_experiments_and_report(sweep_ws):
+    ws, mcq = sweep_ws
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "--sweep", "demo-run", "--benchmarks", f"mcq:{mcq}", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [(r["label"], r["metrics"]["n"]) for r in out["results"]] == [("base", 4), ("demo-run@10", 4),
+                                                                          ("demo-run@20", 4)]
+    assert [d["label"] for d in out["deltas"]] == ["demo-run@10", "demo-run@20"]
+    assert sorted(p.rsplit("_", 1)[-1] for p in out["plots"]) == ["acc.png", "acc_norm.png"]
+    assert all(p.startswith(str(ws.exports_dir / "demo-run")) for p in out["plots"])
+    assert ws.store.db["eval_samples"].count == 12
+
+    # the rich view of the same (already stored) results works and stores nothing new
+    res = runner.invoke(app, ["eval", "--models", "base,demo-run@best", "--benchmarks", f"mcq:{mcq}"])
+    assert res.exit_code == 0, res.output
+    assert "Change vs base" in res.stdout and ws.store.db["eval_samples"].count == 12
+
+    res = runner.invoke(app, ["experiments", "--csv"])
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    run_row = rows[0]
+    assert run_row["id"] == "demo-run" and run_row["kind"] == "run (dry run)"
+    assert run_row["dataset"] == "chat v1 (sample 0.25)"
+    assert "learning_rate=0.0001" in run_row["config"] and "rank=4" in run_row["config"]
+    assert "best_val_loss=2.6" in run_row["metrics"]
+    assert [r["kind"] for r in rows[1:]] == ["eval"] * 3 and rows[1]["metrics"].startswith("acc=")
+    assert json.loads(runner.invoke(app, ["experiments", "--json"]).stdout)[0]["id"] == "demo-run"
+    assert runner.invoke(app, ["experiments", "--markdown"]).stdout.startswith("| id | kind |")
+
+    res = runner.invoke(app, ["report", "demo-run"])
+    assert res.exit_code == 0, res.output
+    report = (ws.exports_dir / "demo-run" / "report.md").read_text()
+    for text in ["## Loss curves", "![loss curves](loss.png)", "## Checkpoints", "| 20 | 2 | 2.6 |",
+                 "No judgments yet.", "Checkpoint: **demo-run@20**", "## Caveats", "**dry run**",
+                 "**0.25 sample**", "only n=4 items"]:
+        assert text in report, text
+    assert (ws.exports_dir / "demo-run" / "loss.png").stat().st_size > 1000
+
+
+def test_cli_errors_are_one_line(workspace):
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "--models", "nope@3", "--benchmarks", "gsm8k"])
+    assert res.exit_code == 1 and "no run named 'nope'" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["eval", "--benchmarks", "gsm8k"])
+    assert res.exit_code == 1 and "--models or --sweep" in res.output
+    res = runner.invoke(app, ["report", "nope"])
+    assert res.exit_code == 1 and "'nope': no run" in res.output
