@@ -36,7 +36,8 @@ def test_sweep_experiments_and_report(sweep_ws):
     assert [(r["label"], r["metrics"]["n"]) for r in out["results"]] == [("base", 4), ("demo-run@10", 4),
                                                                           ("demo-run@20", 4)]
     assert [d["label"] for d in out["deltas"]] == ["demo-run@10", "demo-run@20"]
-    assert sorted(p.rsplit("_", 1)[-1] for p in out["plots"]) == ["acc.png", "acc_norm.png"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in out["plots"]) == ["sweep_mcq_mcq.jsonl_acc.png",
+                                                                  "sweep_mcq_mcq.jsonl_acc_norm.png"]
     assert all(p.startswith(str(ws.exports_dir / "demo-run")) for p in out["plots"])
     assert ws.store.db["eval_samples"].count == 12
 
