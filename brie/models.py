@@ -99,7 +99,7 @@ def add_model(ws: Workspace, source: str, name: str | None = None) -> dict:
 def _hub_snapshot(repo_id: str) -> str | None:
     """The local snapshot of a hub model if cached; else check that the id exists on the hub."""
     from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError
 
     try:
         return snapshot_download(repo_id, local_files_only=True)
@@ -109,7 +109,7 @@ def _hub_snapshot(repo_id: str) -> str | None:
         HfApi().model_info(repo_id, timeout=10)
     except RepositoryNotFoundError:
         raise ModelError(f"{repo_id!r}: no such model on the Hugging Face hub") from None
-    except (HfHubHTTPError, OSError, ValueError) as e:
+    except Exception as e:  # offline, DNS, TLS, HTTP errors: all mean "could not check"
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ModelError(f"{repo_id!r}: cannot reach the Hugging Face hub to check it ({first})") from None
     return None
@@ -147,7 +147,8 @@ def load_model(ws: Workspace | None, ref: str, adapter_path: str | Path | None =
         model, tokenizer = load(target, adapter_path=str(adapter_path) if adapter_path else None)
     except Exception as e:  # mlx-lm raises many kinds; the user needs the one line
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ModelError(f"cannot load {ref!r}: {first}") from None
+        where = "" if Path(target).exists() else " from the Hugging Face hub"
+        raise ModelError(f"cannot load {ref!r}{where}: {first}") from None
     if cpu_only():
         import mlx.core as mx
 
