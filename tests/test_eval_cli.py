@@ -75,3 +75,25 @@ def test_cli_errors_are_one_line(workspace):
     assert res.exit_code == 1 and "--models or --sweep" in res.output
     res = runner.invoke(app, ["report", "nope"])
     assert res.exit_code == 1 and "'nope': no run" in res.output
+
+
+def test_demo_step_evaluates_and_writes_the_report(sweep_ws, shared_benchmarks, monkeypatch):
+    from brie import demo
+
+    ws, _ = sweep_ws
+    monkeypatch.setattr(demo, "DEMO_EVAL_QUESTIONS", 2)
+    monkeypatch.setattr(demo, "DEMO_EVAL_TOKENS", 4)
+    said = []
+    demo.step_eval_and_report(ws, said.append)
+    assert said[-1] == f"Report written: {ws.exports_dir / 'demo-run' / 'report.md'}"
+    labels = [r["label"] for r in ws.store.db["eval_results"].rows]
+    assert labels == ["base", "demo-run@20"]  # best_step
+    assert "gsm8k:gsm8k_test.jsonl" in (ws.exports_dir / "demo-run" / "report.md").read_text()
+
+
+def test_demo_step_without_a_run_says_so(workspace):
+    from brie import demo
+
+    said = []
+    demo.step_eval_and_report(workspace, said.append)
+    assert said == ["No training run in this workspace yet: no evaluation or report to write."]
