@@ -45,15 +45,50 @@ def _thin(points: list, most: int = 20) -> list:
     return points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
 
 
+def _mine(label: str | None, run: str) -> bool:
+    return bool(label) and (label == "base" or label.startswith(f"{run}@"))
+
+
 def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
-    """Win rates and judge agreement from the judging code when it is present; caveats it raises."""
+    """Win rates, position bias and judge agreement from the judging statistics (brie.stats)."""
     try:
-        from brie import judge_report  # the judging area's summary for reports, when merged
-    except ImportError:
-        judge_report = None
-    if judge_report is not None and hasattr(judge_report, "report_section"):
-        return judge_report.report_section(ws, run)
-    return ["No judgments yet."], []
+        from brie import stats
+    except ImportError:  # the judging code is not part of this build
+        return ["No judgments yet."], []
+    data = stats.results(ws)
+    rows = [r for r in data["results"] if r["category"] == "(all)" and (_mine(r["a"], run) or _mine(r["b"], run))
+            and not (r["a"] == "base" and r["b"] == "base")]
+    scores = [r for r in data.get("scores", []) if _mine(r["model"], run)]
+    if not rows and not scores:
+        return ["No judgments yet."], []
+    lines, caveats = [], []
+    if rows:
+        lines += ["Win rate is B's, ties counted as half; 95% Wilson interval. \"first shown\" is how often the "
+                  "answer shown first won a decisive verdict (0.5 = no position bias).", ""]
+        table = []
+        for r in rows:
+            ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+            table.append([r["suite"], r["a"], r["b"], r["judge"], r["n"], f"{r['b_wins']}/{r['a_wins']}/{r['ties']}",
+                          r["b_win_rate"], ci, r["first_shown_win_rate"], r["swap_consistency"],
+                          r["parse_failure_rate"]])
+            if r["n"] < stats.SMALL_N:
+                caveats.append(f"{r['a']} vs {r['b']} on {r['suite']} ({r['judge']}): only n={r['n']} comparisons.")
+            if r["parse_failure_rate"]:
+                caveats.append(f"{r['judge']} on {r['suite']}: {r['parse_failure_rate']:.0%} of its answers did not "
+                               "parse (stored as invalid, retried, never guessed).")
+        lines += _table(["suite", "A", "B", "judge", "n", "B wins/A wins/ties", "B win rate", "95% CI",
+                         "first shown wins", "swap consistency", "parse failures"], table) + [""]
+    agreement = [a for a in data["agreement"]]
+    if agreement:
+        lines += ["Judge agreement (Cohen's kappa over a / b / tie, on comparisons both judged):", ""]
+        lines += _table(["judge 1", "judge 2", "n", "agreement", "kappa"],
+                        [[a["judge_1"], a["judge_2"], a["n"], a["agreement"], a["kappa"]] for a in agreement]) + [""]
+    if scores:
+        lines += ["Single-answer grades (1–10):", ""]
+        lines += _table(["suite", "model", "judge", "n", "mean", "sd", "parse failures"],
+                        [[r["suite"], r["model"], r["judge"], r["n"], r["mean_score"], r["sd"],
+                          r["parse_failure_rate"]] for r in scores]) + [""]
+    return lines, caveats
 
 
 def build_report(ws: Workspace, run: str) -> str:
