@@ -96,8 +96,10 @@ def compare_results(ws: Workspace, base_result: dict, result: dict, alpha: float
     bench = parse_benchmark(result["benchmark"])
     base_samples = {s["item_idx"]: s["scores"] for s in eval_rows.samples(ws.store, base_result["id"])}
     samples = {s["item_idx"]: s["scores"] for s in eval_rows.samples(ws.store, result["id"])}
-    common = sorted(set(base_samples) & set(samples))
     metric = bench.primary
+    # items a judge could not grade (None) have no value to pair
+    common = sorted(i for i in set(base_samples) & set(samples)
+                    if base_samples[i].get(metric) is not None and samples[i].get(metric) is not None)
     return paired_delta(result["benchmark"], metric, base_result["label"], result["label"],
                         [float(base_samples[i][metric]) for i in common],
                         [float(samples[i][metric]) for i in common],

@@ -40,7 +40,7 @@ def sweep_series(ws: Workspace, run: str) -> dict[str, dict]:
         steps = sorted(entry.pop("points").items())
         entry["steps"] = [s for s, _ in steps]
         names = sorted({k for _, m in steps for k, v in m.items() if isinstance(v, (int, float)) and k != "n"})
-        entry["metrics"] = {k: [m.get(k) for _, m in steps] for k in names}
+        entry["metrics"] = {k: [m.get(k) for _, m in steps] for k in names}  # None where a step lacks it
     return out
 
 
@@ -53,7 +53,7 @@ def plot_sweep(ws: Workspace, run: str) -> list[Path]:
     for bench, entry in sweep_series(ws, run).items():
         for metric, values in entry["metrics"].items():
             fig, ax = plt.subplots(figsize=(6, 3.5))
-            ax.plot(entry["steps"], values, marker="o", label=run)
+            ax.plot(entry["steps"], [float("nan") if v is None else v for v in values], marker="o", label=run)
             if metric in entry["base"]:
                 ax.axhline(entry["base"][metric], linestyle="--", color="gray", label="base")
             ax.set_xlabel("step")

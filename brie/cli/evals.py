@@ -52,7 +52,7 @@ def eval_command(
     if judge:
         from brie.evals.mtbench import make_judge
 
-        judge_obj = make_judge(judge)
+        judge_obj = make_judge(judge, ws)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
                   disable=as_json, transient=True) as bar:
         tasks: dict = {}

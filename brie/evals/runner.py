@@ -47,7 +47,9 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
             items = items_of[bench.spec]
             settings = {**bench.settings(), "limit": limit}
             if judge is not None and bench.needs_judge:
-                settings["judge"] = getattr(judge, "name", str(judge))
+                from brie.evals.mtbench import judge_name
+
+                settings["judge"] = judge_name(judge)
             row = eval_rows.get_or_create_result(
                 ws.store, label=spec.label, model=spec.model, run=spec.run, step=spec.step,
                 adapter_sha256=spec.adapter_sha256, benchmark=bench.spec, settings=settings,

@@ -1,0 +1,57 @@
+"""MT-Bench single-answer grading through the real openai SDK against a local judge server."""
+
+import json
+
+import pytest
+
+pytest.importorskip("brie.judge", reason="the judging code (brie.judge) is not in this build")
+judge_server = pytest.importorskip("tests.judge_server", reason="tests/judge_server.py not in this build")
+
+from brie.checkpoints import resolve_specs  # noqa: E402
+from brie.evals import parse_benchmark  # noqa: E402
+from brie.evals.mtbench import make_judge  # noqa: E402
+from brie.evals.runner import evaluate  # noqa: E402
+from brie.store import evals as eval_rows  # noqa: E402
+
+UNRATEABLE = "Start every sentence with the letter A."  # question 81's second turn
+
+
+def behaviour(call):
+    user = call["user"]
+    if user.count("### User:") == 1:
+        return {"text": "Clear and helpful. Rating: [[8]]"}
+    if UNRATEABLE in user:
+        return {"text": "I would rather not give a number."}  # never parses: 3 attempts, then a failure
+    return {"text": "The second answer drifts. Rating: [[4]]"}
+
+
+def test_mt_bench_grades_both_turns_and_averages_by_hand(workspace, tiny_model_dir, shared_benchmarks):
+    with judge_server.JudgeServer(behaviour) as server:
+        judge = make_judge(f"openai-compatible:judge@{server.url}/v1", workspace)
+        bench = parse_benchmark(f"mt-bench:{shared_benchmarks / 'mt_bench_questions.jsonl'}", max_tokens=4)
+        specs = resolve_specs(workspace, "base", str(tiny_model_dir))
+        (result,) = evaluate(workspace, specs, [bench], limit=2, judge=judge)
+        calls = len(server.calls)
+    m = result["metrics"]
+    # item 81: turn 1 = 8, turn 2 unparsed after 3 tries; item 82: 8 and 4
+    assert m["score"] == pytest.approx((8 + 8 + 4) / 3)
+    assert (m["turn_1"], m["turn_2"]) == (8, 4)
+    assert m["category:writing"] == pytest.approx(20 / 3)
+    assert m["parse_failure_rate"] == pytest.approx(1 / 4)
+    assert calls == 1 + 3 + 1 + 1
+    samples = eval_rows.samples(workspace.store, result["id"])
+    assert [s["scores"]["score"] for s in samples] == [8, 6]
+    assert json.loads(samples[0]["output"])["judge"][1] == "I would rather not give a number."
+    assert result["settings"]["judge"] == f"openai-compatible:judge@{server.url}/v1"
+    # stored items are not graded again
+    with judge_server.JudgeServer(behaviour) as server2:
+        evaluate(workspace, specs, [bench], limit=2, judge=make_judge(f"openai-compatible:judge@{server.url}/v1"))
+        assert server2.calls == []
+
+
+def test_mt_bench_without_a_judge_is_a_one_line_error(workspace, tiny_model_dir, shared_benchmarks):
+    from brie.errors import BrieError
+
+    bench = parse_benchmark(f"mt-bench:{shared_benchmarks / 'mt_bench_questions.jsonl'}")
+    with pytest.raises(BrieError, match="needs a judge"):
+        evaluate(workspace, resolve_specs(workspace, "base", str(tiny_model_dir)), [bench])
