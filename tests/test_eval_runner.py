@@ -165,3 +165,41 @@ def test_unknown_benchmark_and_missing_file_are_one_line_errors(run_ws):
         parse_benchmark("hellaswag2")
     with pytest.raises(BrieError, match="no-such.jsonl"):
         evaluate(run_ws, [ModelSpec("base", "x")], [parse_benchmark("mcq:no-such.jsonl")])
+
+
+def test_named_dataset_and_suite_sources(run_ws, tmp_path, tiny_model_dir):
+    from brie.evals.overlap import Overlap
+    from brie.evals.perplexity import resolve_data
+
+    folder = run_ws.data_dir / "chat" / "v2"
+    folder.mkdir(parents=True)
+    (folder / "valid.jsonl").write_text(json.dumps({"text": "hello there"}) + "\n")
+    with run_ws.store.transaction() as db:
+        for v in (1, 2):
+            db["datasets"].insert({"name": "chat", "version": v, "sha256": str(v), "format": "text",
+                                   "path": f"data/chat/v{v}" if v == 2 else "data/gone"})
+        suite = db["suites"].insert({"name": "refs", "n_prompts": 2}).last_pk
+        db["prompts"].insert_all([
+            {"suite_id": suite, "prompt_id": "a", "idx": 0, "turns_json": json.dumps(["Say hi"]),
+             "reference_json": json.dumps(["hi"])},
+            {"suite_id": suite, "prompt_id": "b", "idx": 1, "turns_json": json.dumps(["No ref"]),
+             "reference_json": None}])
+    assert resolve_data(run_ws, "chat") == folder / "valid.jsonl"  # newest version; no test.jsonl there
+    items = Overlap("overlap:refs", "refs").items(run_ws)
+    assert [(i.id, i.input, i.target) for i in items] == [("a", "Say hi", "hi")]  # prompts without a reference skip
+    (result,) = evaluate(run_ws, resolve_specs(run_ws, "base", str(tiny_model_dir)),
+                         [parse_benchmark("perplexity:chat")])
+    assert result["metrics"]["n"] == 1 and result["metrics"]["tokens"] > 0
+
+
+def test_hub_id_unreachable_is_a_one_line_error(monkeypatch):
+    from brie.errors import BrieError
+    from brie.evals.data import load_records
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BrieError, match="cannot load dataset 'nobody-here/no-such-set'") as err:
+        load_records("nobody-here/no-such-set")
+    assert "\n" not in str(err.value)
+    with pytest.raises(BrieError, match="no such file"):
+        load_records("./missing.jsonl")
