@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from brie.evals import display_name
 from brie.store import evals as eval_rows
@@ -79,7 +80,8 @@ def experiment_rows(ws: Workspace) -> list[dict]:
         })
     for r in eval_rows.list_results(ws.store):
         rows.append({
-            "id": f"eval-{r['id']}", "kind": "eval", "model": r["label"], "dataset": display_name(r["benchmark"]),
+            "id": f"eval-{r['id']}", "kind": "eval",
+            "model": r["label"] if r["run"] else f"base: {Path(r['model']).name}", "dataset": display_name(r["benchmark"]),
             "method": "", "config": " ".join(f"{k}={v}" for k, v in sorted(r["settings"].items()) if v is not None),
             "status": r["status"] + ("" if r["status"] == "completed" else f" {r['n_done']}/{r['n_items']}"),
             "started": r["started_at"], "ended": r["ended_at"], "metrics": headline(r),

@@ -106,7 +106,10 @@ def experiments(
     as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print the rows as a Markdown table."),
 ) -> None:
-    """One row per training run and per evaluation: model, data, method, config, status, dates, metrics."""
+    """One row per training run and per evaluation: model, data, method, config, status, dates, metrics.
+
+    The table on screen shows the main columns; --csv, --json and --markdown have every column.
+    """
     from brie.experiments import COLUMNS, experiment_rows, to_csv, to_markdown
 
     if as_json + as_csv + as_markdown > 1:
@@ -121,11 +124,14 @@ def experiments(
     elif not rows:
         console.print("No runs or evaluations yet.")
     else:
+        # The terminal view keeps the columns that fit; --csv/--json/--markdown carry all of them.
+        shown = ["id", "kind", "model", "dataset", "status", "started", "metrics"]
         table = Table(title="Experiments")
-        for col in COLUMNS:
+        for col in shown:
             table.add_column(col, overflow="fold")
         for r in rows:
-            table.add_row(*[str(r[c] or "") for c in COLUMNS])
+            table.add_row(*[(str(r[c] or "")[:16].replace("T", " ") if c == "started" else str(r[c] or ""))
+                            for c in shown])
         console.print(table)
 
 
