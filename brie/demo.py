@@ -30,9 +30,9 @@ def demo_run_name(ws: Workspace) -> str | None:
     return (demo or runs or [{"name": None}])[-1]["name"]
 
 
-# Small on purpose: two models × 6 questions batched takes well under a minute on 2 CPU cores.
-DEMO_EVAL_QUESTIONS = 6
-DEMO_EVAL_TOKENS = 80
+# Small on purpose: two models × 5 questions, batched, about half a minute on 2 idle CPU cores.
+DEMO_EVAL_QUESTIONS = 5
+DEMO_EVAL_TOKENS = 64
 
 
 def step_eval_and_report(ws: Workspace, say) -> None:
