@@ -181,8 +181,9 @@ def build_report(ws: Workspace, run: str) -> str:
     for r in unfinished:
         caveats.append(f"{r['label']} on {display_name(r['benchmark'])} is {r['status']} ({r['n_done']}/{r['n_items']} items); "
                        "rerun the same `brie eval` to finish it.")
-    limited = sorted({display_name(r["benchmark"]) for r in eval_rows.list_results(ws.store, run=run)
-                      if r["settings"].get("limit")})
+    limited = sorted({f"{display_name(r['benchmark'])} ({r['n_items']} of {r['n_available']})"
+                      for r in eval_rows.list_results(ws.store, run=run)
+                      if r["n_available"] and r["n_items"] < r["n_available"]})
     if limited:
         caveats.append(f"Evaluated on the first --limit items only: {', '.join(limited)}.")
 

@@ -203,3 +203,19 @@ def test_hub_id_unreachable_is_a_one_line_error(monkeypatch):
     assert "\n" not in str(err.value)
     with pytest.raises(BrieError, match="no such file"):
         load_records("./missing.jsonl")
+
+
+def test_a_larger_limit_extends_the_same_result(run_ws, tmp_path, tiny_model_dir):
+    f = tmp_path / "mcq.jsonl"
+    f.write_text("\n".join(json.dumps({"question": f"{i}?", "choices": ["a", "b"], "answer": i % 2})
+                           for i in range(5)))
+    specs = resolve_specs(run_ws, "base", str(tiny_model_dir))
+    bench = [parse_benchmark(f"mcq:{f}")]
+    (small,) = evaluate(run_ws, specs, bench, limit=2)
+    seen = []
+    (big,) = evaluate(run_ws, specs, bench, limit=4, progress=seen.append)
+    assert big["id"] == small["id"] and seen[0].skipped == 2
+    assert (big["n_items"], big["n_available"], big["metrics"]["n"]) == (4, 5, 4)
+    (again,) = evaluate(run_ws, specs, bench, limit=2)  # a smaller limit reports on its own prefix
+    assert again["metrics"]["n"] == 2 and again["metrics"]["acc"] == small["metrics"]["acc"]
+    assert run_ws.store.db["eval_samples"].count == 4

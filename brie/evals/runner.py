@@ -2,6 +2,8 @@
 
 Resumable by construction: a result row is identified by checkpoint identity + benchmark +
 settings, items already stored for it are skipped, and a model is loaded only when it has work.
+Generation runs in batches and each item is committed as soon as its batch is done, so a crash
+loses at most the batch in flight.
 """
 
 from __future__ import annotations
@@ -34,18 +36,19 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
              batch_size: int = 8, progress: ProgressFn | None = None, judge=None) -> list[dict]:
     """Evaluate every model on every benchmark; returns the result rows (with `metrics`)."""
     progress = progress or (lambda p: None)
-    items_of = {}
+    items_of, available = {}, {}
     for bench in benchmarks:
         if bench.needs_judge and judge is None:
             raise BrieError(f"{bench.spec}: needs a judge (--judge, e.g. anthropic:claude-sonnet-4-5)")
         items = bench.items(ws)
+        available[bench.spec] = len(items)
         items_of[bench.spec] = items[:limit] if limit else items
     results = []
     for spec in specs:
         loaded = None
         for bench in benchmarks:
             items = items_of[bench.spec]
-            settings = {**bench.settings(), "limit": limit}
+            settings = bench.settings()
             if judge is not None and bench.needs_judge:
                 from brie.evals.mtbench import judge_name
 
@@ -53,8 +56,8 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
             row = eval_rows.get_or_create_result(
                 ws.store, label=spec.label, model=spec.model, run=spec.run, step=spec.step,
                 adapter_sha256=spec.adapter_sha256, benchmark=bench.spec, settings=settings,
-                n_items=len(items))
-            done = eval_rows.done_items(ws.store, row["id"])
+                n_items=len(items), n_available=available[bench.spec])
+            done = {i for i in eval_rows.done_items(ws.store, row["id"]) if i < len(items)}
             todo = [(i, it) for i, it in enumerate(items) if i not in done]
             progress(EvalProgress(spec.label, bench.spec, len(done), len(items), skipped=len(done)))
             if todo:
@@ -74,7 +77,8 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
                 except BrieError as e:
                     eval_rows.fail_result(ws.store, row["id"], str(e))
                     raise
-            samples = eval_rows.samples(ws.store, row["id"])
+            # metrics over this call's items: a smaller --limit than before reports on its own prefix
+            samples = eval_rows.samples(ws.store, row["id"], below=len(items))
             eval_rows.finish_result(ws.store, row["id"], bench.aggregate_samples(samples))
             results.append(eval_rows.get_result(ws.store, row["id"]))
     return results

@@ -12,7 +12,8 @@ def model_key(model: str, adapter_sha256: str | None) -> str:
 
 
 def get_or_create_result(store: Store, *, label: str, model: str, run: str | None, step: int | None,
-                         adapter_sha256: str | None, benchmark: str, settings: dict, n_items: int) -> dict:
+                         adapter_sha256: str | None, benchmark: str, settings: dict, n_items: int,
+                         n_available: int | None = None) -> dict:
     """The result row for this identity, benchmark and settings; created (status running) if new."""
     key = model_key(model, adapter_sha256)
     settings_json = json.dumps(settings, sort_keys=True)
@@ -23,12 +24,13 @@ def get_or_create_result(store: Store, *, label: str, model: str, run: str | Non
             row = rows[0]
             # a rerun under a new label (e.g. best → 290) keeps the identity; refresh what is shown
             db["eval_results"].update(row["id"], {"label": label, "run": run, "step": step,
-                                                  "n_items": n_items})
+                                                  "n_items": n_items, "n_available": n_available,
+                                                  "status": "running"})
             return db["eval_results"].get(row["id"])
         pk = db["eval_results"].insert({
             "model_key": key, "label": label, "model": model, "run": run, "step": step,
             "adapter_sha256": adapter_sha256, "benchmark": benchmark, "settings_json": settings_json,
-            "n_items": n_items, "n_done": 0, "metrics_json": None, "status": "running",
+            "n_items": n_items, "n_available": n_available, "n_done": 0, "metrics_json": None, "status": "running",
             "started_at": utcnow(),
         }).last_pk
         return db["eval_results"].get(pk)
@@ -52,8 +54,13 @@ def add_sample(store: Store, result_id: int, item_idx: int, item_id: str, input:
                    " where id = ?", [result_id, result_id])
 
 
-def samples(store: Store, result_id: int) -> list[dict]:
-    rows = list(store.db["eval_samples"].rows_where("result_id = ?", [result_id], order_by="item_idx"))
+def samples(store: Store, result_id: int, below: int | None = None) -> list[dict]:
+    """The stored items of a result in item order; only those with item_idx < below when given."""
+    where, args = "result_id = ?", [result_id]
+    if below is not None:
+        where += " and item_idx < ?"
+        args.append(below)
+    rows = list(store.db["eval_samples"].rows_where(where, args, order_by="item_idx"))
     for r in rows:
         r["scores"] = json.loads(r["scores_json"])
     return rows

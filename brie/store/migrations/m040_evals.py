@@ -13,8 +13,11 @@ def up(db):
             "step": int,
             "adapter_sha256": str,
             "benchmark": str,  # "gsm8k", "mcq:arc.jsonl", "perplexity:chat", …
-            "settings_json": str,  # limit, shots, max_tokens… (canonical JSON, part of the identity)
-            "n_items": int,  # items this evaluation covers (after --limit)
+            # shots, max_tokens, judge… (canonical JSON, part of the identity). Not --limit: items
+            # are a fixed order, so a larger --limit extends the same result instead of starting over.
+            "settings_json": str,
+            "n_items": int,  # items the latest evaluation covered (after --limit)
+            "n_available": int,  # items the benchmark has (n_items < n_available: a --limit subset)
             "n_done": int,
             "metrics_json": str,  # aggregate metrics over the stored samples
             "status": str,  # running | completed | failed
