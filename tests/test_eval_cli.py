@@ -97,3 +97,15 @@ def test_demo_step_without_a_run_says_so(workspace):
     said = []
     demo.step_eval_and_report(workspace, said.append)
     assert said == ["No training run in this workspace yet: no evaluation or report to write."]
+
+
+def test_report_of_a_bare_run_shows_what_is_missing(workspace):
+    from brie.report import write_report
+
+    with workspace.store.transaction() as db:
+        db["runs"].insert({"name": "fresh", "model": "m", "status": "running", "method": "lora", "step": 3,
+                           "total_steps": 100, "created_at": "2026-11-22T03:00:00Z"})
+    text = write_report(workspace, "fresh").read_text()
+    for expected in ["No loss metrics recorded.", "No checkpoints.", "No judgments yet.",
+                     "No evaluations of this run against its base yet", "status is **running**"]:
+        assert expected in text, expected
