@@ -44,10 +44,20 @@ def _root(
     if home:
         os.environ["BRIE_HOME"] = home
     if ctx.invoked_subcommand is None:
-        console.print(ctx.get_help())
+        from brie.cli.tui import launch
+        from brie.workspace import Workspace
+
+        ws = Workspace.locate()
+        if not ws.exists:
+            console.print(ctx.get_help())
+            console.print(f"\nNo brie workspace at {ws.root}: `brie init` makes one, then `brie` opens the UI.")
+            return
+        launch(ws)
 
 
 from brie.cli import foundation, generation  # noqa: E402  (registration needs `app`)
+from brie.cli import tui as tui_cli  # noqa: E402
 
 foundation.register(app)
 generation.register(app)
+tui_cli.register(app)

@@ -1,0 +1,61 @@
+"""Read-only views the UI shows: a few joins over runs, checkpoints, metrics and datasets.
+
+Kept here so the UI never writes SQL; each function is one query, cheap enough to run every second
+from a poller (the runs overview stays one query even with thousands of checkpoints).
+"""
+
+from __future__ import annotations
+
+from brie.store import Store
+
+
+def runs_overview(store: Store) -> list[dict]:
+    """Every run with its dataset, checkpoint count and best validation loss, newest first."""
+    sql = """
+        select r.id, r.name, r.model, r.backend, r.method, r.status, r.dry_run, r.step, r.total_steps,
+               r.best_step, r.recommended_step, r.created_at, r.started_at, r.ended_at, r.error, r.pid,
+               d.name as dataset, d.version as dataset_version, d.sample_ratio,
+               c.n_checkpoints, c.best_val_loss, c.last_step
+        from runs r
+        left join datasets d on d.id = r.dataset_id
+        left join (
+            select run_id, count(*) as n_checkpoints, min(val_loss) as best_val_loss, max(step) as last_step
+            from checkpoints group by run_id
+        ) c on c.run_id = r.id
+        order by r.id desc
+    """
+    return [dict(row) for row in _rows(store, sql)]
+
+
+def metric_series(store: Store, run_id: int, names: tuple[str, ...] | None = None) -> dict[str, list[tuple[int, float]]]:
+    """{metric name: [(step, value), …]} in step order, for the loss curves."""
+    sql = "select name, step, value from metrics where run_id = ?"
+    params: list = [run_id]
+    if names:
+        sql += f" and name in ({', '.join('?' for _ in names)})"
+        params += list(names)
+    sql += " order by name, step"
+    series: dict[str, list[tuple[int, float]]] = {}
+    for name, step, value in store.db.execute(sql, params).fetchall():
+        if value is not None:
+            series.setdefault(name, []).append((step, value))
+    return series
+
+
+def datasets_overview(store: Store) -> list[dict]:
+    return [dict(r) for r in _rows(store, "select * from datasets order by name, version")]
+
+
+def suites_overview(store: Store) -> list[dict]:
+    sql = """
+        select s.*, group_concat(distinct p.category) as categories
+        from suites s left join prompts p on p.suite_id = s.id
+        group by s.id order by s.name
+    """
+    return [dict(r) for r in _rows(store, sql)]
+
+
+def _rows(store: Store, sql: str, params=()):
+    cursor = store.db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return (dict(zip(names, row)) for row in cursor.fetchall())

@@ -1,0 +1,17 @@
+"""Compare (placeholder until the judging engine lands on main)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+
+class CompareScreen(Screen):
+    CSS_PATH = "compare.tcss"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Compare", classes="title")
+        yield Static("Comes with judging.", classes="hint")
+        yield Footer()

@@ -1,0 +1,228 @@
+"""One run: its resolved config, checkpoints, loss curves, and what can be done with it."""
+
+from __future__ import annotations
+
+import json
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+from textual_plotext import PlotextPlot
+
+from brie.store import Store
+from brie.store import runs as run_rows
+from brie.store.ui import metric_series
+from tui import format as fmt
+from tui.launch import launch_detached, run_to_end, shown_command
+from tui.messages import ActionFinished, RunDetailRefreshed, RunLaunched
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.polling import PollingScreen
+
+CHECKPOINT_COLUMNS = [
+    ("mark", ""),
+    ("step", "Step"),
+    ("epoch", "Epoch"),
+    ("train_loss", "Train loss"),
+    ("val_loss", "Val loss"),
+    ("size", "Size"),
+    ("sha", "sha256"),
+]
+
+
+def lora_scale(config: dict) -> str:
+    """alpha/rank: the number that actually scales the update (and the one people get wrong)."""
+    params = config.get("lora_parameters") or config
+    rank, alpha = params.get("rank"), params.get("alpha", params.get("scale"))
+    if rank and alpha is not None and "alpha" in params:
+        return f"rank {rank}, alpha {alpha:g} → scale {alpha / rank:g}"
+    if rank and "scale" in params:
+        return f"rank {rank}, scale {params['scale']:g}"
+    return ""
+
+
+class RunDetailScreen(PollingScreen):
+    CSS_PATH = "run_detail.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("m", "recommend", "Mark recommended"),
+        Binding("u", "resume", "Resume"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("p", "prune", "Prune"),
+        Binding("e", "export", "Export"),
+    ]
+
+    def __init__(self, run_name: str):
+        super().__init__()
+        self.run_name = run_name
+        self.run: dict | None = None
+        self.checkpoints: list[dict] = []
+        self._shown_series: dict | None = None
+        self._shown_config: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.run_name, id="summary", classes="title")
+        with Horizontal(id="top"):
+            table = DataTable(id="checkpoints", cursor_type="row", zebra_stripes=True)
+            for key, label in CHECKPOINT_COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+            with VerticalScroll(id="config-box"):
+                yield Static("", id="config", markup=False)
+        yield PlotextPlot(id="loss")
+        yield Footer()
+
+    def read(self, store: Store) -> RunDetailRefreshed:
+        run = run_rows.get_run(store, self.run_name)
+        if run is None:
+            return RunDetailRefreshed(None, [], {})
+        checkpoints = run_rows.list_checkpoints(store, run["id"])
+        series = {k: v for k, v in metric_series(store, run["id"]).items() if "loss" in k}
+        return RunDetailRefreshed(run, checkpoints, series)
+
+    def on_run_detail_refreshed(self, message: RunDetailRefreshed) -> None:
+        message.stop()
+        self.run, self.checkpoints = message.run, message.checkpoints
+        if message.run is None:
+            self.query_one("#summary", Static).update(f"{self.run_name}: no such run")
+            return
+        self._show_summary(message.run)
+        self._show_config(message.run)
+        self._show_checkpoints(message.run, message.checkpoints)
+        if message.series != self._shown_series:
+            self._show_losses(message.series)
+
+    def _show_summary(self, run: dict) -> None:
+        config = json.loads(run.get("config_json") or "{}")
+        parts = [f"[b]{run['name']}[/b]", f"[{fmt.STATUS_STYLE.get(run['status'], '')}]{run['status']}[/]",
+                 f"step {fmt.progress(run.get('step'), run.get('total_steps'))}", run.get("model") or "",
+                 f"{run.get('backend') or '?'}/{run.get('method') or '?'}"]
+        scale = lora_scale(config)
+        if scale:
+            parts.append(scale)
+        if run.get("dry_run"):
+            parts.append("[yellow]dry run[/]")
+        if run.get("error"):
+            parts.append(f"[red]{run['error']}[/]")
+        self.query_one("#summary", Static).update("  ·  ".join(p for p in parts if p))
+
+    def _show_config(self, run: dict) -> None:
+        if run.get("config_json") == self._shown_config:
+            return
+        self._shown_config = run.get("config_json")
+        import yaml
+
+        config = json.loads(run.get("config_json") or "{}")
+        text = yaml.safe_dump(config, sort_keys=True, default_flow_style=False) if config else "(no config recorded)"
+        self.query_one("#config", Static).update(text)
+
+    def _show_checkpoints(self, run: dict, checkpoints: list[dict]) -> None:
+        table = self.query_one("#checkpoints", DataTable)
+        existing = {key.value for key in table.rows}
+        for ckpt in checkpoints:
+            key = str(ckpt["step"])
+            marks = ("★" if ckpt["step"] == run.get("best_step") else " ") + (
+                "✓" if ckpt["step"] == run.get("recommended_step") else " ")
+            cells = {
+                "mark": marks,
+                "step": ckpt["step"],
+                "epoch": "—" if ckpt.get("epoch") is None else f"{ckpt['epoch']:.2f}",
+                "train_loss": fmt.loss(ckpt.get("train_loss")),
+                "val_loss": fmt.loss(ckpt.get("val_loss")),
+                "size": fmt.size(ckpt.get("size_bytes")),
+                "sha": (ckpt.get("adapter_sha256") or "")[:12],
+            }
+            if key in existing:
+                for col, value in cells.items():
+                    if table.get_cell(key, col) != value:
+                        table.update_cell(key, col, value)
+            else:
+                table.add_row(*(cells[k] for k, _ in CHECKPOINT_COLUMNS), key=key)
+        for gone in existing - {str(c["step"]) for c in checkpoints}:
+            table.remove_row(gone)
+
+    def _show_losses(self, series: dict[str, list[tuple[int, float]]]) -> None:
+        self._shown_series = series
+        widget = self.query_one("#loss", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.title("loss")
+        plt.xlabel("step")
+        for name in sorted(series):
+            steps, values = zip(*series[name]) if series[name] else ((), ())
+            plt.plot(list(steps), list(values), label=name, marker="braille")
+        widget.refresh()
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def _selected_step(self) -> int | None:
+        table = self.query_one("#checkpoints", DataTable)
+        if table.row_count == 0:
+            return None
+        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_recommend(self) -> None:
+        step = self._selected_step()
+        if step is None:
+            self.notify("No checkpoint to mark yet.")
+            return
+        self._run_brie(["runs", "recommend", self.run_name, str(step)], f"Marked step {step} recommended.")
+
+    def action_resume(self) -> None:
+        if self.run and self.run["status"] == "running":
+            self.notify(f"{self.run_name} is already running.")
+            return
+        args = ["train", "--resume", self.run_name]
+        launched = launch_detached(self.app.workspace.root, self.run_name, args)
+        self.app.follow(launched)
+        self.post_message(RunLaunched(self.run_name, launched.process.pid, args))
+        self.notify(shown_command(args))
+
+    def action_cancel_run(self) -> None:
+        if not self.run or self.run["status"] not in ("running", "pending"):
+            self.notify(f"{self.run_name} is not running.")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_brie(["runs", "cancel", self.run_name], f"Cancelled {self.run_name}.")
+
+        self.app.push_screen(ConfirmScreen(f"Cancel run {self.run_name}?",
+                                           "Its checkpoints stay; it can be resumed later.", yes="Cancel run"), answered)
+
+    def action_prune(self) -> None:
+        keep = {self.run.get("best_step"), self.run.get("recommended_step")} if self.run else set()
+        if self.checkpoints:
+            keep.add(self.checkpoints[-1]["step"])
+        doomed = [c["step"] for c in self.checkpoints if c["step"] not in keep]
+        if not doomed:
+            self.notify("Nothing to prune: only best, last and recommended are left.")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_brie(["runs", "prune", self.run_name, "--keep", "best,last,recommended", "--yes"],
+                               f"Pruned {len(doomed)} checkpoints of {self.run_name}.")
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete {len(doomed)} checkpoints of {self.run_name}?",
+            "Steps: " + ", ".join(map(str, doomed)) + "\nKept: best, last and recommended.", yes="Delete"), answered)
+
+    def action_export(self) -> None:
+        step = self._selected_step()
+        if step is None:
+            self.notify("No checkpoint to export yet.")
+            return
+        self._run_brie(["export", "model", f"{self.run_name}@{step}"], f"Exported {self.run_name}@{step}.")
+
+    @work(thread=True, group="action")
+    def _run_brie(self, args: list[str], done: str) -> None:
+        code, output = run_to_end(self.app.workspace.root, args)
+        if code == 0:
+            self.post_message(ActionFinished(done))
+        else:
+            last = output.splitlines()[-1] if output else f"exit code {code}"
+            self.post_message(ActionFinished(f"{shown_command(args)}: {last}", error=True))
+        self.app.call_from_thread(self.refresh_now)
