@@ -79,3 +79,48 @@ def add_checkpoint(ws: Workspace, run_id: int, step: int, total: int = 300) -> N
         "path": f"runs/r{run_id}/checkpoints/{step}", "adapter_sha256": f"{run_id:02d}{step:06d}" + "0" * 56,
         "size_bytes": 1_900_000 + step, "created_at": T0,
     })
+
+
+# --- comparisons for the blind session ------------------------------------------------------------
+
+SECRET_MODEL = "secret-base-model-xyz"
+SECRET_RUN = "hidden-run-qq"
+SECRET_STEP = 4242
+
+
+def add_comparisons(ws: Workspace, shown_first: list[str], llm_judge: str | None = None) -> list[dict]:
+    """One prompt per entry of `shown_first`, base vs a checkpoint, each shown in the given order.
+
+    Answers name their model inside the text ("ALPHA" for side a, "BETA" for side b) so a test can
+    tell which side a verdict went to; the labels, run and step are distinctive strings that must
+    never appear on screen before the reveal. With `llm_judge`, that judge says "a" on every one.
+    """
+    db = ws.store.db
+    out = []
+    with ws.store.transaction():
+        suite_id = db["suites"].insert({"name": "blind-suite", "source": "test", "sha256": "00" * 32,
+                                        "n_prompts": len(shown_first), "created_at": T0}).last_pk
+        for i, first in enumerate(shown_first):
+            prompt_row = db["prompts"].insert({"suite_id": suite_id, "prompt_id": f"q{i}", "idx": i,
+                                               "category": "style",
+                                               "turns_json": json.dumps([f"Question number {i}?"]),
+                                               "reference_json": None}).last_pk
+            gens = {}
+            for side, label, run, step in (("a", "base", None, None),
+                                           ("b", f"{SECRET_RUN}@{SECRET_STEP}", SECRET_RUN, SECRET_STEP)):
+                gens[side] = db["generations"].insert({
+                    "prompt_row_id": prompt_row, "model_key": f"{side}-{i}", "label": label, "model": SECRET_MODEL,
+                    "run": run, "step": step, "adapter_sha256": None if run is None else "5e" * 32,
+                    "temperature": 0.0, "max_tokens": 64, "seed": 0, "sample_idx": 0,
+                    "answers_json": json.dumps([f"{'ALPHA' if side == 'a' else 'BETA'} answer to question {i}"]),
+                    "created_at": T0}).last_pk
+            cid = db["comparisons"].insert({"suite_id": suite_id, "prompt_row_id": prompt_row, "gen_a": gens["a"],
+                                            "gen_b": gens["b"], "sample_idx": 0, "shown_first": first,
+                                            "created_at": T0}).last_pk
+            if llm_judge:
+                db["judgments"].insert({"comparison_id": cid, "judge": llm_judge, "template": "pairwise-v1",
+                                        "pass": 0, "shown_first": first, "attempt": 1, "raw": "[[A]]",
+                                        "verdict": first, "input_tokens": 10, "output_tokens": 5,
+                                        "cache_read_tokens": 0, "cost_usd": 0.001, "judged_at": T0})
+            out.append({"comparison_id": cid, "shown_first": first})
+    return out

@@ -40,6 +40,7 @@ class Launched:
     process: subprocess.Popen
     log_path: Path
     command: list[str]
+    session_id: int  # the child's own session: not the UI's, so closing the UI does not signal it
 
 
 def launch_detached(root: Path, name: str, args: list[str]) -> Launched:
@@ -53,7 +54,7 @@ def launch_detached(root: Path, name: str, args: list[str]) -> Launched:
             command, cwd=root, env=_env(root), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Launched(name, process, log_path, command)
+    return Launched(name, process, log_path, command, os.getsid(process.pid))
 
 
 def run_to_end(root: Path, args: list[str], timeout: float = 600) -> tuple[int, str]:

@@ -59,3 +59,25 @@ def _rows(store: Store, sql: str, params=()):
     cursor = store.db.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return (dict(zip(names, row)) for row in cursor.fetchall())
+
+
+def names_for_new_run(store: Store) -> dict[str, list[str]]:
+    """What the new-run form offers and checks: registered models, dataset names, taken run names."""
+    return {
+        "models": [r[0] for r in store.db.execute("select name from models order by name").fetchall()],
+        "datasets": [r[0] for r in store.db.execute("select distinct name from datasets order by name").fetchall()],
+        "runs": [r[0] for r in store.db.execute("select name from runs").fetchall()],
+    }
+
+
+def delete_human_verdict(store: Store, comparison_id: int, judge: str) -> int:
+    """Undo in the blind session: remove a human judge's verdict on one comparison (never an LLM's)."""
+    if not judge.startswith("human:"):
+        raise ValueError(f"only human verdicts can be undone, not {judge!r}'s")
+    with store.transaction() as db:
+        cursor = db.execute("delete from judgments where comparison_id = ? and judge = ?", [comparison_id, judge])
+        return cursor.rowcount
+
+
+def suite_names(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute("select name from suites order by name").fetchall()]
