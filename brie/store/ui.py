@@ -81,3 +81,27 @@ def delete_human_verdict(store: Store, comparison_id: int, judge: str) -> int:
 
 def suite_names(store: Store) -> list[str]:
     return [r[0] for r in store.db.execute("select name from suites order by name").fetchall()]
+
+
+def judge_names(store: Store) -> list[str]:
+    if "judgments" not in store.db.table_names():
+        return []
+    return [r[0] for r in store.db.execute("select distinct judge from judgments order by judge").fetchall()]
+
+
+def model_choices(store: Store) -> list[str]:
+    """What compare offers as model A or B: base, then each run's best/last/recommended and each step."""
+    out = ["base"]
+    for run in store.db.execute("select id, name, best_step, recommended_step from runs order by id desc").fetchall():
+        run_id, name, best, recommended = run
+        steps = [r[0] for r in store.db.execute(
+            "select step from checkpoints where run_id = ? order by step", [run_id]).fetchall()]
+        if not steps:
+            continue
+        if best is not None:
+            out.append(f"{name}@best")
+        if recommended is not None:
+            out.append(f"{name}@recommended")
+        out.append(f"{name}@last")
+        out += [f"{name}@{s}" for s in steps]
+    return out

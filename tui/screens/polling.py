@@ -16,6 +16,8 @@ from tui.reading import reading
 
 
 class PollingScreen(Screen):
+    POLL_EVERY = 1.0  # in units of the app's poll interval; heavier screens read less often
+
     def read(self, store: Store) -> Message:  # pragma: no cover - each screen overrides
         """Runs in a worker thread with its own connection; returns the message to post."""
         raise NotImplementedError
@@ -23,7 +25,7 @@ class PollingScreen(Screen):
     def on_mount(self) -> None:
         self._reading = False
         self.refresh_now()
-        self.set_interval(self.app.poll_interval, self._tick)
+        self.set_interval(self.app.poll_interval * self.POLL_EVERY, self._tick)
 
     def on_screen_resume(self) -> None:
         self.refresh_now()

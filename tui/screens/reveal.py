@@ -88,7 +88,8 @@ class RevealScreen(Screen):
             agreement.add_row("(no other judge has judged these comparisons yet)", "", "", "")
         session = self.query_one("#session", DataTable)
         session.add_columns("Prompt", "Shown as A", "Shown as B", "You chose")
-        for c in details:
+        order = {cid: i for i, cid in enumerate(self.judged_ids)}
+        for c in sorted(details, key=lambda c: order.get(c["comparison_id"], 0)):
             first, second = (c["a_label"], c["b_label"]) if c["shown_first"] == "a" else (c["b_label"], c["a_label"])
             v = verdicts.get(c["comparison_id"])
             chose = {"a": c["a_label"], "b": c["b_label"], "tie": "tie"}.get(v, v or "—")
