@@ -118,3 +118,42 @@ async def test_mode_keys_switch_screens(demo_ws):
         assert "normalizations" in str(app.screen.query_one("#report").render())
         await pilot.press("r")
         assert app.screen.query_one("#runs", DataTable)
+
+
+STOPPABLE = """
+import signal, sys, time
+from brie.store import Store
+store = Store(sys.argv[1])
+def stop(*_):
+    with store.transaction() as db:
+        db["runs"].update(int(sys.argv[2]), {"status": "cancelled"})
+    sys.exit(130)
+signal.signal(signal.SIGTERM, stop)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_cancel_sends_sigterm_to_the_runs_process(demo_ws):
+    """The run's process (here a stand-in that, like `brie train`, marks the run cancelled on SIGTERM)."""
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.run_detail import RunDetailScreen
+
+    proc = subprocess.Popen([sys.executable, "-c", STOPPABLE, str(demo_ws.db_path), "2"], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        with demo_ws.store.transaction() as db:
+            db["runs"].update(2, {"pid": proc.pid})
+        app = make_app(demo_ws)
+        async with app.run_test(size=(140, 40)) as pilot:
+            app.push_screen(RunDetailScreen("pirate-r16"))
+            await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.run is not None)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            assert proc.wait(timeout=30) == 130
+            await wait_for(pilot, lambda: app.screen.run["status"] == "cancelled")
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -53,7 +53,9 @@ class BrieApp(App[None]):
             if code is None:
                 continue
             self.launched.remove(item)
-            if code != 0:
+            if code == 130:  # what `brie train` exits with when it was asked to stop
+                self.notify(f"{item.name} stopped (cancelled).")
+            elif code != 0:
                 tail = log_tail(item.log_path, 3)
                 self.notify(f"{item.name} exited with code {code}:\n{tail}\n(log: {item.log_path})",
                             severity="error", timeout=15)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 from textual import work
 from textual.app import ComposeResult
@@ -185,12 +187,27 @@ class RunDetailScreen(PollingScreen):
             self.notify(f"{self.run_name} is not running.")
             return
 
+        pid = self.run.get("pid")
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run_brie(["runs", "cancel", self.run_name], f"Cancelled {self.run_name}.")
+                self._stop(pid)
 
         self.app.push_screen(ConfirmScreen(f"Cancel run {self.run_name}?",
                                            "Its checkpoints stay; it can be resumed later.", yes="Cancel run"), answered)
+
+    def _stop(self, pid: int | None) -> None:
+        """SIGTERM is how `brie train` is asked to stop: it marks the run cancelled and exits."""
+        if not pid:
+            self.notify(f"{self.run_name} has no process id recorded.", severity="error")
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self.notify(f"Process {pid} of {self.run_name} is gone; the next `brie train` marks the run failed.",
+                        severity="warning")
+            return
+        self.notify(f"Asked {self.run_name} (pid {pid}) to stop; it is marked cancelled when it has.")
 
     def action_prune(self) -> None:
         keep = {self.run.get("best_step"), self.run.get("recommended_step")} if self.run else set()
