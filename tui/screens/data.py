@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from rich.markup import escape
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
@@ -15,29 +17,53 @@ from tui.screens.polling import PollingScreen
 
 
 def report_text(dataset: dict) -> str:
-    """The dataset's import report as readable lines (whatever keys the importer wrote)."""
+    """The dataset's import report (see brie.datasets), as the lines `brie data show` prints."""
+    ratio = dataset.get("sample_ratio")
     lines = [
-        f"[b]{dataset['name']} v{dataset['version']}[/b]  format {dataset.get('format') or '?'}",
-        f"source: {dataset.get('source') or '?'}",
-        f"sha256: {(dataset.get('sha256') or '')[:16]}…",
-        f"sample ratio: {dataset.get('sample_ratio') if dataset.get('sample_ratio') is not None else 1:g}"
-        f" (seed {dataset.get('seed')})",
+        f"[b]{dataset['name']} v{dataset['version']}[/b] — {dataset.get('format') or '?'}",
         f"rows: train {dataset.get('rows_train') or 0}, valid {dataset.get('rows_valid') or 0}, "
         f"test {dataset.get('rows_test') or 0}",
+        f"sample ratio: [b]{1 if ratio is None else ratio:g}[/b] (seed {dataset.get('seed')})",
+        f"source: {escape(str(dataset.get('source') or '?'))}",
+        f"sha256: {(dataset.get('sha256') or '')[:16]}…",
     ]
     try:
-        report = json.loads(dataset.get("report_json") or "{}")
+        rep = json.loads(dataset.get("report_json") or "{}")
     except ValueError:
-        report = {}
-    for key, value in report.items():
-        if isinstance(value, dict):
-            inner = ", ".join(f"{k} {_short(v)}" for k, v in value.items())
-            lines.append(f"{key.replace('_', ' ')}: {inner or '—'}")
-        elif isinstance(value, list):
-            lines.append(f"{key.replace('_', ' ')}: {', '.join(map(_short, value[:6])) or '—'}"
-                         + (" …" if len(value) > 6 else ""))
-        else:
-            lines.append(f"{key.replace('_', ' ')}: {_short(value)}")
+        rep = {}
+    rows = rep.get("rows") if isinstance(rep.get("rows"), dict) else {}
+    sample = rep.get("sample") if isinstance(rep.get("sample"), dict) else {}
+    if rows:
+        lines.append(f"read {rows.get('read')} · rejected {rows.get('rejected')} · duplicates {rows.get('duplicates')}"
+                     f" · leakage removed {rows.get('leaked')}")
+    if sample.get("train_rows_before") is not None:
+        lines.append(f"sample: {sample.get('train_rows_after')} of {sample.get('train_rows_before')} training rows")
+    if rep.get("input_format"):
+        lines.append(f"format: {rep.get('input_format')} → {rep.get('format')}")
+    norms = rep.get("normalizations") or {}
+    if norms:
+        lines.append("[b]normalizations[/b]")
+        for key, item in norms.items():
+            count = item.get("count") if isinstance(item, dict) else item
+            lines.append(f"  {key.replace('_', ' ')}: {count}")
+    rejected = rep.get("rejected")
+    if isinstance(rejected, dict) and rejected.get("count"):
+        lines.append(f"[b]rejected[/b] {rejected['count']} → {rejected.get('file')}")
+        for reason, n in (rejected.get("by_reason") or {}).items():
+            lines.append(f"  {escape(str(reason))}: {n}")
+    elif isinstance(rejected, int):
+        lines.append(f"rejected: {rejected}")
+    for key, label in (("lengths_chars", "length (chars)"), ("lengths_tokens", "length (tokens)"),
+                       ("token_lengths", "length (tokens)")):
+        ln = rep.get(key)
+        if isinstance(ln, dict) and ln.get("max") is not None:
+            text = f"{label}: min {ln.get('min')}, median {ln.get('median')}, p95 {ln.get('p95')}, max {ln.get('max')}"
+            over = ln.get("over_max_seq_length")
+            if isinstance(over, dict):
+                text += f"; over {ln.get('max_seq_length')}: {sum(over.values())} (would be truncated)"
+            lines.append(text)
+    for warning in rep.get("warnings") or []:
+        lines.append(f"[yellow]! {escape(str(warning))}[/]")
     return "\n".join(lines)
 
 

@@ -25,6 +25,9 @@ HELP = """\
 | `m` / `u` / `x` / `p` / `e` | Run | Mark recommended, resume, cancel, prune, export |
 | `a` / `b` / `t` / `s` | Blind session | Prefer A, prefer B, tie, skip |
 | `u` | Blind session | Undo the last choice |
+| `escape` | Blind session | Finish: the reveal (your win rates, agreement with the LLM judges) |
+| `ctrl+s` | New run, Compare | Launch / start |
+| `j` / `x` / `p` | Results | Export judged JSONL, CSV, DPO pairs |
 | `escape` | screens and dialogs | Back |
 
 Training runs are their own processes: closing brie never stops one, and a run started from a
