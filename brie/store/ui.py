@@ -105,3 +105,18 @@ def model_choices(store: Store) -> list[str]:
         out.append(f"{name}@last")
         out += [f"{name}@{s}" for s in steps]
     return out
+
+
+def eval_signature(store: Store) -> tuple | None:
+    """Changes whenever an evaluation result is added or finished: the UI recomputes deltas then only."""
+    if "eval_results" not in store.db.table_names():
+        return None
+    return tuple(store.db.execute(
+        "select count(*), max(id), sum(status = 'completed'), max(ended_at) from eval_results").fetchone())
+
+
+def evaluated_runs(store: Store) -> list[str]:
+    if "eval_results" not in store.db.table_names():
+        return []
+    return [r[0] for r in store.db.execute(
+        "select distinct run from eval_results where run is not null and status = 'completed' order by run").fetchall()]

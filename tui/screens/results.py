@@ -12,7 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
 from brie.store import Store
-from brie.store.ui import judge_names, suite_names
+from brie.store.ui import eval_signature, evaluated_runs, judge_names, suite_names
 from brie.workspace import Workspace
 from tui import format as fmt
 from tui.messages import ActionFinished, ResultsRefreshed
@@ -76,6 +76,15 @@ class ResultsScreen(PollingScreen):
             agreement = DataTable(id="agreement", cursor_type="row")
             agreement.add_columns("Judge", "Judge", "n", "Agreement", "Cohen's kappa")
             yield agreement
+            yield Static("Agreement needs two judges on the same comparisons (a blind session counts as one).",
+                         id="agreement-empty", classes="hint")
+            yield Static("Forgetting: each run's best (else last) evaluated checkpoint vs its base", classes="title")
+            forgetting = DataTable(id="forgetting", cursor_type="row", zebra_stripes=True)
+            forgetting.add_columns("Benchmark", "Metric", "Model", "n", "Base", "Model value", "Δ", "95% CI",
+                                   "p", "")
+            yield forgetting
+            yield Static("No evaluations yet: `brie eval --models base,<run>@<step> --benchmarks …`.",
+                         id="forgetting-empty", classes="hint")
         yield Footer()
 
     def read(self, store: Store) -> ResultsRefreshed:
@@ -86,7 +95,26 @@ class ResultsScreen(PollingScreen):
         ws = Workspace(self.app.workspace.root, _store=store)
         data = results(ws, self.filters.suite, self.filters.judge)
         data["suites"], data["judges"] = suite_names(store), judge_names(store)
+        data["forgetting"] = self._forgetting(ws)
         return ResultsRefreshed(data)
+
+    def _forgetting(self, ws: Workspace) -> list[dict]:
+        """Deltas vs base for each evaluated run; bootstraps are not free, so only when evals changed."""
+        signature = eval_signature(ws.store)
+        cached = getattr(self, "_forgetting_cache", None)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        rows: list[dict] = []
+        if signature is not None:
+            try:
+                from brie.forgetting import forgetting_table
+            except ImportError:
+                forgetting_table = None
+            if forgetting_table is not None:
+                for run in evaluated_runs(ws.store):
+                    rows += [d.to_dict() for d in forgetting_table(ws, run)]
+        self._forgetting_cache = (signature, rows)
+        return rows
 
     def on_results_refreshed(self, message: ResultsRefreshed) -> None:
         message.stop()
@@ -113,6 +141,16 @@ class ResultsScreen(PollingScreen):
         for a in data["agreement"]:
             agreement.add_row(a["judge_1"], a["judge_2"], a["n"], fmt.pct(a["agreement"]),
                               "—" if a["kappa"] is None else f"{a['kappa']:.2f}")
+        forgetting = self.query_one("#forgetting", DataTable)
+        forgetting.clear()
+        for d in data.get("forgetting") or []:
+            ci = "—" if d["ci_low"] is None else f"{d['ci_low']:+.3f} … {d['ci_high']:+.3f}"
+            flag = "[red]significant drop[/]" if d["drop"] else ("significant" if d["significant"] else "")
+            forgetting.add_row(d["benchmark"], d["metric"], d["label"], d["n"], f"{d['base']:.3f}",
+                               f"{d['value']:.3f}", f"{d['delta']:+.3f}", ci,
+                               "—" if d["p_value"] is None else f"{d['p_value']:.3g}", flag)
+        self.query_one("#forgetting-empty").display = not forgetting.row_count
+        self.query_one("#agreement-empty").display = not agreement.row_count
 
     def _set_options(self, selector: str, names: list[str]) -> None:
         select = self.query_one(selector, Select)
