@@ -143,6 +143,7 @@ class BlindSessionScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#answer-a").border_title = "A"
         self.query_one("#answer-b").border_title = "B"
+        self.query_one("#prompt-box").border_title = "Prompt"
         self._load()
         self._writer()
 
