@@ -32,6 +32,8 @@ class CompareRequest:
     samples: int
     swap: bool
     max_cost: float | None
+    max_tokens: int = 256
+    temperature: float = 0.0
 
 
 @dataclass
@@ -67,6 +69,22 @@ def check_request(values: dict) -> tuple[CompareRequest | None, list[str]]:
     except ValueError:
         problems.append("Samples: a whole number ≥ 1.")
         samples = 1
+    try:
+        max_tokens = int(values.get("max_tokens") or "256")
+        if max_tokens < 1:
+            raise ValueError
+    except ValueError:
+        problems.append("Max tokens: a whole number ≥ 1.")
+        max_tokens = 256
+    try:
+        temperature = float(values.get("temperature") or "0")
+        if temperature < 0:
+            raise ValueError
+    except ValueError:
+        problems.append("Temperature: a number ≥ 0.")
+        temperature = 0.0
+    if samples > 1 and temperature == 0:
+        problems.append("Samples > 1 need a temperature above 0 (greedy answers would all be the same).")
     max_cost = None
     if (values.get("max_cost") or "").strip():
         try:
@@ -76,7 +94,7 @@ def check_request(values: dict) -> tuple[CompareRequest | None, list[str]]:
     if problems:
         return None, problems
     return CompareRequest(values["suite"], values["a"], values["b"], judges, samples,
-                          bool(values.get("swap")), max_cost), []
+                          bool(values.get("swap")), max_cost, max_tokens, temperature), []
 
 
 class CompareScreen(Screen):
@@ -107,6 +125,12 @@ class CompareScreen(Screen):
             with Horizontal(classes="row"):
                 yield Label("Samples")
                 yield Input("1", id="samples", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Temperature")
+                yield Input("0", id="temperature", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Max tokens")
+                yield Input("256", id="max_tokens", compact=True)
             with Horizontal(classes="row"):
                 yield Label("Max cost (USD)")
                 yield Input("", id="max_cost", placeholder="no limit", compact=True)
@@ -197,7 +221,8 @@ class CompareScreen(Screen):
         ws = Workspace(self.app.workspace.root)
         try:
             ids, s = compare(ws, request.suite, request.a, request.b, request.judges, swap=request.swap,
-                             samples=request.samples, max_cost=request.max_cost, progress=progress,
+                             samples=request.samples, temperature=request.temperature,
+                             max_tokens=request.max_tokens, max_cost=request.max_cost, progress=progress,
                              warn=lambda m: self.post_message(CompareProgressed("warn", m, 0, None)))
             text = (f"Done: {len(ids)} comparisons; {s.tasks} judgments asked ({s.already_done} already stored): "
                     f"{s.valid} valid, {s.invalid} invalid answers, {s.failed} failed; ${s.cost_usd:.4f}."
