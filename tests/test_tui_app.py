@@ -157,3 +157,16 @@ async def test_cancel_sends_sigterm_to_the_runs_process(demo_ws):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_plain_brie_without_a_workspace_says_how_to_make_one(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from brie.cli import app
+
+    monkeypatch.setenv("BRIE_HOME", str(tmp_path / "nothing-here"))
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == 0
+    assert "No brie workspace at" in result.output and "brie init" in result.output
+    result = CliRunner().invoke(app, ["tui"])
+    assert result.exit_code == 1 and "no brie workspace" in result.output
