@@ -33,14 +33,27 @@ CHECKPOINT_COLUMNS = [
 ]
 
 
+LOSS_CURVES = ("train_loss", "val_loss", "guard_loss")
+LATEST = [
+    ("train_loss", "train loss", lambda v: f"{v:.4f}"),
+    ("val_loss", "val loss", lambda v: f"{v:.4f}"),
+    ("tokens_per_second", "tokens/s", lambda v: f"{v:.0f}"),
+    ("learning_rate", "lr", lambda v: f"{v:.2e}"),
+    ("peak_memory_gb", "peak memory", lambda v: f"{v:.2f} GB"),
+    ("guard_rise", "forgetting guard", lambda v: f"{100 * v:+.1f}%"),
+]
+
+
 def lora_scale(config: dict) -> str:
     """alpha/rank: the number that actually scales the update (and the one people get wrong)."""
-    params = config.get("lora_parameters") or config
-    rank, alpha = params.get("rank"), params.get("alpha", params.get("scale"))
-    if rank and alpha is not None and "alpha" in params:
-        return f"rank {rank}, alpha {alpha:g} → scale {alpha / rank:g}"
-    if rank and "scale" in params:
-        return f"rank {rank}, scale {params['scale']:g}"
+    if config.get("fine_tune_type") == "full":
+        return ""
+    for params in (config, config.get("lora_parameters") or {}):  # brie's config, or an mlx-lm one
+        rank, alpha = params.get("rank"), params.get("alpha")
+        if rank and alpha is not None:
+            return f"rank {rank}, alpha {alpha:g} → LoRA scale {alpha / rank:g}"
+        if rank and params.get("scale") is not None:
+            return f"rank {rank}, LoRA scale {params['scale']:g}"
     return ""
 
 
@@ -66,6 +79,7 @@ class RunDetailScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self.run_name, id="summary", classes="title")
+        yield Static("", id="latest", classes="hint")
         with Horizontal(id="top"):
             table = DataTable(id="checkpoints", cursor_type="row", zebra_stripes=True)
             for key, label in CHECKPOINT_COLUMNS:
@@ -81,7 +95,7 @@ class RunDetailScreen(PollingScreen):
         if run is None:
             return RunDetailRefreshed(None, [], {})
         checkpoints = run_rows.list_checkpoints(store, run["id"])
-        series = {k: v for k, v in metric_series(store, run["id"]).items() if "loss" in k}
+        series = metric_series(store, run["id"])
         return RunDetailRefreshed(run, checkpoints, series)
 
     def on_run_detail_refreshed(self, message: RunDetailRefreshed) -> None:
@@ -93,8 +107,10 @@ class RunDetailScreen(PollingScreen):
         self._show_summary(message.run)
         self._show_config(message.run)
         self._show_checkpoints(message.run, message.checkpoints)
-        if message.series != self._shown_series:
-            self._show_losses(message.series)
+        self._show_latest(message.series)
+        losses = {k: v for k, v in message.series.items() if k in LOSS_CURVES}
+        if losses != self._shown_series:
+            self._show_losses(losses)
 
     def _show_summary(self, run: dict) -> None:
         config = json.loads(run.get("config_json") or "{}")
@@ -109,6 +125,15 @@ class RunDetailScreen(PollingScreen):
         if run.get("error"):
             parts.append(f"[red]{run['error']}[/]")
         self.query_one("#summary", Static).update("  ·  ".join(p for p in parts if p))
+
+    def _show_latest(self, series: dict[str, list[tuple[int, float]]]) -> None:
+        """The newest value of each metric: what a live run is doing right now."""
+        parts = []
+        for name, label, show in LATEST:
+            if series.get(name):
+                step, value = series[name][-1]
+                parts.append(f"{label} [b]{show(value)}[/b]")
+        self.query_one("#latest", Static).update("  ·  ".join(parts))
 
     def _show_config(self, run: dict) -> None:
         if run.get("config_json") == self._shown_config:
