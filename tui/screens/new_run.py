@@ -53,6 +53,32 @@ NUMBERS = [
 ]
 
 
+def _from_train_config(fields_: list[Field]) -> list[Field]:
+    """Defaults and help text from brie's TrainConfig when it is there, so the form never disagrees
+    with `brie train` about what a value means or which values can be left out of the command."""
+    try:
+        from dataclasses import MISSING, fields, replace
+
+        from brie.train_config import TrainConfig
+    except ImportError:
+        return fields_
+    known = {f.name: f for f in fields(TrainConfig)}
+    out = []
+    for f in fields_:
+        tf = known.get(f.name)
+        if tf is None:
+            out.append(f)
+            continue
+        default = tf.default if tf.default is not MISSING else None
+        out.append(replace(f, default="" if default is None else (f"{default:g}" if isinstance(default, float)
+                                                                    else str(default)),
+                           help=tf.metadata.get("help", f.help)))
+    return out
+
+
+NUMBERS = _from_train_config(NUMBERS)
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """A validated form: the arguments of `brie train`."""
@@ -99,7 +125,7 @@ def build_request(values: dict, taken: set[str]) -> tuple[RunRequest, list[str]]
         if f.name == "dropout" and number >= 1:
             problems.append("Dropout: must be below 1.")
             continue
-        if text != f.default:
+        if f.default == "" or number != f.kind(float(f.default)):
             args += [option(f.name), text]
     if values.get("mask_prompt"):
         args.append("--mask-prompt")
