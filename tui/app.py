@@ -70,7 +70,13 @@ class BrieApp(App[None]):
         self.push_screen(NewRunScreen())
 
     def action_blind(self) -> None:
-        from tui.screens.blind import BlindSetupScreen, BlindSessionScreen
+        import importlib.util
+
+        from tui.screens.blind import BlindSessionScreen, BlindSetupScreen
+
+        if importlib.util.find_spec("brie.judge") is None:
+            self.notify("This brie has no judging core yet, so no blind session.", severity="error")
+            return
 
         def start(setup) -> None:
             if setup is not None:

@@ -204,8 +204,6 @@ class CompareScreen(Screen):
 
     @work(thread=True, group="compare", exit_on_error=False)
     def _compare(self, request: CompareRequest) -> None:
-        from brie.judge import compare
-
         def progress(event) -> None:
             if event[0] == "generate":
                 _, label, done, total = event
@@ -220,6 +218,8 @@ class CompareScreen(Screen):
 
         ws = Workspace(self.app.workspace.root)
         try:
+            from brie.judge import compare
+
             ids, s = compare(ws, request.suite, request.a, request.b, request.judges, swap=request.swap,
                              samples=request.samples, temperature=request.temperature,
                              max_tokens=request.max_tokens, max_cost=request.max_cost, progress=progress,
