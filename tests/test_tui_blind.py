@@ -127,3 +127,23 @@ async def test_undo_skip_and_resume(workspace):
     async with app.run_test(size=(150, 45)) as pilot:
         session = await start_session(app, pilot)
         assert len(session.items) == 2 and first not in {i["comparison_id"] for i in session.items}
+
+
+async def test_b_asks_for_a_name_then_starts_the_session(workspace):
+    from textual.widgets import Input
+
+    from tui.app import BrieApp
+    from tui.screens.blind import BlindSessionScreen, BlindSetupScreen
+
+    add_comparisons(workspace, ["a", "b"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.press("b")
+        assert isinstance(app.screen, BlindSetupScreen)
+        app.screen.query_one("#judge-name", Input).value = "bo"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSessionScreen) and app.screen.items is not None)
+        assert app.screen.setup.name == "bo" and len(app.screen.items) == 2
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.screen.recorded == 1)
+    assert [r["judge"] for r in workspace.store.db["judgments"].rows] == ["human:bo"]
