@@ -51,3 +51,7 @@ from brie.cli import foundation, generation  # noqa: E402  (registration needs `
 
 foundation.register(app)
 generation.register(app)
+
+from brie.cli import data  # noqa: E402
+
+data.register(app)
