@@ -91,11 +91,12 @@ class Normalizer:
                 raise RowError("unknown_format", f"fits no format (fields: {keys}); name them with --format and "
                                                  "--prompt-field/--completion-field/--text-field/--messages-field")
             self.fmt = found
-        self._count_extra(obj)
         self.where = where
         handler = {"chat": self._chat, "sharegpt": self._sharegpt, "completions": self._completions,
                    "alpaca": self._alpaca, "text": self._text_row}[self.fmt]
-        return handler(obj)
+        result = handler(obj)
+        self._count_extra(obj)  # only for rows kept: these fields were in the source, not in the output
+        return result
 
     def _count_extra(self, obj: dict) -> None:
         used = self.fields.used(self.fmt)
@@ -162,7 +163,7 @@ class Normalizer:
         if prev != "assistant":
             raise RowError("role_order", f"wrong role order: the last message is {messages[-1]['role']!r} "
                                          "(a training row ends with the assistant)")
-        return {"messages": messages}, [m["role"] + ":" + m["content"] for m in messages]
+        return {"messages": messages}, [t for m in messages for t in (m["role"], m["content"])]
 
     def _completions(self, obj: dict) -> tuple[dict, list[str]]:
         pf, cf = self.fields.prompt, self.fields.completion

@@ -185,8 +185,8 @@ def _file_sha(path: Path) -> str:
 
 
 def _content_sha(folder: Path) -> tuple[str, dict[str, str]]:
-    """sha256 over the split files in a fixed order (name, then that file's sha256)."""
-    files = {f"{s}.jsonl": _file_sha(folder / f"{s}.jsonl") for s in SPLITS}
+    """sha256 over the split files in a fixed order (name, then that file's sha256); absent = empty split."""
+    files = {f"{s}.jsonl": _file_sha(folder / f"{s}.jsonl") for s in SPLITS if (folder / f"{s}.jsonl").exists()}
     h = hashlib.sha256()
     for name, sha in files.items():
         h.update(f"{name} {sha}\n".encode())
@@ -339,6 +339,10 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
                     tokens[split].add(counter(json.loads(row)))
     train_keys.close()
 
+    # mlx-lm reads a split file that exists but is empty as an error; an absent one is an empty split.
+    for s in SPLITS:
+        if written[s] == 0:
+            (out / f"{s}.jsonl").unlink()
     sha, file_shas = _content_sha(out)
     existing = dataset_rows.find_by_sha(ws.store, name, sha)
     if existing is not None:
