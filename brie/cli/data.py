@@ -56,7 +56,7 @@ def data_import(
         print_json({"created": result.created, "message": result.message,
                     "dataset": _public(result.dataset), "report": result.report})
         return
-    console.print(result.message, markup=False)
+    console.print(result.message, markup=False, soft_wrap=True)
     if result.created:
         _print_report(result.report)
 
@@ -95,9 +95,9 @@ def data_show(
     if as_json:
         print_json({**_public(row), "report": row["report"]})
         return
-    console.print(f"[bold]{row['name']}[/] v{row['version']} — {row['format']} — {describe_counts(row)}")
+    console.print(f"[bold]{row['name']}[/] v{row['version']} — {row['format']} — {describe_counts(row)}", soft_wrap=True)
     console.print(f"path: {row['path']}\nsource: {row['source']}\nsha256: {row['sha256']}\ncreated: {row['created_at']}",
-                  markup=False)
+                  markup=False, soft_wrap=True)
     _print_report(row["report"])
 
 
@@ -142,8 +142,8 @@ def _print_report(rep: dict) -> None:
     for title, key in (("rejected", "rejected"), ("duplicates", "duplicates"), ("leakage", "leakage")):
         first = rep.get(key, {}).get("first") or []
         if first:
-            console.print(f"first {title}:", markup=False)
+            console.print(f"first {title}:", markup=False, soft_wrap=True)
             for f in first:
-                console.print("  " + f, markup=False)
+                console.print("  " + f, markup=False, soft_wrap=True)
     for w in rep.get("warnings", []):
-        console.print("warning: " + w, style="yellow", markup=False)
+        console.print("warning: " + w, style="yellow", markup=False, soft_wrap=True)

@@ -18,7 +18,7 @@ class DiskSet:
         # A scratch file that is deleted afterwards: no journal, no fsync; a bounded page cache.
         self.conn.execute("PRAGMA journal_mode = OFF")
         self.conn.execute("PRAGMA synchronous = OFF")
-        self.conn.execute("PRAGMA cache_size = -16000")
+        self.conn.execute("PRAGMA cache_size = -4000")
         self.conn.execute("CREATE TABLE IF NOT EXISTS k (key BLOB PRIMARY KEY, value TEXT) WITHOUT ROWID")
         self._pending = 0
 
