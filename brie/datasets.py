@@ -25,6 +25,7 @@ import math
 import random
 import re
 import shutil
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -400,14 +401,23 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
     if not rejects.count:
         (out / "rejected.jsonl").unlink()
     final.mkdir(parents=True, exist_ok=True)
+    moved = []
     for f in out.iterdir():
         f.replace(final / f.name)
-    row = dataset_rows.insert_dataset(ws.store, {
-        "name": name, "version": version, "sha256": sha, "format": norm.output_format, "source": source,
-        "path": str(final), "sample_ratio": opts.sample_ratio, "seed": opts.seed,
-        "rows_train": written["train"], "rows_valid": written["valid"], "rows_test": written["test"],
-        "report_json": json.dumps(report, ensure_ascii=False),
-    })
+        moved.append(final / f.name)
+    try:
+        row = dataset_rows.insert_dataset(ws.store, {
+            "name": name, "version": version, "sha256": sha, "format": norm.output_format, "source": source,
+            "path": str(final), "sample_ratio": opts.sample_ratio, "seed": opts.seed,
+            "rows_train": written["train"], "rows_valid": written["valid"], "rows_test": written["test"],
+            "report_json": json.dumps(report, ensure_ascii=False),
+        })
+    except sqlite3.IntegrityError:
+        # Another import registered this name and version meanwhile: leave its files, drop ours.
+        for f in moved:
+            f.unlink(missing_ok=True)
+        raise DataError(f"dataset {name!r} v{version} was registered by another import meanwhile; "
+                        "run the import again") from None
     return ImportResult(row, True, f"Imported dataset {name} v{version}: {describe_counts(row)}.", report)
 
 
