@@ -26,7 +26,7 @@ import random
 import re
 import shutil
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -440,7 +440,3 @@ def get_dataset(ws: Workspace, name: str, version: int | None = None) -> dict:
 
 def list_datasets(ws: Workspace, all_versions: bool = False) -> list[dict]:
     return dataset_rows.list_datasets(ws.store, all_versions)
-
-
-def options_dict(opts: ImportOptions) -> dict:
-    return asdict(opts)
