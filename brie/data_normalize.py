@@ -163,7 +163,7 @@ class Normalizer:
         if prev != "assistant":
             raise RowError("role_order", f"wrong role order: the last message is {messages[-1]['role']!r} "
                                          "(a training row ends with the assistant)")
-        return {"messages": messages}, [t for m in messages for t in (m["role"], m["content"])]
+        return {"messages": messages}, [m["content"] for m in messages]
 
     def _completions(self, obj: dict) -> tuple[dict, list[str]]:
         pf, cf = self.fields.prompt, self.fields.completion

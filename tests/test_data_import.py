@@ -204,7 +204,7 @@ def test_token_lengths_with_the_model_tokenizer(workspace, tmp_path, tiny_model_
     assert rep["lengths_tokens"] == {"model": str(tiny_model_dir), "rows": 5, "min": 24, "median": 26,
                                      "p95": 63, "max": 63, "max_seq_length": 30,
                                      "over_max_seq_length": {"train": 2, "valid": 0, "test": 0}}
-    assert rep["lengths_chars"]["max"] == len("user") + len("ab") + len("assistant") + 40
+    assert rep["lengths_chars"]["max"] == len("ab") + 40  # the texts, without roles or template
 
 
 def test_normalized_folder_trains_with_plain_mlx_lm_lora(workspace, tmp_path, tiny_model_dir):
