@@ -191,3 +191,14 @@ def test_unknown_format_and_bad_options_name_the_value(workspace, tmp_path):
         import_dataset(workspace, str(tmp_path / "nope.jsonl"), "odd")
     with pytest.raises(DataError, match=r"no dataset 'odd'"):
         get_dataset(workspace, "odd")
+
+
+def test_explicit_format_and_jsonl_named_json(workspace, tmp_path):
+    src = tmp_path / "rows.json"  # JSON Lines under a .json name, with a BOM
+    src.write_bytes(b"\xef\xbb\xbf" + b'{"text": "one"}\n{"prompt": "p", "completion": "c"}\n')
+    with pytest.raises(DataError) as e:
+        import_dataset(workspace, str(src), "x", ImportOptions(format="text"))
+    assert str(e.value).splitlines()[1:] == ["  rows.json line 2: missing field 'text'"]
+    rep = import_dataset(workspace, str(src), "x", ImportOptions(format="text", on_error="skip",
+                                                                  valid_fraction=0, test_fraction=0)).report
+    assert rep["rows"]["train"] == 1 and rep["normalizations"]["bom_removed"]["first"] == "rows.json line 1"
