@@ -118,3 +118,15 @@ def test_core_never_imports_the_ui():
         "sys.exit(', '.join(bad) or None)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unreachable_hub_is_one_line(workspace, monkeypatch):
+    import socket
+
+    # A local port nobody listens on stands in for an unreachable hub (no network here anyway).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_HUB_CACHE", str(workspace.root / "hf-cache"))
+    _one_line_error(invoke("models", "add", "nobody/no-such-model"), "nobody/no-such-model", "cannot reach")

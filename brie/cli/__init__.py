@@ -61,3 +61,7 @@ from brie.cli import tui as tui_cli  # noqa: E402
 foundation.register(app)
 generation.register(app)
 tui_cli.register(app)
+
+from brie.cli import data  # noqa: E402
+
+data.register(app)
