@@ -42,10 +42,6 @@ def metric_series(store: Store, run_id: int, names: tuple[str, ...] | None = Non
     return series
 
 
-def datasets_overview(store: Store) -> list[dict]:
-    return [dict(r) for r in _rows(store, "select * from datasets order by name, version")]
-
-
 def suites_overview(store: Store) -> list[dict]:
     sql = """
         select s.*, group_concat(distinct p.category) as categories

@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from brie.store import Store
-from brie.store.ui import datasets_overview, suites_overview
+from brie.store.datasets import list_datasets
+from brie.store.ui import suites_overview
 from tui.messages import DataRefreshed
 from tui.screens.polling import PollingScreen
 
@@ -106,7 +107,7 @@ class DataScreen(PollingScreen):
         yield Footer()
 
     def read(self, store: Store) -> DataRefreshed:
-        return DataRefreshed(datasets_overview(store), suites_overview(store))
+        return DataRefreshed(list_datasets(store, all_versions=True), suites_overview(store))
 
     def on_data_refreshed(self, message: DataRefreshed) -> None:
         message.stop()
