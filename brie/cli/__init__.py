@@ -48,6 +48,8 @@ def _root(
 
 
 from brie.cli import foundation, generation  # noqa: E402  (registration needs `app`)
+from brie.cli import train as train_cli  # noqa: E402
 
 foundation.register(app)
 generation.register(app)
+train_cli.register(app)
