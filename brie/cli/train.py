@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from brie.cli.common import console, print_json
+from brie.cli.common import console, err_console, print_json
 from brie.errors import BrieError
 from brie.train import TrainCallback
 from brie.train_config import help_text as h
@@ -173,7 +173,7 @@ def _open():
 
     ws = Workspace.open()
     for name in reap_dead_runs(ws):
-        console.print(f"[yellow]Run {name} was marked failed: its process is gone.[/]")
+        err_console.print(f"[yellow]Run {name} was marked failed: its process is gone.[/]")
     return ws
 
 
