@@ -164,10 +164,9 @@ def train_mlx(ctx: RunContext) -> None:
         optimizer.init(model.trainable_parameters())
         saved = mx.load(str(folder / OPTIMIZER_FILE))
         optimizer.state = tree_map_with_path(lambda path, v: saved.get(path, v), optimizer.state)
-        if (folder / GRAD_ACCUM_FILE).exists():
-            from mlx.utils import tree_unflatten
-
-            grad_accum = tree_unflatten(list(mx.load(str(folder / GRAD_ACCUM_FILE)).items()))
+        if (folder / GRAD_ACCUM_FILE).exists():  # shaped like the gradients: the trainable parameters
+            summed = mx.load(str(folder / GRAD_ACCUM_FILE))
+            grad_accum = tree_map_with_path(lambda path, v: summed[path], model.trainable_parameters())
         start, trained_tokens = state["step"], state.get("trained_tokens", 0)
         say(f"Resuming {ctx.run['name']} from step {start} ({folder.name}).")
     mx.random.seed(rng_seed(cfg.seed, start))
