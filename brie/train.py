@@ -361,7 +361,7 @@ class RunContext:
         _fsync_folder(tmp)
         os.rename(tmp, final)
         sha = sha256_file(final / ADAPTER_FILE)
-        size = sum(p.stat().st_size for p in final.iterdir())
+        size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
         existing = run_rows.list_checkpoints(self.ws.store, self.run["id"])
         best = self._best_step(existing + [{"step": step, "val_loss": val_loss}])
         run = run_rows.get_run_by_id(self.ws.store, self.run["id"])
@@ -386,7 +386,9 @@ class RunContext:
 
 
 def _fsync_folder(folder: Path) -> None:
-    for p in folder.iterdir():
+    for p in folder.rglob("*"):
+        if not p.is_file():
+            continue
         with p.open("rb") as f:
             os.fsync(f.fileno())
 

@@ -23,7 +23,8 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 GRAD_ACCUM_FILE = "grad_accum.safetensors"
 
 
-def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, start=0, comm_group=None):
+def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, start=0, comm_group=None,
+                    as_numpy=False):
     """mlx-lm's iterate_batches with the same order for the same seed, able to start at batch `start`.
 
     mlx-lm seeds numpy's global generator and draws one permutation per epoch; a private
@@ -63,7 +64,8 @@ def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, sta
                 n = min(lengths[j], max_seq_length)
                 arr[j, :n] = batch[j][:n]
                 lengths[j] = n
-            yield mx.array(arr), mx.array(list(zip(offsets, lengths)))
+            bounds = np.array(list(zip(offsets, lengths)), np.int32)
+            yield (arr, bounds) if as_numpy else (mx.array(arr), mx.array(bounds))
         if not loop:
             break
 
