@@ -186,3 +186,28 @@ def test_early_stopping_and_forgetting_guard(workspace, tiny_model_dir, data_dir
                                           guard_batches=2), "guard-warn")
     assert warned["step"] == 12 and warned["stop_reason"] is None
     assert "forgetting guard" in json.loads(warned["warnings"])[0]
+
+
+def test_sigterm_from_the_ui_cancels_the_process(workspace, tiny_model_dir, data_dir):
+    """The UI launches `brie train` as its own process and stops it with SIGTERM."""
+    import signal
+    import time
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "BRIE_HOME": str(workspace.root)}
+    p = subprocess.Popen([sys.executable, "-m", "brie", "train", "--model", str(tiny_model_dir), "--data", str(data_dir),
+                          "--name", "long", "--iters", "100000", "--save-every", "5", "--eval-every", "1000",
+                          "--num-layers", "-1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # wait (not a timed assertion) for the first checkpoint
+        run = run_rows.get_run(workspace.store, "long")
+        if run and run_rows.list_checkpoints(workspace.store, run["id"]):
+            break
+        time.sleep(0.2)
+    assert run["status"] == "running" and run["pid"] == p.pid
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode == 130, out
+    run = run_rows.get_run(workspace.store, "long")
+    assert run["status"] == "cancelled" and run["ended_at"]
+    assert run_rows.list_checkpoints(workspace.store, run["id"])
