@@ -212,9 +212,11 @@ def resolve_config(yaml_path: str | Path | None = None, overrides: dict | None =
 
 
 def help_text(name: str) -> str:
+    """The field's help, with its default (CLI options default to None so the YAML file can win)."""
     for f in fields(TrainConfig):
         if f.name == name:
-            return f.metadata["help"]
+            default = f.default if f.default is not MISSING else f.default_factory()
+            return f.metadata["help"] + ("" if default in (None, "", {}) else f" [default: {default}]")
     raise KeyError(name)
 
 

@@ -120,13 +120,26 @@ def train(
 ) -> None:
     """Train a LoRA (or DoRA, or full) fine-tune as a new run, or --resume one."""
     given = dict(locals())
-    from brie.train import create_run, resume_training, run_training
-    from brie.train_config import resolve_config
-
     ws = Workspace.open()
     callback = RichProgress() if not as_json else TrainCallback()
     # The UI stops a run with SIGTERM: treat it as Ctrl-C, so the run is marked cancelled.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        run = _train(ws, given, callback, name, config, resume, suffix, as_json, patience, min_delta, keys)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if as_json:
+        print_json(run)
+        return
+    _print_outcome(ws, run)
+    if run["status"] == "cancelled":
+        raise typer.Exit(130)
+
+
+def _train(ws, given, callback, name, config, resume, suffix, as_json, patience, min_delta, keys):
+    from brie.train import create_run, resume_training, run_training
+    from brie.train_config import resolve_config
+
     if resume:
         run = resume_training(ws, resume, callback)
     else:
@@ -142,12 +155,7 @@ def train(
                              if cfg.fine_tune_type != "full" else "")
                           + (", dry run" if cfg.is_dry_run else "") + f") → {run['path']}/")
         run = run_training(ws, run["name"], callback)
-    if as_json:
-        print_json(run)
-        return
-    _print_outcome(ws, run)
-    if run["status"] == "cancelled":
-        raise typer.Exit(130)
+    return run
 
 
 def _print_outcome(ws, run):
