@@ -28,7 +28,7 @@ def _f(default, help: str, **kw):
 class TrainConfig:
     model: str = _f("smollm2-135m-instruct", "Base model: registered name, model folder or Hugging Face id.")
     data: str = _f("", "Dataset name (brie data list) or a folder with train.jsonl/valid.jsonl in mlx-lm formats.")
-    backend: str = _f("mlx", "Training engine: mlx (mlx-lm tuner), torch (transformers + peft), or auto.",
+    backend: str = _f("auto", "Training engine: mlx (mlx-lm tuner), torch (transformers + peft), or auto (mlx on Apple Silicon, torch with CUDA, else mlx).",
                       choices=("mlx", "torch", "auto"))
     fine_tune_type: str = _f("lora", "What to train: lora, dora (weight-decomposed LoRA) or full (all weights of the last num_layers).",
                              choices=("lora", "dora", "full"))

@@ -211,3 +211,19 @@ def test_sigterm_from_the_ui_cancels_the_process(workspace, tiny_model_dir, data
     run = run_rows.get_run(workspace.store, "long")
     assert run["status"] == "cancelled" and run["ended_at"]
     assert run_rows.list_checkpoints(workspace.store, run["id"])
+
+
+def test_backend_auto_picks_mlx_without_cuda():
+    import platform
+
+    from brie.train import pick_backend
+
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    mac = platform.system() == "Darwin" and platform.machine() == "arm64"
+    assert pick_backend("auto") == ("mlx" if mac or not cuda else "torch")
+    assert pick_backend("torch") == "torch" and pick_backend("mlx") == "mlx"
