@@ -500,3 +500,23 @@ def train(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix: bool
           callback: TrainCallback | None = None) -> dict:
     run = create_run(ws, cfg, name, suffix)
     return run_training(ws, run["name"], callback)
+
+
+def launch(ws: Workspace, args: list[str], log: Path | str | None = None, env: dict | None = None):
+    """Start `brie train <args>` as its own process, for the UI, which then follows the run in the store.
+
+    The process gets its own session, so closing the UI (or its terminal) does not stop the run;
+    stop it with `process.terminate()` (SIGTERM), which marks the run cancelled. Its output (the
+    progress bar, or an error before the run exists) goes to `log` when given.
+    """
+    import subprocess
+    import sys
+
+    out = open(log, "a") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen([sys.executable, "-m", "brie", "--home", str(ws.root), "train", *args],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+    finally:
+        if log:
+            out.close()

@@ -194,10 +194,13 @@ def test_sigterm_from_the_ui_cancels_the_process(workspace, tiny_model_dir, data
     import time
     from pathlib import Path
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "BRIE_HOME": str(workspace.root)}
-    p = subprocess.Popen([sys.executable, "-m", "brie", "train", "--model", str(tiny_model_dir), "--data", str(data_dir),
-                          "--name", "long", "--iters", "100000", "--save-every", "5", "--eval-every", "1000",
-                          "--num-layers", "-1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    from brie.train import launch
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    log = workspace.root / "launch.log"
+    p = launch(workspace, ["--model", str(tiny_model_dir), "--data", str(data_dir), "--name", "long",
+                           "--iters", "100000", "--save-every", "5", "--eval-every", "1000", "--num-layers", "-1"],
+               log=log, env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:  # wait (not a timed assertion) for the first checkpoint
         run = run_rows.get_run(workspace.store, "long")
@@ -206,8 +209,8 @@ def test_sigterm_from_the_ui_cancels_the_process(workspace, tiny_model_dir, data
         time.sleep(0.2)
     assert run["status"] == "running" and run["pid"] == p.pid
     p.send_signal(signal.SIGTERM)
-    out, _ = p.communicate(timeout=120)
-    assert p.returncode == 130, out
+    p.wait(timeout=120)
+    assert p.returncode == 130, log.read_text()
     run = run_rows.get_run(workspace.store, "long")
     assert run["status"] == "cancelled" and run["ended_at"]
     assert run_rows.list_checkpoints(workspace.store, run["id"])
