@@ -58,8 +58,8 @@ def step_train_demo(ws: Workspace, say) -> None:
         say(f"Reusing the finished demo run {run['name']}.")
     for c in list_checkpoints(ws.store, run["id"]):
         tag = " (best)" if c["step"] == run["best_step"] else ""
-        say(f"  checkpoint {run['name']}@{c['step']}{tag}: val loss {c['val_loss']:.3f}, "
-            f"sha256 {c['adapter_sha256'][:12]}, {c['path']}")
+        val = f"val loss {c['val_loss']:.3f}, " if c["val_loss"] is not None else ""
+        say(f"  checkpoint {run['name']}@{c['step']}{tag}: {val}sha256 {c['adapter_sha256'][:12]}, {c['path']}")
     prompt = "What is stilton?"
     base = load_model(ws, DEFAULT_MODEL)
     tuned = load_model(ws, DEFAULT_MODEL, ws.root / run["path"] / "checkpoints" / str(run["best_step"]))
