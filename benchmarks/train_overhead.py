@@ -80,7 +80,7 @@ def run_mlx_lm(py, env, model, data, a, out: Path) -> dict:
     reports = [json.loads(l[6:]) for l in stdout.splitlines() if l.startswith("BENCH ")]
     tps = [r["tokens_per_second"] for r in reports[1:]]
     return {"tps": statistics.mean(tps), "peak_gb": max(r["peak_memory"] for r in reports),
-            "rss_mb": rss, "wall_s": WALL["last"]}
+            "rss_mb": rss, "wall_s": WALL["last"], "tokens": [int(r["trained_tokens"]) for r in reports]}
 
 
 def run_brie(py, env, model, data, a, home: Path, name: str) -> dict:
@@ -100,7 +100,8 @@ def run_brie(py, env, model, data, a, home: Path, name: str) -> dict:
     tps = [m["value"] for m in run_rows.get_metrics(ws.store, run["id"], "tokens_per_second")][1:]
     peak = max(m["value"] for m in run_rows.get_metrics(ws.store, run["id"], "peak_memory_gb"))
     ws.close()
-    return {"tps": statistics.mean(tps), "peak_gb": peak, "rss_mb": rss, "wall_s": WALL["last"]}
+    tokens = [int(m["value"]) for m in run_rows.get_metrics(ws.store, run["id"], "trained_tokens")]
+    return {"tps": statistics.mean(tps), "peak_gb": peak, "rss_mb": rss, "wall_s": WALL["last"], "tokens": tokens}
 
 
 def main() -> None:
@@ -141,7 +142,9 @@ def main() -> None:
         m = run_mlx_lm(py, env, a.model, a.data, a, tmp / f"mlx-{r}")
         b = run_brie(py, env, a.model, a.data, a, home, f"bench-{r}")
         rows.append((m, b))
-        print(f"round {r + 1}: mlx_lm.lora {m['tps']:.1f} tok/s, brie {b['tps']:.1f} tok/s, ratio {b['tps'] / m['tps']:.3f}")
+        same = "same batches" if m["tokens"] == b["tokens"] else f"DIFFERENT batches ({m['tokens']} vs {b['tokens']})"
+        print(f"round {r + 1}: mlx_lm.lora {m['tps']:.1f} tok/s, brie {b['tps']:.1f} tok/s, "
+              f"ratio {b['tps'] / m['tps']:.3f} ({same})")
     mt = statistics.mean(m["tps"] for m, _ in rows)
     bt = statistics.mean(b["tps"] for _, b in rows)
     print(f"\nmodel {a.model}; {a.iters} iters, batch {a.batch_size}, {a.num_layers} layers, {a.rounds} rounds")

@@ -112,6 +112,9 @@ def pick_backend(requested: str) -> str:
         return requested
     if platform.system() == "Darwin" and platform.machine() == "arm64":
         return "mlx"
+    # No NVIDIA driver, no CUDA: skip importing torch (seconds, and its own threads and memory).
+    if not Path("/proc/driver/nvidia").exists() and not shutil.which("nvidia-smi"):
+        return "mlx"
     try:
         import torch
 
@@ -452,7 +455,7 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
     if run["dataset_id"] is None:
         data_path, _ = resolve_data(ws, run["data"])
     else:  # the exact dataset version the run started with, not a newer one
-        row = ws.store.db["datasets"].get(run["dataset_id"])
+        row = run_rows.get_dataset_by_id(ws.store, run["dataset_id"])
         data_path = Path(row["path"]) if Path(row["path"]).is_absolute() else ws.root / row["path"]
     run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),
                         started_at=run["started_at"] or utcnow(), ended_at=None, error=None)

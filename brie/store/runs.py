@@ -105,3 +105,8 @@ def get_metrics(store: Store, run_id: int, name: str | None = None) -> list[dict
     if name is None:
         return list(store.db["metrics"].rows_where("run_id = ?", [run_id], order_by="step, id"))
     return list(store.db["metrics"].rows_where("run_id = ? and name = ?", [run_id, name], order_by="step, id"))
+
+
+def get_dataset_by_id(store: Store, dataset_id: int) -> dict | None:
+    rows = list(store.db["datasets"].rows_where("id = ?", [dataset_id]))
+    return rows[0] if rows else None
