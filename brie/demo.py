@@ -21,6 +21,16 @@ def step_answer_prompts(ws: Workspace, say) -> None:
         say(f"[bold]Q:[/] {prompt}\n[bold]A:[/] {answer.strip()}\n")
 
 
+def step_import_demo_data(ws: Workspace, say) -> None:
+    """Import the demo training set as dataset `demo`; a second run finds identical content and says so."""
+    from brie.datasets import describe_counts, import_dataset
+    from brie.demo_data import DEMO_DATASET, demo_dataset_path
+
+    result = import_dataset(ws, str(demo_dataset_path()), DEMO_DATASET)
+    say(result.message if not result.created else
+        f"Imported the demo dataset {DEMO_DATASET!r} ({describe_counts(result.dataset)}) into {result.dataset['path']}.")
+
+
 DEMO_RUN = "demo-lora"
 # Short enough for a couple of minutes on 2 CPU cores; 20 steps at this rate already turn the
 # answers into the demo set's style ("Squeak! … 🧀").
@@ -68,7 +78,7 @@ def step_train_demo(ws: Workspace, say) -> None:
         say(f"[bold]{label}:[/] {prompt} → {answer}")
 
 
-STEPS = [step_answer_prompts, step_train_demo]
+STEPS = [step_answer_prompts, step_import_demo_data, step_train_demo]
 
 
 def run_demo(ws: Workspace, say=print) -> None:

@@ -65,24 +65,17 @@ def rng_seed(seed: int, step: int) -> int:
 
 def resolve_data(ws: Workspace, data: str) -> tuple[Path, dict | None]:
     """(folder with train/valid/test.jsonl, dataset row or None) for a dataset name or a folder."""
+    from brie.datasets import get_dataset
+
     row = None
-    try:
-        from brie.datasets import get_dataset  # the data engineer's module, when it is there
-    except ImportError:
-        get_dataset = None
     path = Path(data).expanduser()
     if path.is_dir():
         folder = path.resolve()
     else:
-        if get_dataset is not None:
-            try:
-                row = get_dataset(ws, data)
-            except BrieError:
-                row = None
-        if row is None:
-            row = run_rows.latest_dataset(ws.store, data)
-        if row is None:
-            raise BrieError(f"--data {data!r}: no dataset of that name (see `brie data list`) and no such folder")
+        try:
+            row = get_dataset(ws, data)
+        except BrieError:
+            raise BrieError(f"--data {data!r}: no dataset of that name (see `brie data list`) and no such folder") from None
         folder = Path(row["path"])
         if not folder.is_absolute():
             folder = ws.root / folder
@@ -455,7 +448,9 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
     if run["dataset_id"] is None:
         data_path, _ = resolve_data(ws, run["data"])
     else:  # the exact dataset version the run started with, not a newer one
-        row = run_rows.get_dataset_by_id(ws.store, run["dataset_id"])
+        from brie.store.datasets import get_dataset_by_id
+
+        row = get_dataset_by_id(ws.store, run["dataset_id"])
         data_path = Path(row["path"]) if Path(row["path"]).is_absolute() else ws.root / row["path"]
     run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),
                         started_at=run["started_at"] or utcnow(), ended_at=None, error=None)

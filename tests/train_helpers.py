@@ -32,7 +32,7 @@ def write_text_data(folder: Path, n: int = 16) -> Path:
 
 
 def register_dataset(ws, name: str, folder: Path, version: int = 1) -> int:
-    """A datasets row as the data engineer's import writes it (until brie.datasets is on main)."""
+    """A datasets row as `brie data import` writes it, for folders the test wrote itself."""
     with ws.store.transaction() as db:
         db["datasets"].insert({"name": name, "version": version, "sha256": "test-" + name, "format": "chat",
                                "source": "test", "path": str(folder), "sample_ratio": 1.0, "seed": 0,

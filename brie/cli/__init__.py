@@ -53,3 +53,7 @@ from brie.cli import train as train_cli  # noqa: E402
 foundation.register(app)
 generation.register(app)
 train_cli.register(app)
+
+from brie.cli import data  # noqa: E402
+
+data.register(app)

@@ -36,14 +36,6 @@ def active_runs(store: Store) -> list[dict]:
     return list(store.db["runs"].rows_where("status in ('pending', 'running')", order_by="id"))
 
 
-def latest_dataset(store: Store, name: str) -> dict | None:
-    """The newest version of a dataset by name (a fallback while brie.datasets is not there)."""
-    if "datasets" not in store.db.table_names():
-        return None
-    rows = list(store.db["datasets"].rows_where("name = ?", [name], order_by="version desc", limit=1))
-    return rows[0] if rows else None
-
-
 def insert_run(store: Store, row: dict) -> dict:
     row = {"status": "pending", "created_at": utcnow(), **row}
     with store.transaction() as db:
@@ -106,7 +98,3 @@ def get_metrics(store: Store, run_id: int, name: str | None = None) -> list[dict
         return list(store.db["metrics"].rows_where("run_id = ?", [run_id], order_by="step, id"))
     return list(store.db["metrics"].rows_where("run_id = ? and name = ?", [run_id, name], order_by="step, id"))
 
-
-def get_dataset_by_id(store: Store, dataset_id: int) -> dict | None:
-    rows = list(store.db["datasets"].rows_where("id = ?", [dataset_id]))
-    return rows[0] if rows else None
