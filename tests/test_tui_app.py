@@ -170,3 +170,27 @@ def test_plain_brie_without_a_workspace_says_how_to_make_one(tmp_path, monkeypat
     assert "No brie workspace at" in result.output and "brie init" in result.output
     result = CliRunner().invoke(app, ["tui"])
     assert result.exit_code == 1 and "no brie workspace" in result.output
+
+
+async def test_mark_recommended_then_prune_keeps_best_last_and_recommended(demo_ws):
+    from brie.store.runs import get_run, list_checkpoints
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.run_detail import RunDetailScreen
+
+    app = make_app(demo_ws)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.push_screen(RunDetailScreen("pirate-lora"))
+        await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.checkpoints)
+        table = app.screen.query_one("#checkpoints", DataTable)
+        table.focus()
+        await pilot.press("down", "down", "down", "down")  # step 250
+        await pilot.press("m")
+        await wait_for(pilot, lambda: app.screen.run["recommended_step"] == 250)
+        await wait_for(pilot, lambda: table.get_cell("250", "mark") == " ✓")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "50, 100, 150" in str(app.screen.query_one("#detail").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table.row_count == 3)
+    run = get_run(demo_ws.store, "pirate-lora")
+    assert [c["step"] for c in list_checkpoints(demo_ws.store, run["id"])] == [200, 250, 300]

@@ -39,22 +39,20 @@ class Launched:
     name: str
     process: subprocess.Popen
     log_path: Path
-    command: list[str]
+    command: list[str]  # the brie arguments, as a user would type them after `brie`
     session_id: int  # the child's own session: not the UI's, so closing the UI does not signal it
 
 
-def launch_detached(root: Path, name: str, args: list[str]) -> Launched:
-    """Start `brie <args>` in its own session, output to logs/<name>-<time>.log in the workspace."""
-    logs = Path(root) / "logs"
+def launch_training(ws, name: str, train_args: list[str]) -> Launched:
+    """Start `brie train <train_args>` through brie.train.launch: its own session (closing the UI
+    never stops it; SIGTERM cancels it), output to logs/<name>-<time>.log in the workspace."""
+    from brie.train import launch
+
+    logs = Path(ws.root) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    command = brie_command(args)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=root, env=_env(root), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Launched(name, process, log_path, command, os.getsid(process.pid))
+    process = launch(ws, train_args, log=log_path)
+    return Launched(name, process, log_path, ["train", *train_args], os.getsid(process.pid))
 
 
 def run_to_end(root: Path, args: list[str], timeout: float = 600) -> tuple[int, str]:

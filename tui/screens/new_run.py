@@ -18,7 +18,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 
 from brie.store.ui import names_for_new_run
-from tui.launch import launch_detached, shown_command
+from tui.launch import launch_training, shown_command
 from tui.messages import RunLaunched
 from tui.reading import reading
 
@@ -236,7 +236,7 @@ class NewRunScreen(Screen):
         if problems:
             self.notify(problems[0], severity="error")
             return
-        launched = launch_detached(self.app.workspace.root, request.name, request.args)
+        launched = launch_training(self.app.workspace, request.name, request.args[1:])
         self.app.follow(launched)
         self.app.post_message(RunLaunched(request.name, launched.process.pid, request.args))
         self.app.pop_screen()

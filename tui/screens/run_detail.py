@@ -16,10 +16,12 @@ from textual_plotext import PlotextPlot
 from brie.store import Store
 from brie.store import runs as run_rows
 from brie.store.ui import metric_series
+from brie.workspace import Workspace
 from tui import format as fmt
-from tui.launch import launch_detached, run_to_end, shown_command
+from tui.launch import launch_training, run_to_end, shown_command
 from tui.messages import ActionFinished, RunDetailRefreshed, RunLaunched
 from tui.screens.confirm import ConfirmScreen
+from tui.reading import reading
 from tui.screens.polling import PollingScreen
 
 CHECKPOINT_COLUMNS = [
@@ -33,6 +35,7 @@ CHECKPOINT_COLUMNS = [
 ]
 
 
+KEEP = "best,last,recommended"
 LOSS_CURVES = ("train_loss", "val_loss", "guard_loss")
 LATEST = [
     ("train_loss", "train loss", lambda v: f"{v:.4f}"),
@@ -195,17 +198,25 @@ class RunDetailScreen(PollingScreen):
         if step is None:
             self.notify("No checkpoint to mark yet.")
             return
-        self._run_brie(["runs", "recommend", self.run_name, str(step)], f"Marked step {step} recommended.")
+        self._recommend(step)
+
+    @work(thread=True, group="action")
+    def _recommend(self, step: int) -> None:
+        from brie.store.runs import set_recommended
+
+        with reading(self.app.workspace.root) as store:
+            set_recommended(store, self.run["id"], step)
+        self.post_message(ActionFinished(f"Marked {self.run_name}@{step} recommended."))
+        self.app.call_from_thread(self.refresh_now)
 
     def action_resume(self) -> None:
         if self.run and self.run["status"] == "running":
             self.notify(f"{self.run_name} is already running.")
             return
-        args = ["train", "--resume", self.run_name]
-        launched = launch_detached(self.app.workspace.root, self.run_name, args)
+        args = ["--resume", self.run_name]
+        launched = launch_training(self.app.workspace, self.run_name, args)
         self.app.follow(launched)
-        self.post_message(RunLaunched(self.run_name, launched.process.pid, args))
-        self.notify(shown_command(args))
+        self.post_message(RunLaunched(self.run_name, launched.process.pid, launched.command))
 
     def action_cancel_run(self) -> None:
         if not self.run or self.run["status"] not in ("running", "pending"):
@@ -235,22 +246,54 @@ class RunDetailScreen(PollingScreen):
         self.notify(f"Asked {self.run_name} (pid {pid}) to stop; it is marked cancelled when it has.")
 
     def action_prune(self) -> None:
-        keep = {self.run.get("best_step"), self.run.get("recommended_step")} if self.run else set()
-        if self.checkpoints:
-            keep.add(self.checkpoints[-1]["step"])
-        doomed = [c["step"] for c in self.checkpoints if c["step"] not in keep]
+        self._plan_prune()
+
+    @work(thread=True, group="action")
+    def _plan_prune(self) -> None:
+        """What `brie runs prune --keep best,last,recommended` would delete, asked before it does."""
+        from brie.errors import BrieError
+        from brie.runs import prune_plan
+
+        ws = Workspace(self.app.workspace.root)
+        try:
+            run = run_rows.get_run(ws.store, self.run_name)
+            doomed = prune_plan(ws, run, KEEP)
+        except BrieError as e:
+            self.post_message(ActionFinished(str(e), error=True))
+            return
+        finally:
+            ws.close()
+        self.app.call_from_thread(self._confirm_prune, doomed)
+
+    def _confirm_prune(self, doomed: list[dict]) -> None:
         if not doomed:
             self.notify("Nothing to prune: only best, last and recommended are left.")
             return
+        size = sum(c.get("size_bytes") or 0 for c in doomed)
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run_brie(["runs", "prune", self.run_name, "--keep", "best,last,recommended", "--yes"],
-                               f"Pruned {len(doomed)} checkpoints of {self.run_name}.")
+                self._prune([c["step"] for c in doomed])
 
         self.app.push_screen(ConfirmScreen(
-            f"Delete {len(doomed)} checkpoints of {self.run_name}?",
-            "Steps: " + ", ".join(map(str, doomed)) + "\nKept: best, last and recommended.", yes="Delete"), answered)
+            f"Delete {len(doomed)} checkpoints of {self.run_name} ({fmt.size(size)})?",
+            "Steps: " + ", ".join(str(c["step"]) for c in doomed) + "\nKept: best, last and recommended.",
+            yes="Delete"), answered)
+
+    @work(thread=True, group="action")
+    def _prune(self, steps: list[int]) -> None:
+        from brie.runs import prune, prune_plan
+
+        ws = Workspace(self.app.workspace.root)
+        try:
+            run = run_rows.get_run(ws.store, self.run_name)
+            # Planned again: a checkpoint marked recommended meanwhile must not go.
+            doomed = [c for c in prune_plan(ws, run, KEEP) if c["step"] in steps]
+            prune(ws, run, doomed)
+        finally:
+            ws.close()
+        self.post_message(ActionFinished(f"Deleted {len(doomed)} checkpoints of {self.run_name}."))
+        self.app.call_from_thread(self.refresh_now)
 
     def action_export(self) -> None:
         step = self._selected_step()
