@@ -167,7 +167,7 @@ class RunDetailScreen(PollingScreen):
             if key in existing:
                 for col, value in cells.items():
                     if table.get_cell(key, col) != value:
-                        table.update_cell(key, col, value)
+                        table.update_cell(key, col, value, update_width=True)
             else:
                 table.add_row(*(cells[k] for k, _ in CHECKPOINT_COLUMNS), key=key)
         for gone in existing - {str(c["step"]) for c in checkpoints}:

@@ -73,7 +73,7 @@ class RunsScreen(PollingScreen):
             if row["name"] in existing:
                 for key, value in cells.items():
                     if table.get_cell(row["name"], key) != value:
-                        table.update_cell(row["name"], key, value)
+                        table.update_cell(row["name"], key, value, update_width=True)
             else:
                 table.add_row(*(cells[k] for k, _ in COLUMNS), key=row["name"])
         if [row.key.value for row in table.ordered_rows] != wanted:
