@@ -78,7 +78,13 @@ def step_train_demo(ws: Workspace, say) -> None:
         say(f"[bold]{label}:[/] {prompt} → {answer}")
 
 
-STEPS = [step_answer_prompts, step_import_demo_data, step_train_demo]
+def step_ui_pointer(ws: Workspace, say) -> None:
+    """The UI is interactive, so the demo only says how to open it on what the demo made."""
+    say(f"[bold]Look at it all in the terminal UI:[/] cd {ws.root} && brie   "
+        "(r runs, enter a run's curves and checkpoints, b a blind session where you judge, ? help)")
+
+
+STEPS = [step_answer_prompts, step_import_demo_data, step_train_demo, step_ui_pointer]
 
 
 def run_demo(ws: Workspace, say=print) -> None:
