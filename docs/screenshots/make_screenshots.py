@@ -59,9 +59,11 @@ async def shoot(root: Path, run: str | None) -> list[Path]:
         await settle(pilot, lambda: app.screen.query_one("#datasets").row_count > 0, tries=40)
         save("data")
         try:
-            from tui.screens.blind import BlindSessionScreen, BlindSetup
-        except ImportError:
+            import brie.judge  # noqa: F401  (no judging core: no blind session to show)
+        except Exception:
             return made
+        from tui.screens.blind import BlindSessionScreen, BlindSetup
+
         app.push_screen(BlindSessionScreen(BlindSetup("me", None), rng=random.Random(1)))
         await settle(pilot, lambda: isinstance(app.screen, BlindSessionScreen) and app.screen.items is not None)
         if app.screen.items:

@@ -147,13 +147,16 @@ class BlindSessionScreen(Screen):
         self._load()
         self._writer()
 
-    @work(thread=True)
+    @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
-        from brie.judge import pending_for_human
-
         ws = Workspace(self.app.workspace.root)
         try:
+            from brie.judge import pending_for_human
+
             items = pending_for_human(ws, self.setup.name, self.setup.suite)
+        except Exception as e:  # said on screen; the app goes on
+            self.app.call_from_thread(self.query_one("#progress", Static).update, f"Could not load comparisons: {e}")
+            return
         finally:
             ws.close()
         # Shuffle prompt order too, so a session does not walk a suite in file order.
