@@ -48,6 +48,8 @@ def _root(
 
 
 from brie.cli import foundation, generation  # noqa: E402  (registration needs `app`)
+from brie.cli import judge  # noqa: E402
 
 foundation.register(app)
 generation.register(app)
+judge.register(app)
