@@ -261,7 +261,8 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
                 with lock:
                     fatal.append(e)
                 return
-            except Exception as e:  # after the SDK's own retries: leave it missing, a rerun asks again
+            except (anthropic.APIError, openai.APIError, ValueError) as e:
+                # After the SDK's own retries (or a body that is not JSON): leave it missing; a rerun asks again.
                 errors += 1
                 if errors < max_attempts:
                     continue
@@ -458,6 +459,9 @@ def grade(ws, suite: str, models: str, judges: list[str], samples: int = 1, temp
     from brie.store.suites import list_prompts
     from brie.suites import get_suite
 
+    import anthropic
+    import openai
+
     specs = resolve_specs(ws, models)
     gens = generate_suite(ws, suite, specs, samples=samples, temperature=temperature,
                           max_tokens=max_tokens, seed=seed)
@@ -479,7 +483,7 @@ def grade(ws, suite: str, models: str, judges: list[str], samples: int = 1, temp
             for attempt in range(len(stored.get(gen_id, [])) + 1, max_attempts + 1):
                 try:
                     reply = client.ask(system, user)
-                except Exception:
+                except (anthropic.APIError, openai.APIError, ValueError):
                     with lock:
                         counts["failed"] += 1
                     return

@@ -128,7 +128,8 @@ class JudgeClient:
 
     def anthropic_params(self, system: str, user: str) -> dict:
         # The fixed instructions are marked for prompt caching: every comparison reuses them.
-        return {"model": self.spec.model, "max_tokens": self.max_tokens, "temperature": 0.0,
+        # No temperature: current Claude models take none (the SDK no longer offers it).
+        return {"model": self.spec.model, "max_tokens": self.max_tokens,
                 "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
                 "messages": [{"role": "user", "content": user}]}
 
@@ -136,8 +137,10 @@ class JudgeClient:
         if self.spec.provider == "anthropic":
             msg = self.client.messages.create(**self.anthropic_params(system, user))
             return anthropic_reply(msg)
+        # Greedy on local servers; OpenAI's current models accept only their default temperature.
+        extra = {"temperature": 0.0} if self.spec.provider == "openai-compatible" else {}
         resp = self.client.chat.completions.create(
-            model=self.spec.model, temperature=0.0, max_tokens=self.max_tokens,
+            model=self.spec.model, max_completion_tokens=self.max_tokens, **extra,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
         if not resp.choices:
             return Reply(text="", **_openai_usage(resp))

@@ -35,7 +35,10 @@ def kappa(pairs: list[tuple[str, str]]) -> float | None:
 
     cats = ["a", "b", "tie"]
     table = [[sum(1 for x, y in pairs if x == r and y == c) for c in cats] for r in cats]
-    value = cohens_kappa(table).kappa
+    import numpy as np
+
+    with np.errstate(invalid="ignore", divide="ignore"):  # one category only: kappa is undefined
+        value = cohens_kappa(table).kappa
     return None if value is None or math.isnan(value) else float(value)
 
 

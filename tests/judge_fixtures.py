@@ -62,3 +62,42 @@ def setup_workspace(ws, tiny_model_dir: Path, adapter_dir: Path, suite_lines=SUI
     add_model(ws, str(tiny_model_dir), "tiny")
     register_run(ws, "tiny", "r1", 10, adapter_dir)
     import_suite(ws, write_suite(ws.root / "s.jsonl", suite_lines), "s")
+
+
+MORE_LINES = [{"id": f"q{i}", "prompt": f"Tell me fact number {i}.", "category": "facts"} for i in range(8)]
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def judged_template(tmp_path_factory, tiny_model_dir):
+    """A workspace with a 12-prompt suite `s` answered by `base` and `r1@10` (tiny model), built once.
+
+    Tests copy it (`fresh_ws`) so each starts from the same stored generations.
+    """
+    from brie.checkpoints import resolve_specs
+    from brie.generate import generate_suite
+    from brie.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("judge-template")
+    adapter = make_adapter(tiny_model_dir, root / "adapters" / "r1" / "10")
+    ws = Workspace.open(root / "ws", create=True)
+    setup_workspace(ws, tiny_model_dir, adapter, SUITE_LINES + MORE_LINES)
+    generate_suite(ws, "s", resolve_specs(ws, "base,r1@10"), max_tokens=8)
+    ws.store.db.execute("pragma wal_checkpoint(truncate)")
+    ws.close()
+    return root / "ws"
+
+
+@pytest.fixture
+def fresh_ws(judged_template, tmp_path, monkeypatch):
+    import shutil
+
+    from brie.workspace import Workspace
+
+    dest = tmp_path / "ws"
+    shutil.copytree(judged_template, dest)
+    monkeypatch.setenv("BRIE_HOME", str(dest))
+    ws = Workspace.open(dest)
+    yield ws
+    ws.close()

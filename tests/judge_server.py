@@ -37,6 +37,9 @@ class JudgeServer:
         self.http_requests: list[tuple[str, str]] = []
         self.batches: dict[str, dict] = {}
         self.batch_polls_in_progress = batch_polls_in_progress
+        self.api_keys_seen: set[str] = set()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         server = self
@@ -89,6 +92,9 @@ class JudgeServer:
         path = h.path.split("?")[0]
         with self._lock:
             self.http_requests.append((method, path))
+            for header in ("x-api-key", "authorization"):
+                if h.headers.get(header):
+                    self.api_keys_seen.add(h.headers[header].removeprefix("Bearer "))
         if method == "POST" and path == "/v1/messages":
             self._model_call(h, "anthropic", body)
         elif method == "POST" and path == "/v1/chat/completions":
@@ -113,9 +119,16 @@ class JudgeServer:
                           "cache_creation_input_tokens": 0}}
 
     def _model_call(self, h, kind: str, body: dict):
-        s = self._script(kind, body)
-        if s.get("delay"):
-            time.sleep(s["delay"])
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            s = self._script(kind, body)
+            if s.get("delay"):
+                time.sleep(s["delay"])
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         status = s.get("status", 200)
         if s.get("raw") is not None:
             return self._send(h, status, raw=s["raw"])
