@@ -55,7 +55,9 @@ def embedded_model_dir(tmp_path_factory) -> Path:
     cache = os.environ.get("BRIE_TEST_MODEL_CACHE")
     out = Path(cache) if cache else tmp_path_factory.getbasetemp() / "smollm2"
     if not (out / "config.json").exists():
-        convert_gguf(find_embedded_gguf(), out)
+        from brie.models import cpu_only
+
+        convert_gguf(find_embedded_gguf(), out, dtype="float32" if cpu_only() else "float16")
     return out
 
 

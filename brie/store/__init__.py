@@ -40,8 +40,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """One unit of work: committed whole or not at all."""
-        with self.db.conn:
+        """One unit of work: committed whole or not at all (nested blocks become savepoints)."""
+        with self.db.atomic():
             yield self.db
 
     def close(self) -> None:

@@ -39,7 +39,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
         if name in done:
             continue
         module = importlib.import_module(f"{_package.__name__}.{name}")
-        with db.conn:  # a migration and its record commit together
+        with db.atomic():  # a migration and its record commit together, DDL included
             module.up(db)
             db["_migrations"].insert(
                 {"name": name, "number": number,
