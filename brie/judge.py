@@ -476,8 +476,11 @@ def grade(ws, suite: str, models: str, judges: list[str], samples: int = 1, temp
         todo = [g for g in gen_ids if not any(s["valid"] for s in stored.get(g, []))
                 and len(stored.get(g, [])) < max_attempts]
 
+        # Read before the threads start: they share one SQLite connection, which only writes take turns on.
+        generations = {g: rows.get_generation(ws.store, g) for g in todo}
+
         def run(gen_id: int) -> None:
-            gen = rows.get_generation(ws.store, gen_id)
+            gen = generations[gen_id]
             p = prompts[gen["prompt_row_id"]]
             template, system, user = single_prompt(p["turns"], gen["answers"], p["reference"])
             for attempt in range(len(stored.get(gen_id, [])) + 1, max_attempts + 1):
