@@ -203,7 +203,8 @@ def _record(ws, task: _Task, attempt: int, template: str, reply: Reply, batch_id
 def judge_comparisons(ws, comparison_ids: list[int], judges: list[str], swap: bool = False,
                       concurrency: int = 4, max_cost: float | None = None, max_attempts: int = 3,
                       max_retries: int = 4, timeout: float = 120.0, batch: bool = False,
-                      poll_seconds: float = 30.0, progress=None, warn=None) -> JudgeRunSummary:
+                      poll_seconds: float = 30.0, judge_max_tokens: int = 1024, progress=None,
+                      warn=None) -> JudgeRunSummary:
     """Judge every stored comparison with every judge; only what is missing is asked.
 
     Each judgment is committed as it lands. `concurrency` bounds the requests in flight; the SDKs
@@ -219,7 +220,7 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str], swap: bo
         if spec.provider == "human":
             raise BrieError(f"judge {spec.name}: human verdicts are given in the UI, not by `brie compare`")
     for spec in specs:
-        client = JudgeClient(spec, max_retries=max_retries, timeout=timeout)
+        client = JudgeClient(spec, max_retries=max_retries, timeout=timeout, max_tokens=judge_max_tokens)
         if batch:
             if spec.provider != "anthropic":
                 raise BrieError(f"--batch uses Anthropic's Message Batches API; {spec.name} is not an anthropic judge")
@@ -388,7 +389,7 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str], swap: bool = Fals
             temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
             max_cost: float | None = None, batch: bool = False, max_attempts: int = 3,
             max_retries: int = 4, timeout: float = 120.0, poll_seconds: float = 30.0,
-            base_model: str | None = None, progress=None, warn=None) -> tuple[list[int], JudgeRunSummary]:
+            judge_max_tokens: int = 1024, base_model: str | None = None, progress=None, warn=None) -> tuple[list[int], JudgeRunSummary]:
     """Generate what is missing for A and B on the suite, then judge every comparison."""
     from brie.checkpoints import resolve_specs
     from brie.generate import generate_suite
@@ -405,7 +406,7 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str], swap: bool = Fals
     ids = make_comparisons(ws, suite, gens, spec_a.label, spec_b.label)
     summary = judge_comparisons(ws, ids, judges, swap=swap, concurrency=concurrency, max_cost=max_cost,
                                 max_attempts=max_attempts, max_retries=max_retries, timeout=timeout,
-                                batch=batch, poll_seconds=poll_seconds,
+                                batch=batch, poll_seconds=poll_seconds, judge_max_tokens=judge_max_tokens,
                                 progress=(lambda s: progress(("judge", s))) if progress else None, warn=warn)
     return ids, summary
 
