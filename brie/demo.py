@@ -23,7 +23,8 @@ def step_answer_prompts(ws: Workspace, say) -> None:
 
 DEMO_SUITES = ("demo-in-domain", "demo-out-of-domain")
 DEMO_GEN_TOKENS = 64  # short answers keep the demo quick on two CPU cores
-DEMO_JUDGE_TOKENS = 160
+DEMO_JUDGE_TOKENS = 64
+DEMO_JUDGED_PER_SUITE = 3
 
 
 def _demo_run(ws: Workspace) -> str | None:
@@ -41,7 +42,6 @@ def step_compare_demo(ws: Workspace, say) -> None:
     """Base vs the demo run's best checkpoint on the demo suites, judged by the embedded model."""
     from importlib.resources import files
 
-    from brie.judge import compare
     from brie.local_judge import mlx_server
     from brie.models import default_model_dir
     from brie.stats import results
@@ -58,21 +58,29 @@ def step_compare_demo(ws: Workspace, say) -> None:
     if not suites or run is None:
         say("Skipping the A/B comparison: " + ("no demo suites" if not suites else "no trained demo run yet") + ".")
         return
-    say(f"[bold]Blind A/B:[/] base vs {run}@best on {', '.join(suites)}.\n"
-        "[yellow]The judge here is the embedded 135M model behind mlx_lm.server, for the demo only: "
-        "its verdicts are close to noise. Real sessions use Claude (--judge anthropic:claude-sonnet-5-5).[/]")
+    from brie.checkpoints import resolve_specs
+    from brie.generate import generate_suite
+    from brie.judge import judge_comparisons, make_comparisons
+
+    specs = resolve_specs(ws, f"base,{run}@best")
+    say(f"[bold]Blind A/B:[/] base vs {specs[1].label} on {', '.join(suites)}.")
+    ids = []
+    for suite in suites:  # generate before the judge server starts: the two would share the CPU
+        gens = generate_suite(ws, suite, specs, max_tokens=DEMO_GEN_TOKENS)
+        ids += make_comparisons(ws, suite, gens, specs[0].label, specs[1].label)[:DEMO_JUDGED_PER_SUITE]
+    say("[yellow]The judge here is the embedded 135M model behind mlx_lm.server, for the demo only: its "
+        "verdicts are close to noise and often do not parse. Real sessions use Claude "
+        "(brie compare --judge anthropic:claude-sonnet-5-5).[/] "
+        f"To stay quick it judges the first {DEMO_JUDGED_PER_SUITE} prompts of each suite.")
     with mlx_server(default_model_dir(ws), log_path=ws.root / "exports" / "mlx_server.log") as url:
         judge = f"openai-compatible:default_model@{url}"
-        for suite in suites:
-            _, s = compare(ws, suite, "base", f"{run}@best", [judge], max_tokens=DEMO_GEN_TOKENS,
-                           concurrency=2, max_attempts=2, max_retries=1, timeout=120,
-                           judge_max_tokens=DEMO_JUDGE_TOKENS)
-            say(f"{suite}: {s.valid} verdicts, {s.invalid} answers that did not parse, {s.failed} failed.")
+        s = judge_comparisons(ws, ids, [judge], concurrency=2, max_attempts=1, max_retries=1, timeout=300,
+                              judge_max_tokens=DEMO_JUDGE_TOKENS)
+    say(f"Judged: {s.valid} verdicts, {s.invalid} answers without a valid verdict (stored raw), {s.failed} failed.")
     for row in results(ws, judge=judge)["results"]:
         if row["category"] == "(all)" and row["suite"] in suites and row["n"]:
             say(f"{row['suite']}: {row['b']} vs {row['a']}: win rate {100 * row['b_win_rate']:.0f}% "
-                f"(95% CI {100 * row['ci_low']:.0f}–{100 * row['ci_high']:.0f}%, n={row['n']}; "
-                f"parse failures {100 * row['parse_failure_rate']:.0f}%)")
+                f"(95% CI {100 * row['ci_low']:.0f}–{100 * row['ci_high']:.0f}%, n={row['n']})")
     say("See `brie results` and `brie export judged`.")
 
 
