@@ -39,6 +39,7 @@ class JudgeServer:
         self.batches: dict[str, dict] = {}
         self.batch_polls_in_progress = batch_polls_in_progress
         self.api_keys_seen: set[str] = set()
+        self.batch_get_status = 200  # set to 500 to make a client crash while it waits on a batch
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -174,6 +175,8 @@ class JudgeServer:
         self._send(h, 200, self._batch_obj(b))
 
     def _batch_get(self, h, bid: str):
+        if self.batch_get_status != 200:
+            return self._send(h, self.batch_get_status, {"type": "error", "error": {"type": "api_error", "message": "down"}})
         b = self.batches[bid]
         with self._lock:
             b["polls"] += 1

@@ -261,3 +261,39 @@ def test_exports_and_grading(fresh_ws, server_env, tmp_path):
     assert base["mean_score"] == 7.0 and base["n"] == N
     templates = {r["template"] for r in fresh_ws.store.db["scores"].rows}
     assert templates == {"single-v1", "single-ref-v1"}
+
+
+def test_batch_survives_a_restart_and_is_collected_not_resent(fresh_ws, server_env):
+    server = server_env(always("[[A]]"))
+    server.batch_get_status = 500  # the first session dies while waiting: the batch id is already stored
+    with pytest.raises(Exception):
+        compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], batch=True, poll_seconds=0.01,
+                max_tokens=8, max_retries=0, timeout=5)
+    assert [b["status"] for b in fresh_ws.store.db["judge_batches"].rows] == ["submitted"]
+    assert rows.all_judgments(fresh_ws.store) == []
+    server.batch_get_status = 200
+    _, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], batch=True, poll_seconds=0.01, **FAST)
+    assert s.valid == N and len(server.batches) == 1 and len(server.calls) == N
+    assert [b["status"] for b in fresh_ws.store.db["judge_batches"].rows] == ["collected"]
+
+
+def test_cli_compare_results_and_exports(fresh_ws, server_env):
+    from typer.testing import CliRunner
+
+    from brie.cli import app
+
+    server_env(prefer_longer)
+    runner = CliRunner()
+    r = runner.invoke(app, ["compare", "--suite", "s", "--a", "base", "--b", "r1@10", "--judge", CLAUDE,
+                            "--max-tokens", "8", "--retries", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["valid"] == N
+    r = runner.invoke(app, ["results"])
+    assert r.exit_code == 0 and "Pairwise results" in r.output and "fewer than 30" in r.output
+    data = json.loads(runner.invoke(app, ["results", "--json", "--suite", "s"]).output)
+    assert data["results"][0]["n"] == N and data["judgments"] == N
+    for kind in ("judged", "csv", "dpo"):
+        r = runner.invoke(app, ["export", kind])
+        assert r.exit_code == 0 and "Wrote" in r.output
+    r = runner.invoke(app, ["compare", "--suite", "s", "--a", "base", "--b", "r1@10", "--judge", "claude"])
+    assert r.exit_code == 1 and "write anthropic:<model>" in r.output
