@@ -126,9 +126,9 @@ def test_429_and_500_sequences_and_bad_bodies_are_retried(fresh_ws, server_env):
 
 
 def test_slow_answers_time_out_and_are_retried(fresh_ws, server_env):
-    server_env(lambda call: {"text": "[[A]]", "delay": 1.5 if call["n"] == 1 else 0})
+    server_env(lambda call: {"text": "[[A]]", "delay": 3 if call["n"] == 1 else 0})
     ids, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], concurrency=2, max_tokens=8,
-                     max_retries=2, timeout=0.5)
+                     max_retries=2, timeout=1.0)
     assert s.valid == N and s.failed == 0
 
 
