@@ -315,7 +315,7 @@ def _judge_batched(ws, client: JudgeClient, comparisons, swap, max_attempts, max
     for open_batch in rows.open_batches(ws.store, client.spec.name):
         _collect(ws, client, open_batch, by_id, poll_seconds, summary, progress)
     first_round = True
-    while True:
+    for _ in range(max_attempts + 2):  # bounded: an item the API keeps erroring is left for a rerun
         tasks = _pending(ws, client.spec, comparisons, swap, max_attempts, summary if first_round else JudgeRunSummary())
         if first_round:
             summary.tasks += len(tasks)

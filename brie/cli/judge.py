@@ -88,7 +88,7 @@ def compare(
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per generated answer."),
     seed: int = typer.Option(0, "--seed", help="Generation seed (sample k uses seed + k)."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight at once."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0.0, help="Stop starting requests once this run spent this many USD."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0.0, help="Stop starting requests once this run has spent this many USD (requests in flight still land)."),
     batch: bool = typer.Option(False, "--batch", help="Use Anthropic's Message Batches API (half price; a rerun collects a pending batch)."),
     max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Answers asked per judgment when they do not parse."),
     retries: int = typer.Option(4, "--retries", min=0, help="SDK retries on 429/5xx/timeouts (with backoff)."),
