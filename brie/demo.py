@@ -21,7 +21,17 @@ def step_answer_prompts(ws: Workspace, say) -> None:
         say(f"[bold]Q:[/] {prompt}\n[bold]A:[/] {answer.strip()}\n")
 
 
-DEMO_SUITES = ("demo-in-domain", "demo-out-of-domain")
+def step_import_demo_data(ws: Workspace, say) -> None:
+    """Import the demo training set as dataset `demo`; a second run finds identical content and says so."""
+    from brie.datasets import describe_counts, import_dataset
+    from brie.demo_data import DEMO_DATASET, demo_dataset_path
+
+    result = import_dataset(ws, str(demo_dataset_path()), DEMO_DATASET)
+    say(result.message if not result.created else
+        f"Imported the demo dataset {DEMO_DATASET!r} ({describe_counts(result.dataset)}) into {result.dataset['path']}.")
+
+
+DEMO_SUITES = ("demo-in-domain", "demo-out-of-domain")  # from brie/demo_data (demo_suite_paths)
 DEMO_GEN_TOKENS = 64  # short answers keep the demo quick on two CPU cores
 DEMO_JUDGE_TOKENS = 64
 DEMO_JUDGED_PER_SUITE = 3
@@ -40,18 +50,16 @@ def _demo_run(ws: Workspace) -> str | None:
 
 def step_compare_demo(ws: Workspace, say) -> None:
     """Base vs the demo run's best checkpoint on the demo suites, judged by the embedded model."""
-    from importlib.resources import files
-
+    from brie.demo_data import demo_suite_paths
     from brie.local_judge import mlx_server
     from brie.models import default_model_dir
     from brie.stats import results
     from brie.suites import import_suite, list_suites
 
     have = {s["name"] for s in list_suites(ws)}
-    for name in DEMO_SUITES:
-        source = files("brie.demo_data").joinpath(f"{name}.jsonl") if _has_demo_data() else None
-        if name not in have and source is not None and source.is_file():
-            import_suite(ws, str(source), name)
+    for name, path in demo_suite_paths().items():
+        if name not in have and path.is_file():
+            import_suite(ws, path, name)
             say(f"Imported the prompt suite {name}.")
     suites = [n for n in DEMO_SUITES if n in {s["name"] for s in list_suites(ws)}]
     run = _demo_run(ws)
@@ -77,6 +85,11 @@ def step_compare_demo(ws: Workspace, say) -> None:
         s = judge_comparisons(ws, ids, [judge], concurrency=2, max_attempts=1, max_retries=1, timeout=300,
                               judge_max_tokens=DEMO_JUDGE_TOKENS)
     say(f"Judged: {s.valid} verdicts, {s.invalid} answers without a valid verdict (stored raw), {s.failed} failed.")
+    if s.invalid:
+        from brie.store.judging import all_judgments
+
+        raw = next((j["raw"] for j in all_judgments(ws.store, judge) if j["verdict"] == "invalid"), "")
+        say(f"  e.g. the judge wrote: {' '.join(raw.split())[:160]!r} — no single [[A]]/[[B]]/[[C]], so no verdict.")
     for row in results(ws, judge=judge)["results"]:
         if row["category"] == "(all)" and row["suite"] in suites and row["n"]:
             say(f"{row['suite']}: {row['b']} vs {row['a']}: win rate {100 * row['b_win_rate']:.0f}% "
@@ -84,13 +97,7 @@ def step_compare_demo(ws: Workspace, say) -> None:
     say("See `brie results` and `brie export judged`.")
 
 
-def _has_demo_data() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("brie.demo_data") is not None
-
-
-STEPS = [step_answer_prompts, step_compare_demo]
+STEPS = [step_answer_prompts, step_import_demo_data, step_compare_demo]
 
 
 def run_demo(ws: Workspace, say=print) -> None:

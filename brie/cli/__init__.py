@@ -53,3 +53,7 @@ from brie.cli import judge  # noqa: E402
 foundation.register(app)
 generation.register(app)
 judge.register(app)
+
+from brie.cli import data  # noqa: E402
+
+data.register(app)
