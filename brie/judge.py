@@ -389,7 +389,8 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str], swap: bool = Fals
             temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
             max_cost: float | None = None, batch: bool = False, max_attempts: int = 3,
             max_retries: int = 4, timeout: float = 120.0, poll_seconds: float = 30.0,
-            judge_max_tokens: int = 1024, base_model: str | None = None, progress=None, warn=None) -> tuple[list[int], JudgeRunSummary]:
+            judge_max_tokens: int = 1024, base_model: str | None = None, engine: str = "auto",
+            progress=None, warn=None) -> tuple[list[int], JudgeRunSummary]:
     """Generate what is missing for A and B on the suite, then judge every comparison."""
     from brie.checkpoints import resolve_specs
     from brie.generate import generate_suite
@@ -400,7 +401,7 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str], swap: bool = Fals
     if spec_a.label == spec_b.label and spec_a.model == spec_b.model:
         raise BrieError(f"--a and --b are the same model ({spec_a.label})")
     gens = generate_suite(ws, suite, [spec_a, spec_b], samples=samples, temperature=temperature,
-                          max_tokens=max_tokens, seed=seed,
+                          max_tokens=max_tokens, seed=seed, engine=engine,
                           progress=(lambda label, done, total: progress(("generate", label, done, total)))
                           if progress else None)
     ids = make_comparisons(ws, suite, gens, spec_a.label, spec_b.label)

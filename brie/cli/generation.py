@@ -26,6 +26,8 @@ def generate(
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens to generate."),
     temp: float = typer.Option(0.0, "--temperature", "--temp", min=0.0, help="Sampling temperature; 0 is greedy."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling (suites: sample k uses seed + k; default 0)."),
+    engine: str = typer.Option("auto", "--engine", help="With --suite: mlx, torch (transformers + peft), "
+                               "or auto (torch for torch runs on CUDA, else mlx)."),
     as_json: bool = typer.Option(False, "--json", help="With --suite: print the summary as JSON."),
 ) -> None:
     """Stream one answer (--prompt), or generate a suite's answers for several models (--suite), resumably."""
@@ -47,7 +49,7 @@ def generate(
     ws = Workspace.open()
     specs = resolve_specs(ws, models, base_model=None if model == DEFAULT_MODEL else model)
     gens = generate_suite(ws, suite, specs, samples=samples, temperature=temp, max_tokens=max_tokens,
-                          seed=seed or 0,
+                          seed=seed or 0, engine=engine,
                           progress=None if as_json else lambda label, done, total: console.print(
                               f"{label}: {done}/{total}", markup=False) if done == total or done % 10 == 0 else None)
     summary = {label: len(g) for label, g in gens.items()}

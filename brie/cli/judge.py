@@ -95,6 +95,8 @@ def compare(
     timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds per judge request."),
     judge_max_tokens: int = typer.Option(1024, "--judge-max-tokens", min=16, help="Most tokens a judge may answer with."),
     poll: float = typer.Option(30.0, "--poll", min=0.01, help="Seconds between Message Batch status checks."),
+    engine: str = typer.Option("auto", "--engine", help="Generation engine: mlx, torch (transformers + peft), "
+                               "or auto (torch for torch runs on CUDA, else mlx)."),
     base_model: Optional[str] = typer.Option(None, "--base-model", help="Base model for `base` when no run names one."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -115,7 +117,7 @@ def compare(
     ids, s = run_compare(ws, suite, a, b, judges, swap=swap, samples=samples, temperature=temperature,
                          max_tokens=max_tokens, seed=seed, concurrency=concurrency, max_cost=max_cost,
                          batch=batch, max_attempts=max_attempts, max_retries=retries, timeout=timeout,
-                         poll_seconds=poll, judge_max_tokens=judge_max_tokens, base_model=base_model, progress=progress, warn=_warn)
+                         poll_seconds=poll, judge_max_tokens=judge_max_tokens, base_model=base_model, engine=engine, progress=progress, warn=_warn)
     summary = {"comparisons": len(ids), "asked": s.tasks, "already_stored": s.already_done, "valid": s.valid,
                "invalid": s.invalid, "failed": s.failed, "cost_usd": round(s.cost_usd, 6),
                "stopped_for_cost": s.stopped_for_cost, "errors": s.errors[:5]}
