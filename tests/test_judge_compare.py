@@ -297,3 +297,14 @@ def test_cli_compare_results_and_exports(fresh_ws, server_env):
         assert r.exit_code == 0 and "Wrote" in r.output
     r = runner.invoke(app, ["compare", "--suite", "s", "--a", "base", "--b", "r1@10", "--judge", "claude"])
     assert r.exit_code == 1 and "write anthropic:<model>" in r.output
+
+
+def test_samples_pair_up_and_show_their_spread(fresh_ws, server_env):
+    server_env(prefer_longer)
+    ids, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], samples=2, temperature=0.9, **FAST)
+    assert len(ids) == 2 * N and s.valid == 2 * N
+    comps = rows.comparison_details(fresh_ws.store, "c.id in (%s)" % ",".join("?" * len(ids)), ids)
+    assert {c["sample_idx"] for c in comps} == {0, 1}
+    assert all(c["a_gen"] != c["b_gen"] for c in comps)
+    [overall] = [r for r in results(fresh_ws)["results"] if r["category"] == "(all)"]
+    assert overall["samples"] == 2 and overall["sample_win_rate_sd"] is not None and overall["n"] == 2 * N
