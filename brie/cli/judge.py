@@ -16,7 +16,12 @@ export_app = typer.Typer(help="Write judged JSONL, the results CSV, or DPO pairs
 
 def register(app: typer.Typer) -> None:
     app.add_typer(suites_app, name="suites")
-    app.add_typer(export_app, name="export")
+    # `export` is shared with the training area (`brie export model`): join its group if it exists.
+    existing = next((g.typer_instance for g in app.registered_groups if g.name == "export"), None)
+    if existing is None:
+        app.add_typer(export_app, name="export")
+    else:
+        existing.registered_commands.extend(export_app.registered_commands)
     app.command("compare")(compare)
     app.command("grade")(grade)
     app.command("results")(results)
