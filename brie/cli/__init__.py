@@ -56,11 +56,13 @@ def _root(
 
 
 from brie.cli import foundation, generation  # noqa: E402  (registration needs `app`)
+from brie.cli import judge  # noqa: E402
 from brie.cli import train as train_cli  # noqa: E402
 from brie.cli import tui as tui_cli  # noqa: E402
 
 foundation.register(app)
 generation.register(app)
+judge.register(app)
 train_cli.register(app)
 tui_cli.register(app)
 
