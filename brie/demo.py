@@ -21,6 +21,136 @@ def step_answer_prompts(ws: Workspace, say) -> None:
         say(f"[bold]Q:[/] {prompt}\n[bold]A:[/] {answer.strip()}\n")
 
 
+def step_import_demo_data(ws: Workspace, say) -> None:
+    """Import the demo training set as dataset `demo`; a second run finds identical content and says so."""
+    from brie.datasets import describe_counts, import_dataset
+    from brie.demo_data import DEMO_DATASET, demo_dataset_path
+
+    result = import_dataset(ws, str(demo_dataset_path()), DEMO_DATASET)
+    say(result.message if not result.created else
+        f"Imported the demo dataset {DEMO_DATASET!r} ({describe_counts(result.dataset)}) into {result.dataset['path']}.")
+
+
+DEMO_RUN = "demo-lora"
+# Short enough for a couple of minutes on 2 CPU cores; 20 steps at this rate already turn the
+# answers into the demo set's style ("Squeak! … 🧀").
+DEMO_TRAIN = dict(model=DEFAULT_MODEL, data="demo", iters=20, save_every=10, eval_every=10, batch_size=4,
+                  num_layers=8, learning_rate=2e-4, mask_prompt=True, val_batches=2, steps_per_report=2)
+
+
+def step_train_demo(ws: Workspace, say) -> None:
+    """A short LoRA on the `demo` dataset; a rerun reuses the finished run instead of training again."""
+    from brie.errors import BrieError
+    from brie.generate import stream_answer
+    from brie.store.runs import get_run, list_checkpoints
+    from brie.train import TrainCallback, resolve_data, train
+    from brie.train_config import resolve_config
+
+    try:
+        resolve_data(ws, "demo")
+    except BrieError:
+        say("Skipped training: no dataset named 'demo' in this workspace.")
+        return
+
+    class Say(TrainCallback):
+        def on_report(self, step, m):
+            say(f"  step {step}: train loss {m['train_loss']:.3f}, {m['tokens_per_second']:.0f} tokens/s")
+
+        def on_eval(self, step, m):
+            if "val_loss" in m:
+                say(f"  step {step}: validation loss {m['val_loss']:.3f}")
+
+    run = get_run(ws.store, DEMO_RUN)
+    if run is None or run["status"] != "completed":
+        say(f"Training a LoRA on 'demo' ({DEMO_TRAIN['iters']} steps; a couple of minutes on a laptop CPU)…")
+        run = train(ws, resolve_config(None, DEMO_TRAIN), DEMO_RUN, suffix=True, callback=Say())
+    else:
+        say(f"Reusing the finished demo run {run['name']}.")
+    for c in list_checkpoints(ws.store, run["id"]):
+        tag = " (best)" if c["step"] == run["best_step"] else ""
+        val = f"val loss {c['val_loss']:.3f}, " if c["val_loss"] is not None else ""
+        say(f"  checkpoint {run['name']}@{c['step']}{tag}: {val}sha256 {c['adapter_sha256'][:12]}, {c['path']}")
+    prompt = "What is stilton?"
+    base = load_model(ws, DEFAULT_MODEL)
+    tuned = load_model(ws, DEFAULT_MODEL, ws.root / run["path"] / "checkpoints" / str(run["best_step"]))
+    for label, (model, tok) in (("base", base), (f"{run['name']}@{run['best_step']}", tuned)):
+        answer = "".join(stream_answer(model, tok, prompt, max_tokens=40)).strip()
+        say(f"[bold]{label}:[/] {prompt} → {answer}")
+
+
+DEMO_SUITES = ("demo-in-domain", "demo-out-of-domain")  # from brie/demo_data (demo_suite_paths)
+DEMO_GEN_TOKENS = 64  # short answers keep the demo quick on two CPU cores
+DEMO_JUDGE_TOKENS = 64
+DEMO_JUDGED_PER_SUITE = 3
+
+
+def _demo_run(ws: Workspace) -> str | None:
+    """The training step's demo run (DEMO_RUN when it names one), else the newest run with a best checkpoint."""
+    from brie.store.runs import get_run, list_runs
+
+    named = globals().get("DEMO_RUN")
+    if named and get_run(ws.store, named) and get_run(ws.store, named)["best_step"] is not None:
+        return named
+    runs = [r for r in list_runs(ws.store) if r["best_step"] is not None and r["status"] == "completed"]
+    return runs[-1]["name"] if runs else None
+
+
+def step_compare_demo(ws: Workspace, say) -> None:
+    """Base vs the demo run's best checkpoint on the demo suites, judged by the embedded model."""
+    from brie.demo_data import demo_suite_paths
+    from brie.local_judge import mlx_server
+    from brie.models import default_model_dir
+    from brie.stats import results
+    from brie.suites import import_suite, list_suites
+
+    have = {s["name"] for s in list_suites(ws)}
+    for name, path in demo_suite_paths().items():
+        if name not in have and path.is_file():
+            import_suite(ws, path, name)
+            say(f"Imported the prompt suite {name}.")
+    suites = [n for n in DEMO_SUITES if n in {s["name"] for s in list_suites(ws)}]
+    run = _demo_run(ws)
+    if not suites or run is None:
+        say("Skipping the A/B comparison: " + ("no demo suites" if not suites else "no trained demo run yet") + ".")
+        return
+    from brie.checkpoints import resolve_specs
+    from brie.generate import generate_suite
+    from brie.judge import judge_comparisons, make_comparisons
+
+    specs = resolve_specs(ws, f"base,{run}@best")
+    say(f"[bold]Blind A/B:[/] base vs {specs[1].label} on {', '.join(suites)}.")
+    ids = []
+    for suite in suites:  # generate before the judge server starts: the two would share the CPU
+        gens = generate_suite(ws, suite, specs, max_tokens=DEMO_GEN_TOKENS)
+        ids += make_comparisons(ws, suite, gens, specs[0].label, specs[1].label)[:DEMO_JUDGED_PER_SUITE]
+    say("[yellow]The judge here is the embedded 135M model behind mlx_lm.server, for the demo only: its "
+        "verdicts are close to noise and often do not parse. Real sessions use Claude "
+        "(brie compare --judge anthropic:claude-sonnet-5-5).[/] "
+        f"To stay quick it judges the first {DEMO_JUDGED_PER_SUITE} prompts of each suite.")
+    with mlx_server(default_model_dir(ws), log_path=ws.root / "exports" / "mlx_server.log") as url:
+        judge = f"openai-compatible:default_model@{url}"
+        s = judge_comparisons(ws, ids, [judge], concurrency=2, max_attempts=1, max_retries=1, timeout=300,
+                              judge_max_tokens=DEMO_JUDGE_TOKENS)
+    say(f"Judged: {s.valid} verdicts, {s.invalid} answers without a valid verdict (stored raw), {s.failed} failed.")
+    if s.invalid:
+        from brie.store.judging import all_judgments
+
+        raw = next((j["raw"] for j in all_judgments(ws.store, judge) if j["verdict"] == "invalid"), "")
+        say(f"  e.g. the judge wrote: {' '.join(raw.split())[:160]!r} — no single [[A]]/[[B]]/[[C]], so no verdict.")
+    for row in results(ws, judge=judge)["results"]:
+        if row["category"] == "(all)" and row["suite"] in suites and row["n"]:
+            say(f"{row['suite']}: {row['b']} vs {row['a']}: win rate {100 * row['b_win_rate']:.0f}% "
+                f"(95% CI {100 * row['ci_low']:.0f}–{100 * row['ci_high']:.0f}%, n={row['n']})")
+    say("See `brie results` and `brie export judged`.")
+
+
+def step_ui_pointer(ws: Workspace, say) -> None:
+    """The UI is interactive, so the demo only says how to open it on what the demo made."""
+    say(f"[bold]Look at it all in the terminal UI:[/] cd {ws.root} && brie   "
+        "(r runs, enter a run's curves and checkpoints, b a blind session where you judge, ? help)")
+
+
+
 def demo_run_name(ws: Workspace) -> str | None:
     """The run an earlier demo step trained: the newest run named demo…, else the newest run."""
     from brie.store import runs as run_rows
@@ -42,7 +172,7 @@ def step_eval_and_report(ws: Workspace, say) -> None:
     from brie.errors import BrieError
     from brie.report import write_report
 
-    run = demo_run_name(ws)
+    run = _demo_run(ws) or demo_run_name(ws)
     if run is None:
         say("No training run in this workspace yet: no evaluation or report to write.")
         return
@@ -73,7 +203,9 @@ def step_eval_and_report(ws: Workspace, say) -> None:
     say(f"Report written: {path}")
 
 
-STEPS = [step_answer_prompts, step_eval_and_report]
+
+
+STEPS = [step_answer_prompts, step_import_demo_data, step_train_demo, step_compare_demo, step_eval_and_report, step_ui_pointer]
 
 
 def run_demo(ws: Workspace, say=print) -> None:

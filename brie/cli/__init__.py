@@ -44,11 +44,30 @@ def _root(
     if home:
         os.environ["BRIE_HOME"] = home
     if ctx.invoked_subcommand is None:
-        console.print(ctx.get_help())
+        from brie.cli.tui import launch
+        from brie.workspace import Workspace
+
+        ws = Workspace.locate()
+        if not ws.exists:
+            console.print(ctx.get_help())
+            console.print(f"\nNo brie workspace at {ws.root}: `brie init` makes one, then `brie` opens the UI.")
+            return
+        launch(ws)
 
 
 from brie.cli import foundation, generation  # noqa: E402  (registration needs `app`)
+from brie.cli import judge  # noqa: E402
+from brie.cli import train as train_cli  # noqa: E402
+from brie.cli import tui as tui_cli  # noqa: E402
 
 foundation.register(app)
 generation.register(app)
+judge.register(app)
+train_cli.register(app)
+tui_cli.register(app)
+
+from brie.cli import data  # noqa: E402
+
+data.register(app)
+
 from brie.cli import evals as _evals; _evals.register(app)  # noqa: E402,E702

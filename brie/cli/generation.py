@@ -1,4 +1,4 @@
-"""`brie generate`: one answer from a model (and optional adapter), streamed."""
+"""`brie generate`: one streamed answer (--prompt), or a whole suite for several models (--suite)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from brie.cli.common import console
+from brie.cli.common import console, print_json
+from brie.errors import BrieError
 from brie.models import DEFAULT_MODEL
 from brie.workspace import Workspace
 
@@ -16,19 +17,44 @@ def register(app: typer.Typer) -> None:
 
 
 def generate(
-    prompt: str = typer.Option(..., "--prompt", "-p", help="The user message."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Registered name, model folder or Hugging Face id."),
-    adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (adapter_config.json + weights)."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="One user message: stream the answer, store nothing."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Answer every prompt of this suite and store the answers."),
+    models: str = typer.Option("base", "--models", help="With --suite: comma-separated base, <run>@<step>, <run>@best|last|recommended."),
+    samples: int = typer.Option(1, "--samples", min=1, help="With --suite: answers per prompt and model."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Registered name, model folder or Hugging Face id (the base model)."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="With --prompt: LoRA adapter folder (adapter_config.json + weights)."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens to generate."),
-    temp: float = typer.Option(0.0, "--temp", min=0.0, help="Sampling temperature; 0 is greedy."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling."),
+    temp: float = typer.Option(0.0, "--temperature", "--temp", min=0.0, help="Sampling temperature; 0 is greedy."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling (suites: sample k uses seed + k; default 0)."),
+    engine: str = typer.Option("auto", "--engine", help="With --suite: mlx, torch (transformers + peft), "
+                               "or auto (torch for torch runs on CUDA, else mlx)."),
+    as_json: bool = typer.Option(False, "--json", help="With --suite: print the summary as JSON."),
 ) -> None:
-    """Stream one answer through mlx-lm with the model's chat template."""
-    from brie.generate import stream_answer
-    from brie.models import load_model
-
+    """Stream one answer (--prompt), or generate a suite's answers for several models (--suite), resumably."""
+    if (prompt is None) == (suite is None):
+        raise BrieError("give either --prompt (one answer) or --suite (a whole suite)")
     ws = Workspace.locate()
-    m, tok = load_model(ws if ws.exists else None, model, adapter)
-    for piece in stream_answer(m, tok, prompt, max_tokens=max_tokens, temp=temp, seed=seed):
-        console.out(piece, end="", highlight=False)
-    console.out("")
+    if prompt is not None:
+        from brie.generate import stream_answer
+        from brie.models import load_model
+
+        m, tok = load_model(ws if ws.exists else None, model, adapter)
+        for piece in stream_answer(m, tok, prompt, max_tokens=max_tokens, temp=temp, seed=seed):
+            console.out(piece, end="", highlight=False)
+        console.out("")
+        return
+    from brie.checkpoints import resolve_specs
+    from brie.generate import generate_suite
+
+    ws = Workspace.open()
+    specs = resolve_specs(ws, models, base_model=None if model == DEFAULT_MODEL else model)
+    gens = generate_suite(ws, suite, specs, samples=samples, temperature=temp, max_tokens=max_tokens,
+                          seed=seed or 0, engine=engine,
+                          progress=None if as_json else lambda label, done, total: console.print(
+                              f"{label}: {done}/{total}", markup=False) if done == total or done % 10 == 0 else None)
+    summary = {label: len(g) for label, g in gens.items()}
+    if as_json:
+        print_json({"suite": suite, "generations": summary})
+    else:
+        for label, n in summary.items():
+            console.print(f"{label}: {n} answers stored for suite {suite}.", markup=False)

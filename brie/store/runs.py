@@ -1,12 +1,21 @@
-"""Store access for runs, checkpoints and metrics. (The training code adds its writers here.)"""
+"""Store access for runs, checkpoints and metrics."""
 
 from __future__ import annotations
 
-from brie.store import Store
+import json
+
+from brie.store import Store, utcnow
+
+ACTIVE = ("pending", "running")
 
 
 def get_run(store: Store, name: str) -> dict | None:
     rows = list(store.db["runs"].rows_where("name = ?", [name]))
+    return rows[0] if rows else None
+
+
+def get_run_by_id(store: Store, run_id: int) -> dict | None:
+    rows = list(store.db["runs"].rows_where("id = ?", [run_id]))
     return rows[0] if rows else None
 
 
@@ -21,3 +30,71 @@ def list_checkpoints(store: Store, run_id: int) -> list[dict]:
 def get_checkpoint(store: Store, run_id: int, step: int) -> dict | None:
     rows = list(store.db["checkpoints"].rows_where("run_id = ? and step = ?", [run_id, step]))
     return rows[0] if rows else None
+
+
+def active_runs(store: Store) -> list[dict]:
+    return list(store.db["runs"].rows_where("status in ('pending', 'running')", order_by="id"))
+
+
+def insert_run(store: Store, row: dict) -> dict:
+    row = {"status": "pending", "created_at": utcnow(), **row}
+    with store.transaction() as db:
+        db["runs"].insert(row)
+    return get_run(store, row["name"])
+
+
+def update_run(store: Store, run_id: int, **values) -> None:
+    with store.transaction() as db:
+        db["runs"].update(run_id, values)
+
+
+def add_warning(store: Store, run_id: int, message: str) -> None:
+    with store.transaction() as db:
+        current = db["runs"].get(run_id)["warnings"]
+        warnings = json.loads(current) if current else []
+        warnings.append(message)
+        db["runs"].update(run_id, {"warnings": json.dumps(warnings)})
+
+
+def insert_checkpoint(store: Store, row: dict, best_step: int | None, follow_best: bool) -> dict:
+    """Register a checkpoint and move the run's best (and auto recommended) step, in one transaction."""
+    row = {"created_at": utcnow(), **row}
+    with store.transaction() as db:
+        db["checkpoints"].insert(row, replace=True)
+        values = {"best_step": best_step}
+        if follow_best:
+            values["recommended_step"] = best_step
+        db["runs"].update(row["run_id"], values)
+    return get_checkpoint(store, row["run_id"], row["step"])
+
+
+def delete_checkpoint(store: Store, run_id: int, step: int) -> None:
+    with store.transaction() as db:
+        db.execute("delete from checkpoints where run_id = ? and step = ?", [run_id, step])
+
+
+def set_recommended(store: Store, run_id: int, step: int) -> None:
+    with store.transaction() as db:
+        db["runs"].update(run_id, {"recommended_step": step, "recommended_by": "user"})
+
+
+def insert_metrics(store: Store, run_id: int, step: int, values: dict) -> None:
+    at = utcnow()
+    with store.transaction() as db:
+        db["metrics"].insert_all(
+            [{"run_id": run_id, "step": step, "name": k, "value": float(v), "at": at} for k, v in values.items()]
+        )
+        db["runs"].update(run_id, {"step": step})
+
+
+def delete_metrics_after(store: Store, run_id: int, step: int) -> None:
+    """A resumed run re-records the steps after its checkpoint; drop the ones the dead process wrote."""
+    with store.transaction() as db:
+        db.execute("delete from metrics where run_id = ? and step > ?", [run_id, step])
+
+
+def get_metrics(store: Store, run_id: int, name: str | None = None) -> list[dict]:
+    if name is None:
+        return list(store.db["metrics"].rows_where("run_id = ?", [run_id], order_by="step, id"))
+    return list(store.db["metrics"].rows_where("run_id = ? and name = ?", [run_id, name], order_by="step, id"))
+

@@ -1,0 +1,239 @@
+"""`brie suites …`, `brie compare`, `brie grade`, `brie results`, `brie export judged|csv|dpo`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from brie.cli.common import console, err_console, print_json
+from brie.workspace import Workspace
+
+suites_app = typer.Typer(help="Prompt suites: the prompts generation and judging run over.", no_args_is_help=True)
+export_app = typer.Typer(help="Write judged JSONL, the results CSV, or DPO pairs into exports/.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(suites_app, name="suites")
+    # `export` is shared with the training area (`brie export model`): join its group if it exists.
+    existing = next((g.typer_instance for g in app.registered_groups if g.name == "export"), None)
+    if existing is None:
+        app.add_typer(export_app, name="export")
+    else:
+        existing.registered_commands.extend(export_app.registered_commands)
+    app.command("compare")(compare)
+    app.command("grade")(grade)
+    app.command("results")(results)
+
+
+def _warn(msg: str) -> None:
+    err_console.print("warning: " + msg, style="yellow", markup=False)
+
+
+@suites_app.command("import")
+def suites_import(
+    file: str = typer.Argument(..., help="JSONL: `prompt` or MT-Bench `turns`; optional `id`, `category`, `reference`."),
+    name: Optional[str] = typer.Option(None, "--name", help="Suite name (default: the file name without .jsonl)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the suite record as JSON."),
+) -> None:
+    """Import a prompt suite from a JSONL file."""
+    from brie.suites import import_suite
+
+    row = import_suite(Workspace.open(), file, name)
+    if as_json:
+        print_json(row)
+    else:
+        console.print(f"Imported suite {row['name']}: {row['n_prompts']} prompts.")
+
+
+@suites_app.command("list")
+def suites_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Suites in this workspace."""
+    from brie.suites import list_suites
+
+    rows = list_suites(Workspace.open())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "prompts", "source", "imported")
+    for r in rows:
+        table.add_row(r["name"], str(r["n_prompts"]), r["source"], r["created_at"])
+    console.print(table)
+
+
+@suites_app.command("show")
+def suites_show(
+    name: str = typer.Argument(..., help="Suite name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the suite and its prompts as JSON."),
+) -> None:
+    """The prompts of one suite."""
+    from brie.suites import show_suite
+
+    suite = show_suite(Workspace.open(), name)
+    if as_json:
+        print_json(suite)
+        return
+    table = Table("id", "category", "turns", "reference", "prompt", title=f"{suite['name']} ({suite['n_prompts']} prompts)")
+    for p in suite["prompts"]:
+        table.add_row(p["prompt_id"], p["category"] or "", str(len(p["turns"])), "yes" if p["reference"] else "",
+                      p["turns"][0][:80])
+    console.print(table)
+
+
+def compare(
+    suite: str = typer.Option(..., "--suite", help="Prompt suite to compare on."),
+    a: str = typer.Option(..., "--a", help="Model A: base, <run>@<step>, <run>@best|last|recommended."),
+    b: str = typer.Option(..., "--b", help="Model B, same forms as --a."),
+    judge: str = typer.Option(None, "--judge", help="Comma-separated judges: anthropic:<model>, openai:<model>, "
+                              "openai-compatible:<model>@<base-url> (default: the table's default judge)."),
+    swap: bool = typer.Option(False, "--swap", help="Judge every pair in both orders; disagreement counts as a tie."),
+    samples: int = typer.Option(1, "--samples", min=1, help="Answers per prompt and model (needs --temperature > 0 above 1)."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Sampling temperature for generation."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per generated answer."),
+    seed: int = typer.Option(0, "--seed", help="Generation seed (sample k uses seed + k)."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight at once."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0.0, help="Stop starting requests once this run has spent this many USD (requests in flight still land)."),
+    batch: bool = typer.Option(False, "--batch", help="Use Anthropic's Message Batches API (half price; a rerun collects a pending batch)."),
+    max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Answers asked per judgment when they do not parse."),
+    retries: int = typer.Option(4, "--retries", min=0, help="SDK retries on 429/5xx/timeouts (with backoff)."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds per judge request."),
+    judge_max_tokens: int = typer.Option(1024, "--judge-max-tokens", min=16, help="Most tokens a judge may answer with."),
+    poll: float = typer.Option(30.0, "--poll", min=0.01, help="Seconds between Message Batch status checks."),
+    engine: str = typer.Option("auto", "--engine", help="Generation engine: mlx, torch (transformers + peft), "
+                               "or auto (torch for torch runs on CUDA, else mlx)."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="Base model for `base` when no run names one."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Generate what is missing for A and B on a suite, then judge them blind; resumable."""
+    from brie.judge import compare as run_compare
+    from brie.judges import load_table
+
+    ws = Workspace.open()
+    judges = [j.strip() for j in (judge or load_table(ws)["default"]).split(",") if j.strip()]
+
+    def progress(event) -> None:
+        if event[0] == "judge" and not as_json:
+            s = event[1]
+            done = s.valid + s.invalid
+            if done % 10 == 0:
+                err_console.print(f"judged {done} (invalid {s.invalid}), ${s.cost_usd:.4f}", markup=False)
+
+    ids, s = run_compare(ws, suite, a, b, judges, swap=swap, samples=samples, temperature=temperature,
+                         max_tokens=max_tokens, seed=seed, concurrency=concurrency, max_cost=max_cost,
+                         batch=batch, max_attempts=max_attempts, max_retries=retries, timeout=timeout,
+                         poll_seconds=poll, judge_max_tokens=judge_max_tokens, base_model=base_model, engine=engine, progress=progress, warn=_warn)
+    summary = {"comparisons": len(ids), "asked": s.tasks, "already_stored": s.already_done, "valid": s.valid,
+               "invalid": s.invalid, "failed": s.failed, "cost_usd": round(s.cost_usd, 6),
+               "stopped_for_cost": s.stopped_for_cost, "errors": s.errors[:5]}
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"{len(ids)} comparisons; {s.tasks} judgments asked ({s.already_done} already stored): "
+                  f"{s.valid} valid, {s.invalid} invalid answers, {s.failed} failed; ${s.cost_usd:.4f}.")
+    if s.stopped_for_cost:
+        console.print(f"[yellow]Stopped: --max-cost {max_cost} reached. Rerun to continue.[/]")
+    if s.failed:
+        console.print(f"[yellow]{s.failed} requests failed ({'; '.join(s.errors[:2])}). Rerun to retry them.[/]")
+    console.print("See `brie results`.")
+
+
+def grade(
+    suite: str = typer.Option(..., "--suite", help="Prompt suite."),
+    models: str = typer.Option(..., "--models", help="Comma-separated models: base, <run>@<step>, …"),
+    judge: str = typer.Option(None, "--judge", help="Comma-separated judges (default: the table's default)."),
+    samples: int = typer.Option(1, "--samples", min=1, help="Answers per prompt and model."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Sampling temperature."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per answer."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight at once."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Single-answer grading (MT-Bench: `Rating: [[N]]`, 1–10; reference-guided when a prompt has a reference)."""
+    from brie.judge import grade as run_grade
+    from brie.judges import load_table
+
+    ws = Workspace.open()
+    judges = [j.strip() for j in (judge or load_table(ws)["default"]).split(",") if j.strip()]
+    counts = run_grade(ws, suite, models, judges, samples=samples, temperature=temperature,
+                       max_tokens=max_tokens, concurrency=concurrency, warn=_warn)
+    if as_json:
+        print_json(counts)
+    else:
+        console.print(f"Graded: {counts['valid']} valid, {counts['invalid']} invalid, {counts['failed']} failed; "
+                      f"${counts['cost_usd']:.4f}. See `brie results`.")
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.0f}%"
+
+
+def results(
+    suite: Optional[str] = typer.Option(None, "--suite", help="Only this suite."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Only this judge."),
+    as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
+) -> None:
+    """Win rates (ties as half) with 95% Wilson intervals, position bias, swap consistency, agreement, cost."""
+    from brie.stats import results as compute
+
+    r = compute(Workspace.open(), suite, judge)
+    if as_json:
+        print_json(r)
+        return
+    table = Table("suite", "category", "A", "B", "judge", "n", "B wins", "A wins", "ties", "B win rate (95% CI)",
+                  "1st-shown wins", "swap consistent", "parse fail", "cost $",
+                  title="Pairwise results (win rate of B; ties count half)")
+    for row in r["results"]:
+        ci = f"{_pct(row['b_win_rate'])} ({_pct(row['ci_low'])}–{_pct(row['ci_high'])})" if row["n"] else "-"
+        table.add_row(row["suite"], row["category"], row["a"], row["b"], row["judge"],
+                      str(row["n"]) + (" [yellow]![/]" if row["warning"] else ""), str(row["b_wins"]),
+                      str(row["a_wins"]), str(row["ties"]), ci, _pct(row["first_shown_win_rate"]),
+                      _pct(row["swap_consistency"]), _pct(row["parse_failure_rate"]), f"{row['cost_usd']:.4f}")
+    console.print(table)
+    if any(row["warning"] for row in r["results"]):
+        console.print("[yellow]![/] fewer than 30 comparisons: the interval is wide; do not conclude from it.")
+    if r["agreement"]:
+        t = Table("judge 1", "judge 2", "n", "Cohen's kappa", "agreement", title="Judge agreement")
+        for g in r["agreement"]:
+            t.add_row(g["judge_1"], g["judge_2"], str(g["n"]),
+                      "undefined" if g["kappa"] is None else f"{g['kappa']:.2f}", _pct(g["agreement"]))
+        console.print(t)
+    if r["scores"]:
+        t = Table("suite", "model", "judge", "n", "mean score", "sd", "parse fail", title="Single-answer grades (1–10)")
+        for g in r["scores"]:
+            t.add_row(g["suite"], g["model"], g["judge"], str(g["n"]),
+                      "" if g["mean_score"] is None else f"{g['mean_score']:.2f}",
+                      "" if g["sd"] is None else f"{g['sd']:.2f}", _pct(g["parse_failure_rate"]))
+        console.print(t)
+    console.print(f"{r['judgments']} judgments; parse-failure rate {_pct(r['parse_failure_rate']) or '-'}; "
+                  f"total cost ${r['total_cost_usd']:.4f}.")
+
+
+def _export(kind: str, out, suite, judge) -> None:
+    from brie import export
+
+    fn = {"judged": export.export_judged, "csv": export.export_csv, "dpo": export.export_dpo}[kind]
+    path, n = fn(Workspace.open(), out, suite, judge)
+    console.print(f"Wrote {n} records to {path}.")
+
+
+_OUT = typer.Option(None, "--out", help="Output file (default: exports/<kind file>).")
+_SUITE = typer.Option(None, "--suite", help="Only this suite.")
+_JUDGE = typer.Option(None, "--judge", help="Only this judge.")
+
+
+@export_app.command("judged")
+def export_judged(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE) -> None:
+    """Judged JSONL: one line per judgment (DESIGN.md's schema), invalid answers included."""
+    _export("judged", out, suite, judge)
+
+
+@export_app.command("csv")
+def export_csv(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE) -> None:
+    """The results table as CSV."""
+    _export("csv", out, suite, judge)
+
+
+@export_app.command("dpo")
+def export_dpo(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE) -> None:
+    """prompt/chosen/rejected JSONL from decisive verdicts (for mlx-lm-lora or TRL's DPO trainer)."""
+    _export("dpo", out, suite, judge)

@@ -1,0 +1,321 @@
+"""`brie train`, `brie runs list|show|recommend|prune`, `brie export model`."""
+
+from __future__ import annotations
+
+import signal
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from brie.cli.common import console, err_console, print_json
+from brie.errors import BrieError
+from brie.train import TrainCallback
+from brie.train_config import help_text as h
+from brie.workspace import Workspace
+
+runs_app = typer.Typer(help="Training runs and their checkpoints.", no_args_is_help=True)
+
+
+def _sub_app(app: typer.Typer, name: str, help: str) -> typer.Typer:
+    """The `name` group if another area registered it already (e.g. `export`), else a new one."""
+    for group in app.registered_groups:
+        if group.name == name:
+            return group.typer_instance
+    sub = typer.Typer(help=help, no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.add_typer(runs_app, name="runs")
+    _sub_app(app, "export", "Exports: fused models, judged JSONL, reports.").command("model")(export_model)
+
+
+class RichProgress(TrainCallback):
+    """A progress bar with step, loss, tokens/s and ETA; evaluations and checkpoints as lines above it."""
+
+    def __init__(self):
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
+            TimeRemainingColumn(), console=console, transient=False)
+        self.task = None
+
+    def on_start(self, run, start_step, total_steps):
+        self.progress.start()
+        self.task = self.progress.add_task(run["name"], total=total_steps, completed=start_step, loss="–", tps="–")
+
+    def on_step(self, step):
+        self.progress.update(self.task, completed=step)
+
+    def on_report(self, step, metrics):
+        self.progress.update(self.task, loss=f"{metrics['train_loss']:.3f}", tps=f"{metrics['tokens_per_second']:.0f}")
+
+    def on_eval(self, step, metrics):
+        parts = [f"{k.replace('_', ' ')} {v:.4f}" for k, v in metrics.items()]
+        console.print(f"step {step}: " + ", ".join(parts))
+
+    def on_checkpoint(self, step, row):
+        val = f", val loss {row['val_loss']:.4f}" if row["val_loss"] is not None else ""
+        console.print(f"checkpoint {step}{val} → {row['path']} (sha256 {row['adapter_sha256'][:12]})")
+
+    def on_message(self, text):
+        console.print(text)
+
+    def on_end(self, run):
+        if self.task is not None:
+            self.progress.stop()
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def train(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=h("model")),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help=h("data")),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (a new folder runs/<name>/); default: <data>-<date>-<time>."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="YAML config (brie or mlx-lm lora keys); options given here override it."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue this failed or cancelled run from its last checkpoint (optimizer, step, data position)."),
+    suffix: bool = typer.Option(False, "--suffix", help="If the name is taken, add -2, -3, … instead of failing."),
+    backend: Optional[str] = typer.Option(None, "--backend", help=h("backend")),
+    fine_tune_type: Optional[str] = typer.Option(None, "--fine-tune-type", help=h("fine_tune_type")),
+    rank: Optional[int] = typer.Option(None, "--rank", help=h("rank")),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help=h("alpha")),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help=h("dropout")),
+    num_layers: Optional[int] = typer.Option(None, "--num-layers", help=h("num_layers")),
+    keys: Optional[str] = typer.Option(None, "--keys", help="Comma-separated target modules, e.g. self_attn.q_proj,self_attn.v_proj (default: all linear layers)."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=h("optimizer")),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", "--lr", help=h("learning_rate")),
+    warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps", help=h("warmup_steps")),
+    lr_decay: Optional[str] = typer.Option(None, "--lr-decay", help=h("lr_decay")),
+    min_lr: Optional[float] = typer.Option(None, "--min-lr", help=h("min_lr")),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help=h("weight_decay")),
+    grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help=h("grad_clip")),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=h("batch_size")),
+    grad_accumulation_steps: Optional[int] = typer.Option(None, "--grad-accumulation-steps", help=h("grad_accumulation_steps")),
+    max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help=h("max_seq_length")),
+    mask_prompt: Optional[bool] = typer.Option(None, "--mask-prompt/--no-mask-prompt", help=h("mask_prompt")),
+    iters: Optional[int] = typer.Option(None, "--iters", help=h("iters")),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help=h("epochs")),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help=h("max_steps")),
+    dry_run: Optional[bool] = typer.Option(None, "--dry-run", help=h("dry_run")),
+    save_every: Optional[int] = typer.Option(None, "--save-every", help=h("save_every")),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help=h("eval_every")),
+    val_batches: Optional[int] = typer.Option(None, "--val-batches", help=h("val_batches")),
+    steps_per_report: Optional[int] = typer.Option(None, "--steps-per-report", help=h("steps_per_report")),
+    seed: Optional[int] = typer.Option(None, "--seed", help=h("seed")),
+    grad_checkpoint: Optional[bool] = typer.Option(None, "--grad-checkpoint", help=h("grad_checkpoint")),
+    patience: Optional[int] = typer.Option(None, "--early-stopping-patience", "--patience", help=h("early_stopping_patience")),
+    min_delta: Optional[float] = typer.Option(None, "--early-stopping-min-delta", help=h("early_stopping_min_delta")),
+    guard_data: Optional[str] = typer.Option(None, "--guard-data", help=h("guard_data")),
+    guard_threshold: Optional[float] = typer.Option(None, "--guard-threshold", help=h("guard_threshold")),
+    guard_action: Optional[str] = typer.Option(None, "--guard-action", help=h("guard_action")),
+    guard_batches: Optional[int] = typer.Option(None, "--guard-batches", help=h("guard_batches")),
+    report_to: Optional[str] = typer.Option(None, "--report-to", help=h("report_to")),
+    as_json: bool = typer.Option(False, "--json", help="Print the finished run record as JSON."),
+) -> None:
+    """Train a LoRA (or DoRA, or full) fine-tune as a new run, or --resume one."""
+    given = dict(locals())
+    ws = Workspace.open()
+    callback = RichProgress() if not as_json else TrainCallback()
+    # The UI stops a run with SIGTERM: treat it as Ctrl-C, so the run is marked cancelled.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        run = _train(ws, given, callback, name, config, resume, suffix, as_json, patience, min_delta, keys)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if as_json:
+        print_json(run)
+        return
+    _print_outcome(ws, run)
+    if run["status"] == "cancelled":
+        raise typer.Exit(130)
+
+
+def _train(ws, given, callback, name, config, resume, suffix, as_json, patience, min_delta, keys):
+    from brie.train import create_run, resume_training, run_training
+    from brie.train_config import resolve_config
+
+    if resume:
+        run = resume_training(ws, resume, callback)
+    else:
+        overrides = {k: v for k, v in given.items() if k not in (
+            "name", "config", "resume", "suffix", "as_json", "patience", "min_delta", "keys")}
+        overrides.update(early_stopping_patience=patience, early_stopping_min_delta=min_delta,
+                         keys=keys.split(",") if keys else None)
+        cfg = resolve_config(config, overrides)
+        run = create_run(ws, cfg, name, suffix)
+        if not as_json:
+            console.print(f"Run {run['name']} ({run['backend']}, {cfg.fine_tune_type}"
+                          + (f", rank {cfg.rank}, alpha {cfg.alpha:g}, LoRA scale {cfg.lora_scale:g}"
+                             if cfg.fine_tune_type != "full" else "")
+                          + (", dry run" if cfg.is_dry_run else "") + f") → {run['path']}/")
+        run = run_training(ws, run["name"], callback)
+    return run
+
+
+def _print_outcome(ws, run):
+    from brie.store.runs import list_checkpoints
+
+    ckpts = list_checkpoints(ws.store, run["id"])
+    last = ckpts[-1]["step"] if ckpts else None
+    line = f"Run {run['name']} {run['status']} at step {run['step']}"
+    if run["stop_reason"]:
+        line += f" ({run['stop_reason']})"
+    console.print(line + ".")
+    if ckpts:
+        console.print(f"Checkpoints: {', '.join(str(c['step']) for c in ckpts)}; best {run['best_step']}, last {last}"
+                      + (f", recommended {run['recommended_step']}" if run["recommended_step"] is not None else "")
+                      + f". Use it as {run['name']}@best.")
+
+
+# ---------------------------------------------------------------- brie runs
+
+
+def _open():
+    from brie.train import reap_dead_runs
+
+    ws = Workspace.open()
+    for name in reap_dead_runs(ws):
+        err_console.print(f"[yellow]Run {name} was marked failed: its process is gone.[/]")
+    return ws
+
+
+def _run(ws, name):
+    from brie.store.runs import get_run
+
+    run = get_run(ws.store, name)
+    if run is None:
+        raise BrieError(f"no run named {name!r} (see `brie runs list`)")
+    return run
+
+
+@runs_app.command("list")
+def runs_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """All runs, newest last, with status, step and best checkpoint."""
+    from brie.store.runs import list_runs
+
+    rows = list_runs(_open().store)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "status", "model", "backend", "method", "step", "best", "rec.", "dry", "started")
+    for r in rows:
+        step = f"{r['step'] or 0}/{r['total_steps']}" if r["total_steps"] else str(r["step"] or 0)
+        table.add_row(r["name"], r["status"], r["model"], r["backend"] or "", r["method"] or "", step,
+                      str(r["best_step"] if r["best_step"] is not None else ""),
+                      str(r["recommended_step"] if r["recommended_step"] is not None else ""),
+                      "yes" if r["dry_run"] else "", r["started_at"] or "")
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(name: str = typer.Argument(..., help="Run name."),
+              as_json: bool = typer.Option(False, "--json", help="Print as JSON (run, config, checkpoints, last metrics).")) -> None:
+    """One run: config (with LoRA scale), status, checkpoints, last metrics."""
+    import json
+
+    from brie.store.runs import get_metrics, list_checkpoints
+
+    ws = _open()
+    run = _run(ws, name)
+    ckpts = list_checkpoints(ws.store, run["id"])
+    last = {}
+    for m in get_metrics(ws.store, run["id"]):
+        last[m["name"]] = {"step": m["step"], "value": m["value"]}
+    cfg = json.loads(run["config_json"])
+    if as_json:
+        print_json({"run": run, "config": cfg, "checkpoints": ckpts, "last_metrics": last})
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("name", "status", "model", "data", "backend", "method", "path", "step", "total_steps",
+                "best_step", "recommended_step", "stop_reason", "error", "warnings", "pid",
+                "created_at", "started_at", "ended_at"):
+        if run.get(key) is not None:
+            table.add_row(f"[bold]{key}[/]", str(run[key]))
+    if cfg["fine_tune_type"] != "full":
+        table.add_row("[bold]LoRA[/]", f"rank {cfg['rank']}, alpha {cfg['alpha']:g} → scale {cfg['lora_scale']:g}, "
+                                       f"dropout {cfg['dropout']}, layers {cfg['num_layers']}")
+    table.add_row("[bold]optimizer[/]", f"{cfg['optimizer']}, lr {cfg['learning_rate']:g} ({cfg['lr_decay']}, "
+                                        f"warmup {cfg['warmup_steps']}), batch {cfg['batch_size']}×{cfg['grad_accumulation_steps']}")
+    if run["dry_run"]:
+        table.add_row("[bold]dry run[/]", "yes")
+    console.print(table)
+    ct = Table("step", "epoch", "train loss", "val loss", "size", "sha256", "")
+    for c in ckpts:
+        tags = [t for t, s in (("best", run["best_step"]), ("recommended", run["recommended_step"])) if s == c["step"]]
+        ct.add_row(str(c["step"]), f"{c['epoch']:.2f}", _fmt(c["train_loss"]), _fmt(c["val_loss"]),
+                   f"{c['size_bytes'] / 1e6:.1f} MB", c["adapter_sha256"][:12], ", ".join(tags))
+    console.print(ct)
+    if last:
+        console.print("last metrics: " + ", ".join(f"{k} {v['value']:.4g} (step {v['step']})" for k, v in last.items()))
+
+
+def _fmt(x):
+    return "" if x is None else f"{x:.4f}"
+
+
+@runs_app.command("recommend")
+def runs_recommend(name: str = typer.Argument(..., help="Run name."),
+                   step: int = typer.Argument(..., help="The checkpoint step to mark recommended.")) -> None:
+    """Mark one checkpoint as the run's recommended one (usable as <run>@recommended)."""
+    from brie.store.runs import get_checkpoint, set_recommended
+
+    ws = _open()
+    run = _run(ws, name)
+    if get_checkpoint(ws.store, run["id"], step) is None:
+        raise BrieError(f"run {name!r} has no checkpoint at step {step} (see `brie runs show {name}`)")
+    set_recommended(ws.store, run["id"], step)
+    console.print(f"Marked {name}@{step} recommended.")
+
+
+@runs_app.command("prune")
+def runs_prune(name: str = typer.Argument(..., help="Run name."),
+               keep: str = typer.Option("best,last,recommended", "--keep",
+                                        help="Checkpoints to keep: best, last, recommended and/or step numbers, comma-separated."),
+               yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+               as_json: bool = typer.Option(False, "--json", help="Print the deleted steps as JSON.")) -> None:
+    """Delete a run's checkpoints except the kept ones, after showing what will go."""
+    from brie.runs import prune_plan, prune
+
+    ws = _open()
+    run = _run(ws, name)
+    doomed = prune_plan(ws, run, keep)
+    if not doomed:
+        if as_json:
+            print_json([])
+        else:
+            console.print("Nothing to delete.")
+        return
+    if not as_json:
+        console.print(f"Will delete {len(doomed)} checkpoint(s) of {name}: " + ", ".join(str(c["step"]) for c in doomed)
+                      + f" ({sum(c['size_bytes'] for c in doomed) / 1e6:.1f} MB).")
+    if not yes and not typer.confirm("Delete them?"):
+        raise typer.Exit(1)
+    prune(ws, run, doomed)
+    if as_json:
+        print_json([c["step"] for c in doomed])
+    else:
+        console.print("Deleted.")
+
+
+# ---------------------------------------------------------------- brie export model
+
+
+def export_model(
+    spec: str = typer.Argument(..., help="A checkpoint: <run>@<step>, <run>@best, @last or @recommended."),
+    fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Fuse the adapter into the weights (mlx-lm fuse); --no-fuse copies the adapter folder only."),
+    dequantize: bool = typer.Option(False, "--dequantize", help="Write a dequantized model (for a quantized base)."),
+    gguf: bool = typer.Option(False, "--gguf", help="Also write a GGUF file (llama, mistral, mixtral)."),
+    upload: Optional[str] = typer.Option(None, "--upload", help="Upload the fused model to this Hugging Face repo."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (default: exports/models/<run>-<step>); must not exist."),
+) -> None:
+    """Export a checkpoint as a standalone model (through mlx-lm's fuse)."""
+    from brie.export_model import export_model as do_export
+
+    path = do_export(Workspace.open(), spec, out=out, fuse=fuse, dequantize=dequantize, gguf=gguf, upload=upload)
+    console.print(f"Exported {spec} → {path}")

@@ -1,0 +1,234 @@
+"""Reading dataset sources row by row: JSONL, JSON, CSV, Parquet, folders of splits, Hugging Face ids.
+
+Readers stream (one line or one batch at a time) so memory does not grow with the file; only a JSON
+array is parsed whole, because JSON has no rows to stream. Each record says where it came from
+(`file line N`) so every message can point at it, and keeps the raw line so a rejected line can be
+written back unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from brie.errors import BrieError
+
+BOM = b"\xef\xbb\xbf"
+EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
+              ".parquet": "parquet"}
+SPLIT_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "dev": "valid",
+               "test": "test"}
+HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class DataError(BrieError):
+    """A dataset that cannot be imported as asked; the message names file, line and value."""
+
+
+@dataclass
+class Record:
+    where: str  # "train.jsonl line 3", "data.parquet row 7": every message starts with it
+    file: str
+    line: int  # line (JSONL/CSV), item (JSON array) or row (Parquet, HF) number, from 1
+    value: Any = None  # the parsed row
+    error: str | None = None  # why the line could not even be parsed
+    kind: str | None = None  # a short name for the error, for counts by reason
+    raw: bytes | None = None  # the line exactly as read, without its final "\n" (JSONL only)
+
+
+@dataclass
+class Part:
+    """One file (or HF split) of a source; split is None when the source is not split already."""
+
+    split: str | None
+    name: str
+    records: Callable[["Notes"], Iterator[Record]]
+
+
+class Notes:
+    """Counts of things found and fixed (BOMs, CRLF, rendered JSON answers …), each with its first place."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict] = {}
+
+    def add(self, name: str, where: str) -> None:
+        item = self.items.get(name)
+        if item is None:
+            self.items[name] = {"count": 1, "first": where}
+        else:
+            item["count"] += 1
+
+    def count(self, name: str) -> int:
+        return self.items.get(name, {}).get("count", 0)
+
+
+def open_source(source: str, max_line_bytes: int) -> tuple[str, list[Part]]:
+    """(kind, parts) for a file, a folder of split files, or a Hugging Face dataset id."""
+    if source.startswith("hf:"):
+        return "hf", _hf_parts(source[3:])
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return "folder", _folder_parts(path, max_line_bytes)
+    if path.is_file():
+        kind = EXTENSIONS.get(path.suffix.lower())
+        if kind is None:
+            raise DataError(f"{source}: unknown file type {path.suffix!r} (expected .jsonl, .json, .csv, .tsv or .parquet)")
+        return kind, [Part(None, path.name, _reader(path, kind, max_line_bytes))]
+    if HF_ID.match(source):
+        return "hf", _hf_parts(source)
+    raise DataError(f"{source}: no such file or folder, and not a Hugging Face dataset id (owner/name)")
+
+
+def _folder_parts(folder: Path, max_line_bytes: int) -> list[Part]:
+    found: dict[str, Path] = {}
+    for f in sorted(folder.iterdir()):
+        split = SPLIT_NAMES.get(f.stem.lower())
+        kind = EXTENSIONS.get(f.suffix.lower())
+        if split is None or kind is None or not f.is_file():
+            continue
+        if split in found:
+            raise DataError(f"{folder}: two files for the {split} split ({found[split].name}, {f.name}); keep one")
+        found[split] = f
+    if "train" not in found:
+        raise DataError(f"{folder}: no train file (expected train.jsonl, train.json, train.csv or train.parquet)")
+    # A folder with only a train file gets split here, like a single file.
+    presplit = len(found) > 1
+    return [Part(split if presplit else None, found[split].name,
+                 _reader(found[split], EXTENSIONS[found[split].suffix.lower()], max_line_bytes))
+            for split in ("train", "valid", "test") if split in found]
+
+
+def _reader(path: Path, kind: str, max_line_bytes: int) -> Callable[[Notes], Iterator[Record]]:
+    if kind == "jsonl":
+        return lambda notes: read_jsonl(path, notes, max_line_bytes)
+    if kind == "json":
+        return lambda notes: read_json(path, notes, max_line_bytes)
+    if kind == "csv":
+        return lambda notes: read_csv(path, notes)
+    return lambda notes: read_parquet(path, notes)
+
+
+def read_jsonl(path: Path, notes: Notes, max_line_bytes: int) -> Iterator[Record]:
+    name = path.name
+    with path.open("rb") as f:
+        for n, line in enumerate(f, 1):
+            raw = line[:-1] if line.endswith(b"\n") else line
+            where = f"{name} line {n}"
+            body = raw
+            if body.endswith(b"\r"):
+                body = body[:-1]
+                notes.add("crlf_line_endings", where)
+            if body.startswith(BOM):
+                body = body[3:]
+                notes.add("bom_removed", where)
+            if not body.strip():
+                notes.add("blank_lines_skipped", where)
+                continue
+            rec = Record(where, name, n, raw=raw)
+            if len(raw) > max_line_bytes:
+                rec.error, rec.kind = (f"line is {len(raw):,} bytes, over the {max_line_bytes:,}-byte limit "
+                                       "(--max-line-bytes)"), "line_too_long"
+                yield rec
+                continue
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as e:
+                rec.error, rec.kind = f"not UTF-8: byte 0x{body[e.start]:02x} at byte {e.start + 1}", "not_utf8"
+                yield rec
+                continue
+            try:
+                rec.value = json.loads(text)
+            except json.JSONDecodeError as e:
+                rec.error, rec.kind = f"invalid JSON: {e.msg} at column {e.colno}", "invalid_json"
+            yield rec
+
+
+def read_json(path: Path, notes: Notes, max_line_bytes: int) -> Iterator[Record]:
+    """A JSON array of rows (parsed whole); a .json file that is really JSON Lines is read as such."""
+    with path.open("rb") as f:
+        head = f.read(4096).lstrip(BOM).lstrip()
+    if not head.startswith(b"["):
+        yield from read_jsonl(path, notes, max_line_bytes)
+        return
+    data = path.read_bytes()
+    if data.startswith(BOM):
+        data = data[3:]
+        notes.add("bom_removed", f"{path.name} line 1")
+    try:
+        rows = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path.name}: not UTF-8: byte 0x{data[e.start]:02x} at byte {e.start + 1}") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path.name} line {e.lineno}: invalid JSON: {e.msg} at column {e.colno}") from None
+    for n, value in enumerate(rows, 1):
+        yield Record(f"{path.name} item {n}", path.name, n, value=value)
+
+
+def read_csv(path: Path, notes: Notes) -> Iterator[Record]:
+    """CSV (or TSV) with a header row; cells are strings, an empty cell counts as an empty field."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open("rb") as fb:
+        if fb.read(3) == BOM:
+            notes.add("bom_removed", f"{path.name} line 1")
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        start = 2
+        try:
+            for row in reader:
+                where = f"{path.name} line {start}"
+                if None in row:
+                    yield Record(where, path.name, start, value=row, kind="wrong_cells",
+                                 error=f"more cells than the header's {len(reader.fieldnames)} columns")
+                elif any(v is None for v in row.values()):
+                    yield Record(where, path.name, start, value=row, kind="wrong_cells",
+                                 error=f"fewer cells than the header's {len(reader.fieldnames)} columns")
+                else:
+                    yield Record(where, path.name, start, value=row)
+                start = reader.line_num + 1
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path.name} after line {reader.line_num}: not UTF-8 (byte 0x{e.object[e.start]:02x})") from None
+        except csv.Error as e:
+            raise DataError(f"{path.name} line {reader.line_num}: {e}") from None
+
+
+def read_parquet(path: Path, notes: Notes) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several kinds for a file that is not Parquet
+        raise DataError(f"{path.name}: cannot read as Parquet ({e})") from None
+    n = 0
+    for batch in pf.iter_batches(batch_size=2048):
+        for value in batch.to_pylist():
+            n += 1
+            yield Record(f"{path.name} row {n}", path.name, n, value=value)
+
+
+def _hf_parts(dataset_id: str) -> list[Part]:
+    """Every split of a Hugging Face dataset (train/validation/test) through datasets.load_dataset."""
+    from datasets import load_dataset
+
+    try:
+        dd = load_dataset(dataset_id)
+    except Exception as e:  # the datasets library raises many kinds; the user needs the one line
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{dataset_id}: cannot load the Hugging Face dataset ({first})") from None
+    splits = {SPLIT_NAMES[k]: k for k in dd.keys() if k in SPLIT_NAMES}
+    if "train" not in splits:
+        raise DataError(f"{dataset_id}: no train split (it has {', '.join(dd.keys())})")
+    presplit = len(splits) > 1
+
+    def rows(hf_split: str):
+        def gen(notes: Notes) -> Iterator[Record]:
+            label = f"{dataset_id}[{hf_split}]"
+            for n, value in enumerate(dd[hf_split], 1):
+                yield Record(f"{label} row {n}", label, n, value=value)
+        return gen
+
+    return [Part(split if presplit else None, f"{dataset_id}[{splits[split]}]", rows(splits[split]))
+            for split in ("train", "valid", "test") if split in splits]

@@ -1,0 +1,99 @@
+"""Exports: judged JSONL (DESIGN.md's schema), the results table as CSV, DPO pairs.
+
+Nothing here reads the environment, so no API key can reach an export.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from brie.stats import combined, final_verdicts, results
+from brie.store import judging as rows
+
+
+def _side(c: dict, side: str) -> dict:
+    return {"label": c[f"{side}_label"], "model": c[f"{side}_model"], "run": c[f"{side}_run"],
+            "step": c[f"{side}_step"], "adapter_sha256": c[f"{side}_sha"], "text": c[f"{side}_answers"][-1]}
+
+
+def judged_lines(ws, suite: str | None = None, judge: str | None = None) -> list[dict]:
+    """One record per stored judgment (every attempt, invalid ones included), in the order stored.
+
+    For multi-turn prompts `prompt` and `text` are the last turn; `turns` and each side's
+    `answers` carry the whole conversation.
+    """
+    comps = {c["comparison_id"]: c for c in rows.comparison_details(
+        ws.store, "s.name = ?" if suite else "1", [suite] if suite else [])}
+    out = []
+    for j in rows.all_judgments(ws.store, judge):
+        c = comps.get(j["comparison_id"])
+        if c is None:
+            continue
+        a, b = _side(c, "a"), _side(c, "b")
+        winner = {"a": a["label"], "b": b["label"], "tie": "tie"}.get(j["verdict"])
+        line = {"comparison_id": str(c["comparison_id"]), "suite": c["suite"], "prompt_id": c["prompt_id"],
+                "prompt": c["turns"][-1], "category": c["category"], "a": a, "b": b,
+                "judge": j["judge"], "template": j["template"], "shown_first": j["shown_first"],
+                "raw": j["raw"], "verdict": j["verdict"], "winner": winner,
+                "input_tokens": j["input_tokens"], "output_tokens": j["output_tokens"],
+                "cost_usd": j["cost_usd"], "judged_at": j["judged_at"]}
+        if len(c["turns"]) > 1:
+            line["turns"] = c["turns"]
+            a["answers"], b["answers"] = c["a_answers"], c["b_answers"]
+        out.append(line)
+    return out
+
+
+def _out(ws, out: str | Path | None, default: str) -> Path:
+    path = Path(out) if out else ws.exports_dir / default
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def export_judged(ws, out=None, suite=None, judge=None) -> tuple[Path, int]:
+    lines = judged_lines(ws, suite, judge)
+    path = _out(ws, out, "judged.jsonl")
+    with path.open("w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return path, len(lines)
+
+
+CSV_FIELDS = ["suite", "category", "a", "b", "judge", "n", "b_wins", "a_wins", "ties", "b_win_rate",
+              "ci_low", "ci_high", "warning", "first_shown_win_rate", "first_shown_n", "swap_consistency",
+              "position_flips", "samples", "sample_win_rate_sd", "parse_failure_rate", "judgments", "cost_usd"]
+
+
+def export_csv(ws, out=None, suite=None, judge=None) -> tuple[Path, int]:
+    table = results(ws, suite, judge)["results"]
+    path = _out(ws, out, "results.csv")
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(table)
+    return path, len(table)
+
+
+def export_dpo(ws, out=None, suite=None, judge=None) -> tuple[Path, int]:
+    """prompt/chosen/rejected JSONL (what mlx-lm-lora and TRL's DPOTrainer read) from decisive verdicts.
+
+    A comparison gives one pair per judge that decided it (after swap, a flip is a tie and gives
+    none). Multi-turn prompts are left out: their earlier answers differ between the two sides.
+    """
+    comps = {c["comparison_id"]: c for c in rows.comparison_details(
+        ws.store, "s.name = ?" if suite else "1", [suite] if suite else [])}
+    verdicts = combined(final_verdicts([j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]))
+    path = _out(ws, out, "dpo.jsonl")
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for (cid, jname), v in sorted(verdicts.items()):
+            c = comps[cid]
+            if v["verdict"] not in ("a", "b") or len(c["turns"]) != 1:
+                continue
+            win, lose = (c["a_answers"], c["b_answers"]) if v["verdict"] == "a" else (c["b_answers"], c["a_answers"])
+            f.write(json.dumps({"prompt": c["turns"][0], "chosen": win[0], "rejected": lose[0],
+                                "judge": jname, "comparison_id": str(cid)}, ensure_ascii=False) + "\n")
+            n += 1
+    return path, n

@@ -1,0 +1,181 @@
+"""Store access for generations, comparisons, judgments, scores and judge batches.
+
+Every writer here commits one result in its own transaction, so a crash loses at most what was
+in flight, and every reader that a rerun uses to skip work looks at what is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from brie.store import Store, utcnow
+
+# SQLite allows one writer; the judging threads share one connection, so their writes take turns.
+_write_lock = threading.Lock()
+
+
+def model_key(model: str, adapter_sha256: str | None) -> str:
+    return adapter_sha256 or f"base:{model}"
+
+
+# --- generations -------------------------------------------------------------------------------
+
+def find_generations(store: Store, prompt_row_ids: list[int], key: str, temperature: float,
+                     max_tokens: int, seed: int) -> dict[tuple[int, int], dict]:
+    """{(prompt_row_id, sample_idx): row} for what is already generated with these parameters."""
+    out = {}
+    rows = store.db.execute(
+        "select * from generations where model_key = ? and temperature = ? and max_tokens = ? and seed = ?",
+        [key, temperature, max_tokens, seed]).fetchall()
+    cols = [c[0] for c in store.db.execute("select * from generations limit 0").description]
+    wanted = set(prompt_row_ids)
+    for r in rows:
+        d = dict(zip(cols, r))
+        if d["prompt_row_id"] in wanted:
+            d["answers"] = json.loads(d["answers_json"])
+            out[(d["prompt_row_id"], d["sample_idx"])] = d
+    return out
+
+
+def insert_generation(store: Store, row: dict) -> int:
+    row = {**row, "created_at": utcnow()}
+    with _write_lock, store.transaction() as db:
+        db["generations"].insert(row, ignore=True)  # a concurrent rerun may have stored it first
+        return db.execute(
+            "select id from generations where prompt_row_id = ? and model_key = ? and temperature = ? "
+            "and max_tokens = ? and seed = ? and sample_idx = ?",
+            [row["prompt_row_id"], row["model_key"], row["temperature"], row["max_tokens"],
+             row["seed"], row["sample_idx"]]).fetchone()[0]
+
+
+def get_generation(store: Store, gen_id: int) -> dict:
+    d = store.db["generations"].get(gen_id)
+    d["answers"] = json.loads(d["answers_json"])
+    return d
+
+
+# --- comparisons -------------------------------------------------------------------------------
+
+def ensure_comparisons(store: Store, rows: list[dict]) -> list[int]:
+    """Insert the comparisons not yet stored (one transaction) and return all their ids, in order.
+
+    A stored comparison keeps the shown_first it was drawn with; the new row's draw is dropped.
+    """
+    with _write_lock, store.transaction() as db:
+        ids = []
+        for r in rows:
+            found = db.execute("select id from comparisons where gen_a = ? and gen_b = ?",
+                               [r["gen_a"], r["gen_b"]]).fetchone()
+            if found is None:
+                db["comparisons"].insert({**r, "created_at": utcnow()})
+                found = db.execute("select id from comparisons where gen_a = ? and gen_b = ?",
+                                   [r["gen_a"], r["gen_b"]]).fetchone()
+            ids.append(found[0])
+    return ids
+
+
+def get_comparison(store: Store, comparison_id: int) -> dict | None:
+    rows = list(store.db["comparisons"].rows_where("id = ?", [comparison_id]))
+    return rows[0] if rows else None
+
+
+def comparison_details(store: Store, where: str = "1", params: list | None = None) -> list[dict]:
+    """Comparisons joined with their suite, prompt and both generations (for judging and exports)."""
+    sql = f"""
+      select c.id as comparison_id, c.shown_first, c.sample_idx, s.name as suite, p.prompt_id, p.category,
+             p.turns_json, p.reference_json,
+             ga.label as a_label, ga.model as a_model, ga.run as a_run, ga.step as a_step,
+             ga.adapter_sha256 as a_sha, ga.answers_json as a_answers, ga.id as a_gen,
+             gb.label as b_label, gb.model as b_model, gb.run as b_run, gb.step as b_step,
+             gb.adapter_sha256 as b_sha, gb.answers_json as b_answers, gb.id as b_gen
+      from comparisons c join suites s on s.id = c.suite_id join prompts p on p.id = c.prompt_row_id
+      join generations ga on ga.id = c.gen_a join generations gb on gb.id = c.gen_b
+      where {where} order by c.id"""
+    cur = store.db.execute(sql, params or [])
+    cols = [c[0] for c in cur.description]
+    out = []
+    for r in cur.fetchall():
+        d = dict(zip(cols, r))
+        d["turns"] = json.loads(d.pop("turns_json"))
+        ref = d.pop("reference_json")
+        d["reference"] = json.loads(ref) if ref else None
+        d["a_answers"] = json.loads(d["a_answers"])
+        d["b_answers"] = json.loads(d["b_answers"])
+        out.append(d)
+    return out
+
+
+# --- judgments ---------------------------------------------------------------------------------
+
+def judgment_attempts(store: Store, judge: str, comparison_ids: list[int]) -> dict[tuple[int, int], list[dict]]:
+    """{(comparison_id, pass): [rows by attempt]} for one judge."""
+    out: dict[tuple[int, int], list[dict]] = {}
+    wanted = set(comparison_ids)
+    for r in store.db["judgments"].rows_where("judge = ?", [judge], order_by="attempt"):
+        if r["comparison_id"] in wanted:
+            out.setdefault((r["comparison_id"], r["pass"]), []).append(r)
+    return out
+
+
+def insert_judgment(store: Store, row: dict) -> dict:
+    row = {**row, "judged_at": row.get("judged_at") or utcnow()}
+    with _write_lock, store.transaction() as db:
+        db["judgments"].insert(row)
+    return row
+
+
+def all_judgments(store: Store, judge: str | None = None) -> list[dict]:
+    if judge:
+        return list(store.db["judgments"].rows_where("judge = ?", [judge], order_by="id"))
+    return list(store.db["judgments"].rows_where(order_by="id"))
+
+
+def total_cost(store: Store) -> float:
+    a = store.db.execute("select coalesce(sum(cost_usd), 0) from judgments").fetchone()[0]
+    b = store.db.execute("select coalesce(sum(cost_usd), 0) from scores").fetchone()[0]
+    return float(a) + float(b)
+
+
+# --- scores (single-answer grading) ------------------------------------------------------------
+
+def score_attempts(store: Store, judge: str, gen_ids: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    wanted = set(gen_ids)
+    for r in store.db["scores"].rows_where("judge = ?", [judge], order_by="attempt"):
+        if r["generation_id"] in wanted:
+            out.setdefault(r["generation_id"], []).append(r)
+    return out
+
+
+def insert_score(store: Store, row: dict) -> None:
+    row = {**row, "judged_at": utcnow()}
+    with _write_lock, store.transaction() as db:
+        db["scores"].insert(row)
+
+
+def all_scores(store: Store) -> list[dict]:
+    sql = """select sc.*, g.label, g.prompt_row_id, p.category, s.name as suite
+             from scores sc join generations g on g.id = sc.generation_id
+             join prompts p on p.id = g.prompt_row_id join suites s on s.id = p.suite_id order by sc.id"""
+    cur = store.db.execute(sql)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+def insert_batch(store: Store, batch_id: str, judge: str, requests: dict) -> None:
+    with _write_lock, store.transaction() as db:
+        db["judge_batches"].insert({"id": batch_id, "judge": judge, "requests_json": json.dumps(requests),
+                                    "status": "submitted", "created_at": utcnow()})
+
+
+def open_batches(store: Store, judge: str) -> list[dict]:
+    rows = store.db["judge_batches"].rows_where("judge = ? and status = 'submitted'", [judge], order_by="created_at")
+    return [{**r, "requests": json.loads(r["requests_json"])} for r in rows]
+
+
+def close_batch(store: Store, batch_id: str) -> None:
+    with _write_lock, store.transaction() as db:
+        db["judge_batches"].update(batch_id, {"status": "collected", "collected_at": utcnow()})

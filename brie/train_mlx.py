@@ -1,0 +1,273 @@
+"""The MLX engine: mlx-lm's tuner (LoRA layers, loss, evaluation, schedules) in a resumable loop.
+
+The loop is mlx-lm's `train()` (mlx_lm/tuner/trainer.py) step for step — same compiled step, same
+per-step `mx.eval`, same batching — with what `train()` cannot do added around it: starting at a
+saved step with the optimizer state and data position, checkpoint folders, validation at every
+checkpoint for the best one, early stopping, the forgetting guard and callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import types
+from functools import partial
+from pathlib import Path
+
+from brie.checkpoints import ADAPTER_FILE
+from brie.errors import BrieError
+from brie.train import CONFIG_FILE, RunContext, rng_seed
+
+OPTIMIZER_FILE = "optimizer.safetensors"
+GRAD_ACCUM_FILE = "grad_accum.safetensors"
+
+
+def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, start=0, comm_group=None,
+                    as_numpy=False):
+    """mlx-lm's iterate_batches with the same order for the same seed, able to start at batch `start`.
+
+    mlx-lm seeds numpy's global generator and draws one permutation per epoch; a private
+    RandomState with the same seed gives the same permutations, and the batches before `start`
+    are skipped without being tokenized — that is the saved data position.
+    """
+    import mlx.core as mx
+    import numpy as np
+    from mlx_lm.tuner.datasets import CacheDataset
+
+    if isinstance(dataset, CacheDataset):
+        len_fn = dataset.itemlen
+    else:
+        len_fn = lambda i: len(dataset[i][0])  # noqa: E731
+    idx = sorted(range(len(dataset)), key=len_fn)
+    if len(dataset) < batch_size:
+        raise BrieError(f"the dataset has {len(dataset)} examples, fewer than batch_size={batch_size}")
+    offset, step = (comm_group.rank(), comm_group.size()) if comm_group is not None else (0, 1)
+    batch_idx = [idx[i + offset: i + offset + batch_size: step] for i in range(0, len(idx) - batch_size + 1, batch_size)]
+    rng = np.random.RandomState(seed)
+    position = 0
+    while True:
+        for i in rng.permutation(len(batch_idx)):
+            position += 1
+            if position <= start:
+                continue
+            batch = [dataset[j] for j in batch_idx[i]]
+            if len(batch[0]) == 2:
+                batch, offsets = zip(*batch)
+            else:
+                offsets = [0] * len(batch)
+            lengths = [len(x) for x in batch]
+            pad_to = 32
+            width = min(1 + pad_to * ((max(lengths) + pad_to - 1) // pad_to), max_seq_length)
+            arr = np.zeros((batch_size // step, width), np.int32)
+            for j in range(batch_size // step):
+                n = min(lengths[j], max_seq_length)
+                arr[j, :n] = batch[j][:n]
+                lengths[j] = n
+            bounds = np.array(list(zip(offsets, lengths)), np.int32)
+            yield (arr, bounds) if as_numpy else (mx.array(arr), mx.array(bounds))
+        if not loop:
+            break
+
+
+def load_splits(folder: Path, tokenizer, cfg):
+    from mlx_lm.tuner.datasets import CacheDataset, load_local_dataset
+
+    try:
+        train, valid, _ = load_local_dataset(Path(folder), tokenizer, types.SimpleNamespace(mask_prompt=cfg.mask_prompt))
+    except (ValueError, KeyError, json.JSONDecodeError) as e:
+        raise BrieError(f"{folder}: cannot read the training data ({e})") from None
+    if len(train) == 0:
+        raise BrieError(f"{folder}/train.jsonl: no examples")
+    return CacheDataset(train), (CacheDataset(valid) if len(valid) else None)
+
+
+def load_guard(path: Path, tokenizer):
+    from mlx_lm.tuner.datasets import CacheDataset, create_dataset
+
+    rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    if not rows:
+        raise BrieError(f"{path}: the forgetting-guard set is empty")
+    return CacheDataset(create_dataset(rows, tokenizer, types.SimpleNamespace(mask_prompt=False)))
+
+
+def build_optimizer(cfg, total_steps: int):
+    import inspect
+
+    import mlx.core as mx
+    import mlx.optimizers as optim
+    from mlx_lm.tuner.utils import build_schedule
+
+    updates = max(math.ceil(total_steps / cfg.grad_accumulation_steps), 1)
+    if cfg.lr_schedule:
+        lr = build_schedule(cfg.lr_schedule)
+    else:
+        main = (optim.cosine_decay(cfg.learning_rate, max(updates - cfg.warmup_steps, 1), cfg.min_lr)
+                if cfg.lr_decay == "cosine" else (lambda _: mx.array(cfg.learning_rate)))
+        if cfg.warmup_steps:
+            lr = optim.join_schedules([optim.linear_schedule(0.0, cfg.learning_rate, cfg.warmup_steps), main],
+                                      [cfg.warmup_steps])
+        elif cfg.lr_decay == "cosine":
+            lr = main
+        else:
+            lr = cfg.learning_rate
+    cls = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
+           "adafactor": optim.Adafactor, "muon": optim.Muon}[cfg.optimizer]
+    kwargs = dict(cfg.optimizer_config.get(cfg.optimizer, {}))
+    if "weight_decay" in inspect.signature(cls.__init__).parameters:
+        kwargs.setdefault("weight_decay", cfg.weight_decay)
+    return cls(learning_rate=lr, **kwargs)
+
+
+def apply_adapters(model, cfg) -> int:
+    """Freeze the model and add trainable LoRA/DoRA layers (or unfreeze blocks); returns num_layers."""
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+
+    n = len(model.layers) if cfg.num_layers == -1 else cfg.num_layers
+    if n > len(model.layers):
+        raise BrieError(f"num_layers={cfg.num_layers}: the model has only {len(model.layers)} layers")
+    model.freeze()
+    if cfg.fine_tune_type == "full":
+        for layer in model.layers[-n:]:
+            layer.unfreeze()
+    else:
+        linear_to_lora_layers(model, n, cfg.lora_parameters(), use_dora=cfg.fine_tune_type == "dora")
+    return n
+
+
+def train_mlx(ctx: RunContext) -> None:
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+    from mlx.nn.utils import average_gradients
+    from mlx.utils import tree_flatten, tree_map, tree_map_with_path
+    from mlx_lm.tuner.trainer import default_loss, evaluate, grad_checkpoint
+
+    from brie.models import load_model
+
+    cfg = ctx.cfg
+    say = ctx.callback.on_message
+    model, tokenizer = load_model(ctx.ws, cfg.model)
+    train_set, valid_set = load_splits(ctx.data_path, tokenizer, cfg)
+    guard_set = load_guard(ctx.guard_path, tokenizer) if ctx.guard_path else None
+    total = cfg.total_steps(len(train_set))
+    ctx.set_total(total)
+    per_epoch = max(len(train_set) // cfg.batch_size, 1)
+
+    mx.random.seed(cfg.seed)  # LoRA initialisation
+    num_layers = apply_adapters(model, cfg)
+    optimizer = build_optimizer(cfg, total)
+
+    start, grad_accum, trained_tokens = 0, None, 0
+    point = ctx.resume_point()
+    if point is not None:
+        folder, state = point
+        model.load_weights(str(folder / ADAPTER_FILE), strict=False)
+        optimizer.init(model.trainable_parameters())
+        saved = mx.load(str(folder / OPTIMIZER_FILE))
+        optimizer.state = tree_map_with_path(lambda path, v: saved.get(path, v), optimizer.state)
+        if (folder / GRAD_ACCUM_FILE).exists():  # shaped like the gradients: the trainable parameters
+            summed = mx.load(str(folder / GRAD_ACCUM_FILE))
+            grad_accum = tree_map_with_path(lambda path, v: summed[path], model.trainable_parameters())
+        start, trained_tokens = state["step"], state.get("trained_tokens", 0)
+        say(f"Resuming {ctx.run['name']} from step {start} ({folder.name}).")
+    mx.random.seed(rng_seed(cfg.seed, start))
+    if start >= total:
+        say(f"Run {ctx.run['name']} is already at step {start} of {total}.")
+        return
+    ctx.callback.on_start(ctx.run, start, total)
+
+    if cfg.grad_checkpoint:
+        grad_checkpoint(model.layers[0])
+    loss_value_and_grad = nn.value_and_grad(model, default_loss)
+    accum_steps = cfg.grad_accumulation_steps
+    state = [model.state, optimizer.state, mx.random.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step_fn(batch, prev_grad, do_update):
+        (lvalue, toks), grad = loss_value_and_grad(model, *batch)
+        if prev_grad is not None:
+            grad = tree_map(lambda x, y: x + y, grad, prev_grad)
+        if do_update:
+            grad = average_gradients(grad)
+            if accum_steps > 1:
+                grad = tree_map(lambda x: x / accum_steps, grad)
+            if cfg.grad_clip:
+                grad, _ = optim.clip_grad_norm(grad, cfg.grad_clip)
+            optimizer.update(model, grad)
+            grad = None
+        return lvalue, toks, grad
+
+    eval_batches = partial(iterate_batches, seed=0)  # the same validation batches every time
+
+    def loss_on(dataset, batches):
+        if dataset is None:
+            return None
+        bs = min(cfg.batch_size, len(dataset))
+        value = evaluate(model=model, dataset=dataset, batch_size=bs, num_batches=batches,
+                         max_seq_length=cfg.max_seq_length, iterate_batches=eval_batches)
+        model.train()
+        return value
+
+    def run_eval(step):
+        val = loss_on(valid_set, cfg.val_batches)
+        guard = loss_on(guard_set, cfg.guard_batches)
+        stop, warning = ctx.monitor.after_eval(step, val, guard)
+        metrics = {"val_loss": val, "guard_loss": guard}
+        if guard is not None and ctx.monitor.guard_base:
+            metrics["guard_rise"] = (guard - ctx.monitor.guard_base) / ctx.monitor.guard_base
+        ctx.record(step, metrics)
+        ctx.callback.on_eval(step, {k: v for k, v in metrics.items() if v is not None})
+        if warning:
+            ctx.warn(warning)
+        return val, stop
+
+    def write_files(folder: Path):
+        mx.save_safetensors(str(folder / ADAPTER_FILE), dict(tree_flatten(model.trainable_parameters())))
+        (folder / CONFIG_FILE).write_text(json.dumps(ctx.adapter_config(num_layers), indent=2))
+        mx.save_safetensors(str(folder / OPTIMIZER_FILE), dict(tree_flatten(optimizer.state)))
+        if grad_accum is not None:  # a checkpoint in the middle of gradient accumulation
+            mx.save_safetensors(str(folder / GRAD_ACCUM_FILE), dict(tree_flatten(grad_accum)))
+
+    if start == 0 and (valid_set is not None or guard_set is not None):
+        run_eval(0)  # the base model's losses: where validation starts and what the guard compares to
+
+    model.train()
+    losses, n_tokens, steps, train_time, last_train = 0, 0, 0, 0.0, None
+    batches = iterate_batches(train_set, cfg.batch_size, cfg.max_seq_length, loop=True, seed=cfg.seed,
+                              start=start, comm_group=mx.distributed.init())
+    for it, batch in zip(range(start + 1, total + 1), batches):
+        tic = time.perf_counter()
+        lvalue, toks, grad_accum = step_fn(batch, grad_accum, it % accum_steps == 0)
+        losses += lvalue
+        n_tokens += toks
+        steps += 1
+        mx.eval(state, losses, n_tokens, grad_accum)
+        if cfg.clear_cache_threshold and mx.get_cache_memory() > cfg.clear_cache_threshold:
+            mx.clear_cache()
+        train_time += time.perf_counter() - tic
+        ctx.callback.on_step(it)
+
+        save = it % cfg.save_every == 0 or it == total
+        if it % cfg.steps_per_report == 0 or save:
+            last_train = losses.item() / steps
+            ntok = n_tokens.item()
+            trained_tokens += ntok
+            metrics = {"train_loss": last_train, "learning_rate": optimizer.learning_rate.item(),
+                       "tokens_per_second": ntok / train_time, "iterations_per_second": steps / train_time,
+                       "trained_tokens": trained_tokens, "peak_memory_gb": mx.get_peak_memory() / 1e9}
+            ctx.record(it, metrics)
+            ctx.callback.on_report(it, metrics)
+            losses, n_tokens, steps, train_time = 0, 0, 0, 0.0
+
+        stop = val = None
+        if (valid_set is not None or guard_set is not None) and (it % cfg.eval_every == 0 or save):
+            val, stop = run_eval(it)
+        if save or stop:
+            ctx.save_checkpoint(it, it / per_epoch, last_train, val, write_files,
+                                {"trained_tokens": trained_tokens})
+            mx.random.seed(rng_seed(cfg.seed, it))
+        if stop:
+            ctx.stop_reason = stop
+            say(stop)
+            break

@@ -1,0 +1,66 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from brie.cli import app
+from brie.errors import BrieError
+from tests.judge_fixtures import make_adapter, setup_workspace
+
+
+@pytest.fixture
+def ws(workspace, tiny_model_dir, tmp_path):
+    setup_workspace(workspace, tiny_model_dir, make_adapter(tiny_model_dir, tmp_path / "runs" / "r1" / "10"))
+    return workspace
+
+
+def test_suite_generation_stores_identity_and_reruns_generate_nothing(ws):
+    from brie.checkpoints import resolve_specs
+    from brie.generate import generate_suite
+
+    specs = resolve_specs(ws, "base,r1@best")
+    seen = []
+    gens = generate_suite(ws, "s", specs, max_tokens=6, progress=lambda *a: seen.append(a))
+    assert set(gens) == {"base", "r1@10"} and len(seen) == 8
+    rows = list(ws.store.db["generations"].rows)
+    assert len(rows) == 8
+    ckpt = [r for r in rows if r["label"] == "r1@10"]
+    assert {(r["run"], r["step"], r["adapter_sha256"]) for r in ckpt} == {("r1", 10, specs[1].adapter_sha256)}
+    assert all(r["temperature"] == 0 and r["max_tokens"] == 6 and r["seed"] == 0 and r["sample_idx"] == 0 for r in rows)
+    seen.clear()
+    assert generate_suite(ws, "s", specs, max_tokens=6, progress=lambda *a: seen.append(a)) == gens
+    assert seen == [] and ws.store.db["generations"].count == 8
+    # Other sampling parameters are other generations.
+    more = generate_suite(ws, "s", specs[:1], samples=2, temperature=0.8, max_tokens=6)
+    assert len(more["base"]) == 8 and ws.store.db["generations"].count == 16
+
+
+def test_multi_turn_feeds_the_model_its_own_answer(ws):
+    from brie.checkpoints import resolve_specs
+    from brie.generate import generate_batch, generate_suite
+    from brie.models import load_model
+
+    spec = resolve_specs(ws, "r1@10")[0]
+    generate_suite(ws, "s", [spec], max_tokens=6)
+    row = next(r for r in ws.store.db["generations"].rows if len(json.loads(r["answers_json"])) == 2)
+    first, second = json.loads(row["answers_json"])
+    model, tok = load_model(ws, spec.model, spec.adapter_path)
+    convo = [{"role": "user", "content": "Pick a fruit."}, {"role": "assistant", "content": first},
+             {"role": "user", "content": "Now a vegetable."}]
+    assert generate_batch(model, tok, [convo], max_tokens=6) == [second]
+
+
+def test_samples_at_temperature_zero_is_refused(ws):
+    from brie.checkpoints import resolve_specs
+    from brie.generate import generate_suite
+
+    with pytest.raises(BrieError, match="identical"):
+        generate_suite(ws, "s", resolve_specs(ws, "base", "tiny"), samples=2)
+
+
+def test_cli_generate_suite_json(ws):
+    r = CliRunner().invoke(app, ["generate", "--suite", "s", "--models", "base,r1@10", "--max-tokens", "4", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {"suite": "s", "generations": {"base": 4, "r1@10": 4}}
+    r = CliRunner().invoke(app, ["generate"])
+    assert r.exit_code == 1 and "--prompt" in r.output

@@ -1,0 +1,149 @@
+"""The blind session: nothing identifies a model before the reveal; verdicts map to the right model."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from tests.tui_fixtures import SECRET_MODEL, SECRET_RUN, SECRET_STEP, add_comparisons, fill_demo
+
+pytest.importorskip("brie.judge", reason="the judging core is not merged yet")
+pytestmark = pytest.mark.anyio
+
+SECRETS = [SECRET_MODEL, SECRET_RUN, str(SECRET_STEP), "base", "pirate-lora"]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def wait_for(pilot, condition, tries: int = 100):
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition never held")
+
+
+def screen_text(app) -> str:
+    """Everything drawn on the terminal: the text of the SVG screenshot, plus each Static's content."""
+    svg = app.export_screenshot()
+    drawn = " ".join(html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S))
+    statics = " ".join(str(w.render()) for w in app.screen.query(Static))
+    return drawn.replace("\xa0", " ") + "\n" + statics
+
+
+def shown_text(app, side: str) -> str:
+    return str(app.screen.query_one(f"#text-{side}", Static).render())
+
+
+async def start_session(app, pilot, name="ann"):
+    from tui.screens.blind import BlindSessionScreen, BlindSetup
+
+    app.push_screen(BlindSessionScreen(BlindSetup(name, None)))
+    await wait_for(pilot, lambda: isinstance(app.screen, BlindSessionScreen) and app.screen.items is not None)
+    return app.screen
+
+
+async def test_no_model_name_run_or_step_before_the_reveal(workspace):
+    from tui.app import BrieApp
+
+    fill_demo(workspace)
+    add_comparisons(workspace, ["a", "b", "b", "a"], llm_judge="anthropic:claude-test")
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        assert len(session.items) == 4
+        for item in session.items:  # the data the screen holds carries no identity either
+            assert not {"a_label", "b_label", "a_model", "b_model", "a_run", "b_run"} & set(item)
+        for _ in range(4):
+            text = screen_text(app)
+            assert "ALPHA" in text or "BETA" in text  # the answers themselves are shown …
+            for secret in SECRETS:  # … and nothing that says whose they are
+                assert secret not in text, f"{secret!r} visible before the reveal"
+            await pilot.press("t")
+        text = screen_text(app)
+        assert not any(secret in text for secret in SECRETS)
+
+        from tui.screens.reveal import RevealScreen
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RevealScreen) and app.screen.revealed is not None)
+        await pilot.pause(0.1)
+        revealed = screen_text(app)
+        assert f"{SECRET_RUN}@{SECRET_STEP}" in revealed  # after the session, the names are shown
+        agreement = app.screen.query_one("#agreement", DataTable)
+        assert agreement.get_row_at(0)[0] == "anthropic:claude-test"
+
+
+@pytest.mark.parametrize("key", ["a", "b"])
+async def test_verdict_maps_to_the_model_whose_answer_was_chosen_in_both_orders(workspace, key):
+    from tui.app import BrieApp
+
+    made = add_comparisons(workspace, ["a", "b"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    expected = {}
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        for _ in made:
+            item = session.current()
+            chosen_text = shown_text(app, key)
+            # The answer text says which model wrote it: ALPHA is side a, BETA side b.
+            expected[item["comparison_id"]] = "a" if "ALPHA" in chosen_text else "b"
+            await pilot.press(key)
+        await wait_for(pilot, lambda: session.recorded == len(made))
+    rows = {r["comparison_id"]: r for r in workspace.store.db["judgments"].rows_where("judge = ?", ["human:ann"])}
+    assert {cid: r["verdict"] for cid, r in rows.items()} == expected
+    by_order = {m["shown_first"]: rows[m["comparison_id"]]["verdict"] for m in made}
+    # Pressing A picks whatever was shown first; pressing B the other one — for both stored orders.
+    if key == "a":
+        assert by_order == {"a": "a", "b": "b"}
+    else:
+        assert by_order == {"a": "b", "b": "a"}
+
+
+async def test_undo_skip_and_resume(workspace):
+    from tui.app import BrieApp
+
+    made = add_comparisons(workspace, ["a", "b", "a"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        first = session.current()["comparison_id"]
+        await pilot.press("a", "u")  # changed my mind
+        assert session.current()["comparison_id"] == first
+        await pilot.press("b", "s")  # B on the first, skip the second
+        await wait_for(pilot, lambda: session.recorded == 1)
+    rows = list(workspace.store.db["judgments"].rows_where("judge = ?", ["human:ann"]))
+    assert [r["comparison_id"] for r in rows] == [first]
+    shown_first = next(m["shown_first"] for m in made if m["comparison_id"] == first)
+    assert rows[0]["verdict"] == ("b" if shown_first == "a" else "a")
+
+    app = BrieApp(workspace, poll_interval=0.1)  # a new session resumes with what is left
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        assert len(session.items) == 2 and first not in {i["comparison_id"] for i in session.items}
+
+
+async def test_b_asks_for_a_name_then_starts_the_session(workspace):
+    from textual.widgets import Input
+
+    from tui.app import BrieApp
+    from tui.screens.blind import BlindSessionScreen, BlindSetupScreen
+
+    add_comparisons(workspace, ["a", "b"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.press("b")
+        assert isinstance(app.screen, BlindSetupScreen)
+        app.screen.query_one("#judge-name", Input).value = "bo"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSessionScreen) and app.screen.items is not None)
+        assert app.screen.setup.name == "bo" and len(app.screen.items) == 2
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.screen.recorded == 1)
+    assert [r["judge"] for r in workspace.store.db["judgments"].rows] == ["human:bo"]

@@ -1,0 +1,274 @@
+"""The blind session: you judge answers yourself, one prompt at a time, identities hidden.
+
+The two answers are shown as A and B in the comparison's stored random order (`shown_first`), the
+same order every judge of that comparison saw; the screen never receives a model name, run or step
+(`brie.judge.pending_for_human` leaves them out), so nothing can leak before the reveal. Each key
+press is written at once as judge `human:<name>` through one writer thread, so leaving and coming
+back resumes where you were, and undo removes exactly the last verdict.
+"""
+
+from __future__ import annotations
+
+import getpass
+import queue
+import random
+import threading
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.worker import get_current_worker
+
+from brie.store.ui import suite_names
+from brie.workspace import Workspace
+from tui.messages import ActionFinished, VerdictRecorded
+from tui.reading import reading
+
+KEY_TO_CHOICE = {"a": "first", "b": "second", "t": "tie"}
+
+
+@dataclass(frozen=True)
+class BlindSetup:
+    name: str  # stored as judge human:<name>
+    suite: str | None  # None: every suite
+
+
+@dataclass
+class Step:
+    """One thing the user did, kept so `u` can undo it."""
+
+    index: int
+    comparison_id: int
+    choice: str  # first | second | tie | skip
+
+
+class BlindSetupScreen(ModalScreen[BlindSetup | None]):
+    CSS_PATH = "blind.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="setup"):
+            yield Static("Blind session", classes="title")
+            yield Static("You will see one prompt and two answers, A and B, with no model names. "
+                         "Press a, b, t (tie) or s (skip); u undoes. Your verdicts are stored as you go.",
+                         classes="hint")
+            yield Label("Your name (judge human:<name>)")
+            yield Input(value=_default_name(), id="judge-name")
+            yield Label("Suite")
+            yield Select([], id="suite", prompt="every suite")
+            with Horizontal(id="setup-buttons"):
+                yield Button("Start", variant="success", id="start")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self._load_suites()
+
+    @work(thread=True)
+    def _load_suites(self) -> None:
+        with reading(self.app.workspace.root) as store:
+            names = suite_names(store)
+        self.app.call_from_thread(self.query_one("#suite", Select).set_options, [(n, n) for n in names])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self._start()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, _: Input.Submitted) -> None:
+        self._start()
+
+    def _start(self) -> None:
+        name = self.query_one("#judge-name", Input).value.strip()
+        if not name or ":" in name:
+            self.notify("Give a name without ':'.", severity="error")
+            return
+        suite = self.query_one("#suite", Select).value
+        self.dismiss(BlindSetup(name, None if suite is Select.NULL else suite))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _default_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "me"
+
+
+@dataclass
+class PendingLoaded:
+    items: list[dict]
+
+
+class BlindSessionScreen(Screen):
+    CSS_PATH = "blind.tcss"
+    BINDINGS = [
+        Binding("a", "choose('a')", "A is better"),
+        Binding("b", "choose('b')", "B is better"),
+        Binding("t", "choose('t')", "Tie"),
+        Binding("s", "skip", "Skip"),
+        Binding("u", "undo", "Undo"),
+        Binding("escape", "finish", "Finish & reveal"),
+    ]
+
+    def __init__(self, setup: BlindSetup, rng: random.Random | None = None):
+        super().__init__()
+        self.setup = setup
+        self.rng = rng or random.Random()
+        self.items: list[dict] | None = None
+        self.index = 0
+        self.history: list[Step] = []
+        self.recorded = 0
+        self._writes: queue.Queue = queue.Queue()
+        self._writes_done = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Loading…", id="progress", classes="title")
+        with VerticalScroll(id="prompt-box"):
+            yield Static("", id="prompt", markup=False)
+        with Horizontal(id="answers"):
+            with VerticalScroll(id="answer-a", classes="answer"):
+                yield Static("", id="text-a", markup=False)
+            with VerticalScroll(id="answer-b", classes="answer"):
+                yield Static("", id="text-b", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#answer-a").border_title = "A"
+        self.query_one("#answer-b").border_title = "B"
+        self.query_one("#prompt-box").border_title = "Prompt"
+        self._load()
+        self._writer()
+
+    @work(thread=True, exit_on_error=False)
+    def _load(self) -> None:
+        ws = Workspace(self.app.workspace.root)
+        try:
+            from brie.judge import pending_for_human
+
+            items = pending_for_human(ws, self.setup.name, self.setup.suite)
+        except Exception as e:  # said on screen; the app goes on
+            self.app.call_from_thread(self.query_one("#progress", Static).update, f"Could not load comparisons: {e}")
+            return
+        finally:
+            ws.close()
+        # Shuffle prompt order too, so a session does not walk a suite in file order.
+        self.rng.shuffle(items)
+        self.app.call_from_thread(self._loaded, items)
+
+    def _loaded(self, items: list[dict]) -> None:
+        self.items = items
+        self.index = 0
+        self._show()
+
+    def _show(self) -> None:
+        items = self.items or []
+        if self.index >= len(items):
+            self.query_one("#progress", Static).update(
+                f"Nothing left to judge ({len(self.history)} answered this session). Press escape for the reveal.")
+            self.query_one("#prompt", Static).update("")
+            self.query_one("#text-a", Static).update("")
+            self.query_one("#text-b", Static).update("")
+            return
+        item = items[self.index]
+        where = f" · {item['category']}" if item.get("category") else ""
+        self.query_one("#progress", Static).update(
+            f"Prompt {self.index + 1} of {len(items)}{where} · judging as human:{self.setup.name}")
+        turns, first, second = item["turns"], item["first"], item["second"]
+        if len(turns) == 1:
+            self.query_one("#prompt", Static).update(turns[0])
+            self.query_one("#text-a", Static).update(first[0] if first else "")
+            self.query_one("#text-b", Static).update(second[0] if second else "")
+        else:  # multi-turn: each side shows its own conversation
+            self.query_one("#prompt", Static).update("\n\n".join(f"Turn {i + 1}: {t}" for i, t in enumerate(turns)))
+            self.query_one("#text-a", Static).update(_conversation(first))
+            self.query_one("#text-b", Static).update(_conversation(second))
+        for box in ("#answer-a", "#answer-b", "#prompt-box"):
+            self.query_one(box, VerticalScroll).scroll_home(animate=False)
+
+    def current(self) -> dict | None:
+        if self.items is None or self.index >= len(self.items):
+            return None
+        return self.items[self.index]
+
+    def action_choose(self, key: str) -> None:
+        item = self.current()
+        if item is None:
+            return
+        choice = KEY_TO_CHOICE[key]
+        self.history.append(Step(self.index, item["comparison_id"], choice))
+        self._writes.put(("record", item["comparison_id"], choice))
+        self.index += 1
+        self._show()
+
+    def action_skip(self) -> None:
+        item = self.current()
+        if item is None:
+            return
+        self.history.append(Step(self.index, item["comparison_id"], "skip"))
+        self.index += 1
+        self._show()
+
+    def action_undo(self) -> None:
+        if not self.history:
+            self.notify("Nothing to undo.")
+            return
+        step = self.history.pop()
+        if step.choice != "skip":
+            self._writes.put(("undo", step.comparison_id, step.choice))
+        self.index = step.index
+        self._show()
+
+    def action_finish(self) -> None:
+        from tui.screens.reveal import RevealScreen
+
+        self._writes.put(None)  # the writer finishes what is queued, then the reveal reads it all
+        judged = [s.comparison_id for s in self.history if s.choice != "skip"]
+        self.app.switch_screen(RevealScreen(self.setup, judged, self._writes_done))
+
+    @work(thread=True, group="verdict-writer")
+    def _writer(self) -> None:
+        """The one thread that writes this session's verdicts, in the order they were given."""
+        from brie.judge import record_human_verdict
+        from brie.store.ui import delete_human_verdict
+
+        worker = get_current_worker()
+        ws = Workspace(self.app.workspace.root)
+        try:
+            while True:
+                try:
+                    job = self._writes.get(timeout=0.2)
+                except queue.Empty:
+                    if worker.is_cancelled:
+                        break
+                    continue
+                if job is None:
+                    break
+                op, comparison_id, choice = job
+                try:
+                    if op == "record":
+                        row = record_human_verdict(ws, comparison_id, self.setup.name, choice)
+                        self.recorded += 1
+                        self.post_message(VerdictRecorded(comparison_id, row["verdict"]))
+                    else:
+                        delete_human_verdict(ws.store, comparison_id, f"human:{self.setup.name}")
+                        self.recorded -= 1
+                except Exception as e:  # shown; the session goes on
+                    self.post_message(ActionFinished(f"could not store the verdict: {e}", error=True))
+        finally:
+            ws.close()
+            self._writes_done.set()
+
+    def on_verdict_recorded(self, message: VerdictRecorded) -> None:
+        message.stop()  # deliberately not shown: the mapped verdict would reveal which side is which
+
+
+def _conversation(answers: list[str]) -> str:
+    return "\n\n".join(f"— turn {i + 1} —\n{a}" for i, a in enumerate(answers))

@@ -1,0 +1,242 @@
+"""New run: a form for the main hyperparameters that launches `brie train` as its own process.
+
+The form shows the equivalent `brie train` command as you type, so the same run can be started
+from a terminal or a script; only values that differ from the defaults are written out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+
+from brie.store.ui import names_for_new_run
+from tui.launch import launch_training, shown_command
+from tui.messages import RunLaunched
+from tui.reading import reading
+
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the TrainConfig field; the option is --name-with-dashes
+    label: str
+    default: str
+    kind: type  # int or float
+    help: str
+    minimum: float | None = None
+    optional: bool = False  # empty means "not set"
+
+
+NUMBERS = [
+    Field("rank", "LoRA rank", "8", int, "Width of the low-rank update.", 1),
+    Field("alpha", "LoRA alpha", "16", float, "The update is scaled by alpha/rank.", 0),
+    Field("dropout", "Dropout", "0.0", float, "Dropout on the LoRA input.", 0),
+    Field("num_layers", "Layers", "16", int, "Blocks to adapt from the top; -1 for all.", -1),
+    Field("learning_rate", "Learning rate", "1e-4", float, "Peak learning rate.", 0),
+    Field("batch_size", "Batch size", "4", int, "Examples per micro-batch.", 1),
+    Field("iters", "Iterations", "1000", int, "Micro-batches to train for (unless epochs is set).", 1),
+    Field("epochs", "Epochs", "", float, "Passes over the training set instead of iterations.", 0, optional=True),
+    Field("save_every", "Save every", "100", int, "Checkpoint every N steps.", 1),
+    Field("eval_every", "Eval every", "200", int, "Validation loss every N steps.", 1),
+    Field("max_seq_length", "Max seq length", "2048", int, "Longer examples are truncated.", 1),
+    Field("seed", "Seed", "0", int, "LoRA init, data order, dropout.", 0),
+]
+
+
+def _from_train_config(fields_: list[Field]) -> list[Field]:
+    """Defaults and help text from brie's TrainConfig when it is there, so the form never disagrees
+    with `brie train` about what a value means or which values can be left out of the command."""
+    try:
+        from dataclasses import MISSING, fields, replace
+
+        from brie.train_config import TrainConfig
+    except ImportError:
+        return fields_
+    known = {f.name: f for f in fields(TrainConfig)}
+    out = []
+    for f in fields_:
+        tf = known.get(f.name)
+        if tf is None:
+            out.append(f)
+            continue
+        default = tf.default if tf.default is not MISSING else None
+        out.append(replace(f, default="" if default is None else (f"{default:g}" if isinstance(default, float)
+                                                                    else str(default)),
+                           help=tf.metadata.get("help", f.help)))
+    return out
+
+
+NUMBERS = _from_train_config(NUMBERS)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A validated form: the arguments of `brie train`."""
+
+    name: str
+    args: list[str]
+
+
+def option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_request(values: dict, taken: set[str]) -> tuple[RunRequest, list[str]]:
+    """The `brie train` arguments for the form's values, and the problems that stop a launch."""
+    problems = []
+    name = values.get("name", "").strip()
+    if not name:
+        problems.append("Run name: required.")
+    elif not RUN_NAME.match(name):
+        problems.append("Run name: letters, digits, '.', '_' and '-' only (64 at most).")
+    elif name in taken:
+        problems.append(f"Run name: {name} exists already (runs are never overwritten).")
+    if not values.get("data"):
+        problems.append("Dataset: choose one (import with `brie data import`).")
+    model = values.get("model", "").strip() or DEFAULT_MODEL
+    args = ["train", "--model", model, "--data", values.get("data") or "DATASET", "--name", name or "NAME"]
+    if values.get("fine_tune_type", "lora") != "lora":
+        args += ["--fine-tune-type", values["fine_tune_type"]]
+    for f in NUMBERS:
+        text = str(values.get(f.name, f.default)).strip()
+        if text == "" and f.optional:
+            continue
+        try:
+            number = f.kind(float(text)) if f.kind is int and re.fullmatch(r"-?\d+(\.0*)?", text) else f.kind(text)
+        except ValueError:
+            problems.append(f"{f.label}: {text!r} is not {'a whole number' if f.kind is int else 'a number'}.")
+            continue
+        if f.minimum is not None and number < f.minimum:
+            problems.append(f"{f.label}: must be at least {f.minimum:g}.")
+            continue
+        if f.name == "alpha" and number == 0:
+            problems.append("LoRA alpha: must be positive.")
+            continue
+        if f.name == "dropout" and number >= 1:
+            problems.append("Dropout: must be below 1.")
+            continue
+        if f.default == "" or number != f.kind(float(f.default)):
+            args += [option(f.name), text]
+    if values.get("mask_prompt"):
+        args.append("--mask-prompt")
+    if values.get("dry_run"):
+        args.append("--dry-run")
+    return RunRequest(name, args), problems
+
+
+def scale_text(rank: str, alpha: str) -> str:
+    try:
+        r, a = int(rank), float(alpha)
+        return f"LoRA scale alpha/rank = {a:g}/{r} = [b]{a / r:g}[/b]" if r > 0 else "LoRA scale: rank must be ≥ 1"
+    except ValueError:
+        return "LoRA scale: —"
+
+
+class NewRunScreen(Screen):
+    CSS_PATH = "new_run.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("ctrl+s", "launch", "Launch", priority=True),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.taken: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("New training run", classes="title")
+        with Horizontal(id="form-row"):
+            with VerticalScroll(id="form"):
+                yield Label("Run name")
+                yield Input(placeholder="e.g. pirate-r8", id="name", compact=True)
+                yield Label("Base model")
+                yield Input(value=DEFAULT_MODEL, id="model", compact=True)
+                yield Label("Dataset")
+                yield Select([], id="data", prompt="choose a dataset", compact=True)
+                yield Label("Fine-tune type")
+                yield Select([(t, t) for t in ("lora", "dora", "full")], value="lora", id="fine_tune_type",
+                             allow_blank=False, compact=True)
+                for f in NUMBERS:
+                    yield Label(f.label)
+                    yield Input(value=f.default, id=f.name, placeholder="not set" if f.optional else "",
+                                tooltip=f.help, compact=True)
+                yield Label("")
+                yield Checkbox("Train on answers only (mask the prompt)", id="mask_prompt", compact=True)
+                yield Label("")
+                yield Checkbox("Dry run (10 steps, flagged)", id="dry_run", compact=True)
+            with Vertical(id="side"):
+                yield Static("", id="scale")
+                yield Static("Command", classes="title")
+                yield Static("", id="preview", markup=False)
+                yield Static("", id="problems")
+                yield Button("Launch (ctrl+s)", id="launch", variant="success")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()
+        self._load_names()
+        self._update()
+
+    @work(thread=True)
+    def _load_names(self) -> None:
+        with reading(self.app.workspace.root) as store:
+            names = names_for_new_run(store)
+        self.app.call_from_thread(self._names_loaded, names)
+
+    def _names_loaded(self, names: dict) -> None:
+        self.taken = set(names["runs"])
+        self.query_one("#data", Select).set_options([(n, n) for n in names["datasets"]])
+        self.query_one("#model", Input).suggester = SuggestFromList(names["models"] + [DEFAULT_MODEL])
+        self._update()
+
+    def values(self) -> dict:
+        out: dict = {}
+        for widget in self.query(Input):
+            out[widget.id] = widget.value
+        for widget in self.query(Select):
+            out[widget.id] = None if widget.value is Select.NULL else widget.value
+        for widget in self.query(Checkbox):
+            out[widget.id] = widget.value
+        return out
+
+    def on_input_changed(self, _: Input.Changed) -> None:
+        self._update()
+
+    def on_select_changed(self, _: Select.Changed) -> None:
+        self._update()
+
+    def on_checkbox_changed(self, _: Checkbox.Changed) -> None:
+        self._update()
+
+    def _update(self) -> None:
+        values = self.values()
+        request, problems = build_request(values, self.taken)
+        self.query_one("#scale", Static).update(scale_text(values.get("rank", ""), values.get("alpha", "")))
+        self.query_one("#preview", Static).update(shown_command(request.args))
+        self.query_one("#problems", Static).update("\n".join(f"[red]•[/] {p}" for p in problems))
+        self.query_one("#launch", Button).disabled = bool(problems)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "launch":
+            self.action_launch()
+
+    def action_launch(self) -> None:
+        request, problems = build_request(self.values(), self.taken)
+        if problems:
+            self.notify(problems[0], severity="error")
+            return
+        launched = launch_training(self.app.workspace, request.name, request.args[1:])
+        self.app.follow(launched)
+        self.app.post_message(RunLaunched(request.name, launched.process.pid, request.args))
+        self.app.pop_screen()

@@ -1,0 +1,192 @@
+"""Results: win rates with 95% intervals per suite, category and judge; position bias, swap
+consistency and parse failures; judge agreement; exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Select, Static
+
+from brie.store import Store
+from brie.store.ui import eval_signature, evaluated_runs, judge_names, suite_names
+from brie.workspace import Workspace
+from tui import format as fmt
+from tui.messages import ActionFinished, ResultsRefreshed
+from tui.screens.polling import PollingScreen
+
+RESULT_COLUMNS = [
+    ("suite", "Suite"), ("category", "Category"), ("a", "A"), ("b", "B"), ("judge", "Judge"), ("n", "n"),
+    ("a_wins", "A wins"), ("b_wins", "B wins"), ("ties", "Ties"), ("rate", "B win rate"), ("ci", "95% CI"),
+    ("first", "First-shown wins"), ("swap", "Swap consistency"), ("parse", "Parse failures"),
+    ("cost", "Cost"), ("warning", ""),
+]
+
+
+@dataclass
+class Filters:
+    suite: str | None = None
+    judge: str | None = None
+
+
+def result_cells(r: dict) -> list:
+    return [
+        r["suite"], r["category"], r["a"], r["b"], r["judge"], r["n"], r["a_wins"], r["b_wins"], r["ties"],
+        fmt.pct(r["b_win_rate"]),
+        "—" if r["ci_low"] is None else f"{fmt.pct(r['ci_low'])}–{fmt.pct(r['ci_high'])}",
+        fmt.pct(r["first_shown_win_rate"]) + (f" (n={r['first_shown_n']})" if r["first_shown_n"] else ""),
+        fmt.pct(r["swap_consistency"]), fmt.pct(r["parse_failure_rate"]), f"${r['cost_usd']:.4f}",
+        r["warning"] or "",
+    ]
+
+
+class ResultsScreen(PollingScreen):
+    CSS_PATH = "results.tcss"
+    POLL_EVERY = 10.0  # statistics over every judgment: cheap enough, but no need every second
+    BINDINGS = [
+        Binding("j", "export('judged')", "Export judged JSONL"),
+        Binding("x", "export('csv')", "Export CSV"),
+        Binding("p", "export('dpo')", "Export DPO pairs"),
+        Binding("f5", "refresh_results", "Refresh"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.filters = Filters()
+        self.data: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filters"):
+            yield Static("Suite", classes="hint")
+            yield Select([], id="suite-filter", prompt="every suite", compact=True)
+            yield Static("Judge", classes="hint")
+            yield Select([], id="judge-filter", prompt="every judge", compact=True)
+        with VerticalScroll(id="results-body"):
+            yield Static("Reading results…", id="results-summary")
+            yield Static("Win rates (B's, ties as half)", classes="title")
+            table = DataTable(id="results", cursor_type="row", zebra_stripes=True)
+            for key, label in RESULT_COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+            yield Static("Judge agreement on the same comparisons", classes="title")
+            agreement = DataTable(id="agreement", cursor_type="row")
+            agreement.add_columns("Judge", "Judge", "n", "Agreement", "Cohen's kappa")
+            yield agreement
+            yield Static("Agreement needs two judges on the same comparisons (a blind session counts as one).",
+                         id="agreement-empty", classes="hint")
+            yield Static("Forgetting: each run's best (else last) evaluated checkpoint vs its base", classes="title")
+            forgetting = DataTable(id="forgetting", cursor_type="row", zebra_stripes=True)
+            forgetting.add_columns("Benchmark", "Metric", "Model", "n", "Base", "Model value", "Δ", "95% CI",
+                                   "p", "")
+            yield forgetting
+            yield Static("No evaluations yet: `brie eval --models base,<run>@<step> --benchmarks …`.",
+                         id="forgetting-empty", classes="hint")
+        yield Footer()
+
+    def read(self, store: Store) -> ResultsRefreshed:
+        try:
+            from brie.stats import results
+        except ImportError:
+            return ResultsRefreshed({"missing": True})
+        ws = Workspace(self.app.workspace.root, _store=store)
+        data = results(ws, self.filters.suite, self.filters.judge)
+        data["suites"], data["judges"] = suite_names(store), judge_names(store)
+        data["forgetting"] = self._forgetting(ws)
+        return ResultsRefreshed(data)
+
+    def _forgetting(self, ws: Workspace) -> list[dict]:
+        """Deltas vs base for each evaluated run; bootstraps are not free, so only when evals changed."""
+        signature = eval_signature(ws.store)
+        cached = getattr(self, "_forgetting_cache", None)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        rows: list[dict] = []
+        if signature is not None:
+            try:
+                from brie.forgetting import forgetting_table
+            except ImportError:
+                forgetting_table = None
+            if forgetting_table is not None:
+                for run in evaluated_runs(ws.store):
+                    rows += [d.to_dict() for d in forgetting_table(ws, run)]
+        self._forgetting_cache = (signature, rows)
+        return rows
+
+    def on_results_refreshed(self, message: ResultsRefreshed) -> None:
+        message.stop()
+        data = message.tables
+        summary = self.query_one("#results-summary", Static)
+        if data.get("missing"):
+            summary.update("The judging core is not installed in this brie yet.")
+            return
+        if data == self.data:
+            return
+        self.data = data
+        self._set_options("#suite-filter", data["suites"])
+        self._set_options("#judge-filter", data["judges"])
+        parse = data["parse_failure_rate"]
+        summary.update(
+            f"{data['judgments']} judgments · parse failures {fmt.pct(parse)} · total cost ${data['total_cost_usd']:.4f}"
+            if data["judgments"] else "No judgments yet: run a comparison (c) or a blind session (b).")
+        table = self.query_one("#results", DataTable)
+        table.clear()
+        for r in data["results"]:
+            table.add_row(*result_cells(r))
+        agreement = self.query_one("#agreement", DataTable)
+        agreement.clear()
+        for a in data["agreement"]:
+            agreement.add_row(a["judge_1"], a["judge_2"], a["n"], fmt.pct(a["agreement"]),
+                              "—" if a["kappa"] is None else f"{a['kappa']:.2f}")
+        forgetting = self.query_one("#forgetting", DataTable)
+        forgetting.clear()
+        for d in data.get("forgetting") or []:
+            ci = "—" if d["ci_low"] is None else f"{d['ci_low']:+.3f} … {d['ci_high']:+.3f}"
+            flag = "[red]significant drop[/]" if d["drop"] else ("significant" if d["significant"] else "")
+            forgetting.add_row(d["benchmark"], d["metric"], d["label"], d["n"], f"{d['base']:.3f}",
+                               f"{d['value']:.3f}", f"{d['delta']:+.3f}", ci,
+                               "—" if d["p_value"] is None else f"{d['p_value']:.3g}", flag)
+        self.query_one("#forgetting-empty").display = not forgetting.row_count
+        self.query_one("#agreement-empty").display = not agreement.row_count
+
+    def _set_options(self, selector: str, names: list[str]) -> None:
+        select = self.query_one(selector, Select)
+        current = select.value
+        if [v for _, v in select._options if v is not Select.NULL] == names:
+            return
+        with select.prevent(Select.Changed):
+            select.set_options([(n, n) for n in names])
+            if current in names:
+                select.value = current
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        value = None if event.value is Select.NULL else event.value
+        if event.select.id == "suite-filter":
+            self.filters.suite = value
+        else:
+            self.filters.judge = value
+        self.data = None
+        self.refresh_now()
+
+    def action_refresh_results(self) -> None:
+        self.refresh_now()
+
+    @work(thread=True, group="export")
+    def action_export(self, kind: str) -> None:
+        try:
+            from brie import export
+        except ImportError:
+            self.post_message(ActionFinished("The judging core is not installed in this brie yet.", error=True))
+            return
+        fn = {"judged": export.export_judged, "csv": export.export_csv, "dpo": export.export_dpo}[kind]
+        ws = Workspace(self.app.workspace.root)
+        try:
+            path, n = fn(ws, None, self.filters.suite, self.filters.judge)
+            self.post_message(ActionFinished(f"Wrote {n} records to {path}."))
+        except Exception as e:
+            self.post_message(ActionFinished(f"export {kind}: {e}", error=True))
+        finally:
+            ws.close()

@@ -1,0 +1,96 @@
+"""The reveal after a blind session: which model you preferred, and how you agree with the LLM judges."""
+
+from __future__ import annotations
+
+import threading
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from brie.workspace import Workspace
+from tui import format as fmt
+
+
+class RevealScreen(Screen):
+    CSS_PATH = "reveal.tcss"
+    BINDINGS = [Binding("escape", "app.pop_screen", "Done")]
+
+    def __init__(self, setup, judged_ids: list[int], writes_done: threading.Event | None = None):
+        super().__init__()
+        self.setup = setup
+        self.judge = f"human:{setup.name}"
+        self.judged_ids = judged_ids
+        self.writes_done = writes_done
+        self.revealed: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Static(f"The reveal — {self.judge}", classes="title")
+            yield Static("Counting…", id="summary")
+            yield Static("Your win rates (all your verdicts; B's win rate, ties as half, 95% CI)", classes="title")
+            yield DataTable(id="rates", cursor_type="none")
+            yield Static("Your agreement with each judge on the same comparisons", classes="title")
+            yield DataTable(id="agreement", cursor_type="none")
+            yield Static("This session, unmasked", classes="title")
+            yield DataTable(id="session", cursor_type="none")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._compute()
+
+    @work(thread=True)
+    def _compute(self) -> None:
+        from brie.stats import results
+        from brie.store.judging import comparison_details
+
+        if self.writes_done is not None:
+            self.writes_done.wait(timeout=60)
+        ws = Workspace(self.app.workspace.root)
+        try:
+            mine = results(ws, self.setup.suite, self.judge)
+            everyone = results(ws, self.setup.suite)
+            details = []
+            if self.judged_ids:
+                marks = ", ".join("?" for _ in self.judged_ids)
+                details = comparison_details(ws.store, f"c.id in ({marks})", list(self.judged_ids))
+            verdicts = {j["comparison_id"]: j["verdict"] for j in
+                        ws.store.db["judgments"].rows_where("judge = ?", [self.judge])}
+        finally:
+            ws.close()
+        self.app.call_from_thread(self._show, mine, everyone, details, verdicts)
+
+    def _show(self, mine: dict, everyone: dict, details: list[dict], verdicts: dict) -> None:
+        self.revealed = {"mine": mine, "everyone": everyone}
+        rows = [r for r in mine["results"] if r["category"] == "(all)"]
+        self.query_one("#summary", Static).update(
+            f"You judged {len(self.judged_ids)} comparisons this session "
+            f"({sum(r['n'] for r in rows)} in all).")
+        rates = self.query_one("#rates", DataTable)
+        rates.add_columns("Suite", "A", "B", "n", "A wins", "B wins", "Ties", "B win rate", "95% CI", "")
+        for r in rows:
+            rates.add_row(r["suite"], r["a"], r["b"], r["n"], r["a_wins"], r["b_wins"], r["ties"],
+                          fmt.pct(r["b_win_rate"]), f"{fmt.pct(r['ci_low'])}–{fmt.pct(r['ci_high'])}",
+                          r["warning"] or "")
+        agreement = self.query_one("#agreement", DataTable)
+        agreement.add_columns("Judge", "n", "Agreement", "Cohen's kappa")
+        for a in everyone["agreement"]:
+            if self.judge not in (a["judge_1"], a["judge_2"]):
+                continue
+            other = a["judge_2"] if a["judge_1"] == self.judge else a["judge_1"]
+            agreement.add_row(other, a["n"], fmt.pct(a["agreement"]),
+                              "—" if a["kappa"] is None else f"{a['kappa']:.2f}")
+        if agreement.row_count == 0:
+            agreement.add_row("(no other judge has judged these comparisons yet)", "", "", "")
+        session = self.query_one("#session", DataTable)
+        session.add_columns("Prompt", "Shown as A", "Shown as B", "You chose")
+        order = {cid: i for i, cid in enumerate(self.judged_ids)}
+        for c in sorted(details, key=lambda c: order.get(c["comparison_id"], 0)):
+            first, second = (c["a_label"], c["b_label"]) if c["shown_first"] == "a" else (c["b_label"], c["a_label"])
+            v = verdicts.get(c["comparison_id"])
+            chose = {"a": c["a_label"], "b": c["b_label"], "tie": "tie"}.get(v, v or "—")
+            session.add_row(c["prompt_id"], first, second, chose)

@@ -1,0 +1,313 @@
+"""One run: its resolved config, checkpoints, loss curves, and what can be done with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+from textual_plotext import PlotextPlot
+
+from brie.store import Store
+from brie.store import runs as run_rows
+from brie.store.ui import metric_series
+from brie.workspace import Workspace
+from tui import format as fmt
+from tui.launch import launch_training, run_to_end, shown_command
+from tui.messages import ActionFinished, RunDetailRefreshed, RunLaunched
+from tui.screens.confirm import ConfirmScreen
+from tui.reading import reading
+from tui.screens.polling import PollingScreen
+
+CHECKPOINT_COLUMNS = [
+    ("mark", ""),
+    ("step", "Step"),
+    ("epoch", "Epoch"),
+    ("train_loss", "Train loss"),
+    ("val_loss", "Val loss"),
+    ("size", "Size"),
+    ("sha", "sha256"),
+]
+
+
+KEEP = "best,last,recommended"
+LOSS_CURVES = ("train_loss", "val_loss", "guard_loss")
+LATEST = [
+    ("train_loss", "train loss", lambda v: f"{v:.4f}"),
+    ("val_loss", "val loss", lambda v: f"{v:.4f}"),
+    ("tokens_per_second", "tokens/s", lambda v: f"{v:.0f}"),
+    ("learning_rate", "lr", lambda v: f"{v:.2e}"),
+    ("peak_memory_gb", "peak memory", lambda v: f"{v:.2f} GB"),
+    ("guard_rise", "forgetting guard", lambda v: f"{100 * v:+.1f}%"),
+]
+
+
+def lora_scale(config: dict) -> str:
+    """alpha/rank: the number that actually scales the update (and the one people get wrong)."""
+    if config.get("fine_tune_type") == "full":
+        return ""
+    for params in (config, config.get("lora_parameters") or {}):  # brie's config, or an mlx-lm one
+        rank, alpha = params.get("rank"), params.get("alpha")
+        if rank and alpha is not None:
+            return f"rank {rank}, alpha {alpha:g} → LoRA scale {alpha / rank:g}"
+        if rank and params.get("scale") is not None:
+            return f"rank {rank}, LoRA scale {params['scale']:g}"
+    return ""
+
+
+class RunDetailScreen(PollingScreen):
+    CSS_PATH = "run_detail.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("m", "recommend", "Mark recommended"),
+        Binding("u", "resume", "Resume"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("p", "prune", "Prune"),
+        Binding("e", "export", "Export"),
+    ]
+
+    def __init__(self, run_name: str):
+        super().__init__()
+        self.run_name = run_name
+        self.run: dict | None = None
+        self.checkpoints: list[dict] = []
+        self._shown_series: dict | None = None
+        self._shown_config: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.run_name, id="summary", classes="title")
+        yield Static("", id="latest", classes="hint")
+        with Horizontal(id="top"):
+            table = DataTable(id="checkpoints", cursor_type="row", zebra_stripes=True)
+            for key, label in CHECKPOINT_COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+            with VerticalScroll(id="config-box"):
+                yield Static("", id="config", markup=False)
+        yield PlotextPlot(id="loss")
+        yield Footer()
+
+    def read(self, store: Store) -> RunDetailRefreshed:
+        run = run_rows.get_run(store, self.run_name)
+        if run is None:
+            return RunDetailRefreshed(None, [], {})
+        checkpoints = run_rows.list_checkpoints(store, run["id"])
+        series = metric_series(store, run["id"])
+        return RunDetailRefreshed(run, checkpoints, series)
+
+    def on_run_detail_refreshed(self, message: RunDetailRefreshed) -> None:
+        message.stop()
+        self.run, self.checkpoints = message.run, message.checkpoints
+        if message.run is None:
+            self.query_one("#summary", Static).update(f"{self.run_name}: no such run")
+            return
+        self._show_summary(message.run)
+        self._show_config(message.run)
+        self._show_checkpoints(message.run, message.checkpoints)
+        self._show_latest(message.series)
+        losses = {k: v for k, v in message.series.items() if k in LOSS_CURVES}
+        if losses != self._shown_series:
+            self._show_losses(losses)
+
+    def _show_summary(self, run: dict) -> None:
+        config = json.loads(run.get("config_json") or "{}")
+        parts = [f"[b]{run['name']}[/b]", f"[{fmt.STATUS_STYLE.get(run['status'], '')}]{run['status']}[/]",
+                 f"step {fmt.progress(run.get('step'), run.get('total_steps'))}", run.get("model") or "",
+                 f"{run.get('backend') or '?'}/{run.get('method') or '?'}"]
+        scale = lora_scale(config)
+        if scale:
+            parts.append(scale)
+        if run.get("dry_run"):
+            parts.append("[yellow]dry run[/]")
+        if run.get("error"):
+            parts.append(f"[red]{run['error']}[/]")
+        self.query_one("#summary", Static).update("  ·  ".join(p for p in parts if p))
+
+    def _show_latest(self, series: dict[str, list[tuple[int, float]]]) -> None:
+        """The newest value of each metric: what a live run is doing right now."""
+        parts = []
+        for name, label, show in LATEST:
+            if series.get(name):
+                step, value = series[name][-1]
+                parts.append(f"{label} [b]{show(value)}[/b]")
+        self.query_one("#latest", Static).update("  ·  ".join(parts))
+
+    def _show_config(self, run: dict) -> None:
+        if run.get("config_json") == self._shown_config:
+            return
+        self._shown_config = run.get("config_json")
+        import yaml
+
+        config = json.loads(run.get("config_json") or "{}")
+        text = yaml.safe_dump(config, sort_keys=True, default_flow_style=False) if config else "(no config recorded)"
+        self.query_one("#config", Static).update(text)
+
+    def _show_checkpoints(self, run: dict, checkpoints: list[dict]) -> None:
+        table = self.query_one("#checkpoints", DataTable)
+        existing = {key.value for key in table.rows}
+        for ckpt in checkpoints:
+            key = str(ckpt["step"])
+            marks = ("★" if ckpt["step"] == run.get("best_step") else " ") + (
+                "✓" if ckpt["step"] == run.get("recommended_step") else " ")
+            cells = {
+                "mark": marks,
+                "step": ckpt["step"],
+                "epoch": "—" if ckpt.get("epoch") is None else f"{ckpt['epoch']:.2f}",
+                "train_loss": fmt.loss(ckpt.get("train_loss")),
+                "val_loss": fmt.loss(ckpt.get("val_loss")),
+                "size": fmt.size(ckpt.get("size_bytes")),
+                "sha": (ckpt.get("adapter_sha256") or "")[:12],
+            }
+            if key in existing:
+                for col, value in cells.items():
+                    if table.get_cell(key, col) != value:
+                        table.update_cell(key, col, value, update_width=True)
+            else:
+                table.add_row(*(cells[k] for k, _ in CHECKPOINT_COLUMNS), key=key)
+        for gone in existing - {str(c["step"]) for c in checkpoints}:
+            table.remove_row(gone)
+
+    def _show_losses(self, series: dict[str, list[tuple[int, float]]]) -> None:
+        self._shown_series = series
+        widget = self.query_one("#loss", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.title("loss")
+        plt.xlabel("step")
+        for name in sorted(series):
+            steps, values = zip(*series[name]) if series[name] else ((), ())
+            plt.plot(list(steps), list(values), label=name, marker="braille")
+        widget.refresh()
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def _selected_step(self) -> int | None:
+        table = self.query_one("#checkpoints", DataTable)
+        if table.row_count == 0:
+            return None
+        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_recommend(self) -> None:
+        step = self._selected_step()
+        if step is None:
+            self.notify("No checkpoint to mark yet.")
+            return
+        self._recommend(step)
+
+    @work(thread=True, group="action")
+    def _recommend(self, step: int) -> None:
+        from brie.store.runs import set_recommended
+
+        with reading(self.app.workspace.root) as store:
+            set_recommended(store, self.run["id"], step)
+        self.post_message(ActionFinished(f"Marked {self.run_name}@{step} recommended."))
+        self.app.call_from_thread(self.refresh_now)
+
+    def action_resume(self) -> None:
+        if self.run and self.run["status"] == "running":
+            self.notify(f"{self.run_name} is already running.")
+            return
+        args = ["--resume", self.run_name]
+        launched = launch_training(self.app.workspace, self.run_name, args)
+        self.app.follow(launched)
+        self.post_message(RunLaunched(self.run_name, launched.process.pid, launched.command))
+
+    def action_cancel_run(self) -> None:
+        if not self.run or self.run["status"] not in ("running", "pending"):
+            self.notify(f"{self.run_name} is not running.")
+            return
+
+        pid = self.run.get("pid")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._stop(pid)
+
+        self.app.push_screen(ConfirmScreen(f"Cancel run {self.run_name}?",
+                                           "Its checkpoints stay; it can be resumed later.", yes="Cancel run"), answered)
+
+    def _stop(self, pid: int | None) -> None:
+        """SIGTERM is how `brie train` is asked to stop: it marks the run cancelled and exits."""
+        if not pid:
+            self.notify(f"{self.run_name} has no process id recorded.", severity="error")
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self.notify(f"Process {pid} of {self.run_name} is gone; the next `brie train` marks the run failed.",
+                        severity="warning")
+            return
+        self.notify(f"Asked {self.run_name} (pid {pid}) to stop; it is marked cancelled when it has.")
+
+    def action_prune(self) -> None:
+        self._plan_prune()
+
+    @work(thread=True, group="action")
+    def _plan_prune(self) -> None:
+        """What `brie runs prune --keep best,last,recommended` would delete, asked before it does."""
+        from brie.errors import BrieError
+        from brie.runs import prune_plan
+
+        ws = Workspace(self.app.workspace.root)
+        try:
+            run = run_rows.get_run(ws.store, self.run_name)
+            doomed = prune_plan(ws, run, KEEP)
+        except BrieError as e:
+            self.post_message(ActionFinished(str(e), error=True))
+            return
+        finally:
+            ws.close()
+        self.app.call_from_thread(self._confirm_prune, doomed)
+
+    def _confirm_prune(self, doomed: list[dict]) -> None:
+        if not doomed:
+            self.notify("Nothing to prune: only best, last and recommended are left.")
+            return
+        size = sum(c.get("size_bytes") or 0 for c in doomed)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._prune([c["step"] for c in doomed])
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete {len(doomed)} checkpoints of {self.run_name} ({fmt.size(size)})?",
+            "Steps: " + ", ".join(str(c["step"]) for c in doomed) + "\nKept: best, last and recommended.",
+            yes="Delete"), answered)
+
+    @work(thread=True, group="action")
+    def _prune(self, steps: list[int]) -> None:
+        from brie.runs import prune, prune_plan
+
+        ws = Workspace(self.app.workspace.root)
+        try:
+            run = run_rows.get_run(ws.store, self.run_name)
+            # Planned again: a checkpoint marked recommended meanwhile must not go.
+            doomed = [c for c in prune_plan(ws, run, KEEP) if c["step"] in steps]
+            prune(ws, run, doomed)
+        finally:
+            ws.close()
+        self.post_message(ActionFinished(f"Deleted {len(doomed)} checkpoints of {self.run_name}."))
+        self.app.call_from_thread(self.refresh_now)
+
+    def action_export(self) -> None:
+        step = self._selected_step()
+        if step is None:
+            self.notify("No checkpoint to export yet.")
+            return
+        self._run_brie(["export", "model", f"{self.run_name}@{step}"], f"Exported {self.run_name}@{step}.")
+
+    @work(thread=True, group="action")
+    def _run_brie(self, args: list[str], done: str) -> None:
+        code, output = run_to_end(self.app.workspace.root, args)
+        if code == 0:
+            self.post_message(ActionFinished(done))
+        else:
+            last = output.splitlines()[-1] if output else f"exit code {code}"
+            self.post_message(ActionFinished(f"{shown_command(args)}: {last}", error=True))
+        self.app.call_from_thread(self.refresh_now)
