@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from brie.checkpoints import sha256_file
 from brie.data_normalize import INPUT_FORMATS, Fields, Normalizer, RowError
 from brie.data_read import DataError, Notes, Record, open_source
 from brie.store import datasets as dataset_rows
@@ -177,17 +178,9 @@ def _token_counter(ws: Workspace, model: str, fmt: str) -> Callable[[dict], int]
     return count
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _content_sha(folder: Path) -> tuple[str, dict[str, str]]:
     """sha256 over the split files in a fixed order (name, then that file's sha256); absent = empty split."""
-    files = {f"{s}.jsonl": _file_sha(folder / f"{s}.jsonl") for s in SPLITS if (folder / f"{s}.jsonl").exists()}
+    files = {f"{s}.jsonl": sha256_file(folder / f"{s}.jsonl") for s in SPLITS if (folder / f"{s}.jsonl").exists()}
     h = hashlib.sha256()
     for name, sha in files.items():
         h.update(f"{name} {sha}\n".encode())

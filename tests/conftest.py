@@ -67,3 +67,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from tests.tiny import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+@pytest.fixture
+def anyio_backend():
+    """The UI tests run on asyncio (anyio's pytest plugin, as Textual's pilot needs)."""
+    return "asyncio"

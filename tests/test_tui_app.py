@@ -9,23 +9,9 @@ import pytest
 from textual.widgets import DataTable
 
 from brie.store import Store
-from tests.tui_fixtures import add_checkpoint, fill_demo
+from tests.tui_fixtures import add_checkpoint, fill_demo, wait_for
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-async def wait_for(pilot, condition, tries: int = 100):
-    """Let the app run until `condition()` holds (polls are asynchronous); fail if it never does."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never held")
 
 
 @pytest.fixture

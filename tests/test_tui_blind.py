@@ -8,25 +8,12 @@ import re
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.tui_fixtures import SECRET_MODEL, SECRET_RUN, SECRET_STEP, add_comparisons, fill_demo
+from tests.tui_fixtures import SECRET_MODEL, SECRET_RUN, SECRET_STEP, add_comparisons, fill_demo, wait_for
 
 pytest.importorskip("brie.judge", reason="the judging core is not merged yet")
 pytestmark = pytest.mark.anyio
 
 SECRETS = [SECRET_MODEL, SECRET_RUN, str(SECRET_STEP), "base", "pirate-lora"]
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-async def wait_for(pilot, condition, tries: int = 100):
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never held")
 
 
 def screen_text(app) -> str:

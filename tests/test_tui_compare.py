@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.tui_fixtures import wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
 pytest.importorskip("brie.judge", reason="the judging core is not merged yet")
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 async def wait_for(pilot, condition, tries: int = 600):

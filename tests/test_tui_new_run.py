@@ -8,23 +8,10 @@ import signal
 import pytest
 from textual.widgets import Button, Select, Static
 
-from tests.tui_fixtures import fill_demo
+from tests.tui_fixtures import fill_demo, wait_for
 from tui.screens.new_run import build_request, scale_text
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-async def wait_for(pilot, condition, tries: int = 100):
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never held")
 
 
 def test_build_request_validates_and_writes_only_changed_options():

@@ -131,3 +131,12 @@ def add_comparisons(ws: Workspace, shown_first: list[str], llm_judge: str | None
                                         "cache_read_tokens": 0, "cost_usd": 0.001, "judged_at": T0})
             out.append({"comparison_id": cid, "shown_first": first})
     return out
+
+
+async def wait_for(pilot, condition, tries: int = 100):
+    """Let the app run until `condition()` holds (polls are asynchronous); fail if it never does."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition never held")
