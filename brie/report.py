@@ -70,7 +70,7 @@ def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
             ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
             table.append([r["suite"], r["a"], r["b"], r["judge"], r["n"], f"{r['b_wins']}/{r['a_wins']}/{r['ties']}",
                           r["b_win_rate"], ci, r["first_shown_win_rate"], r["swap_consistency"],
-                          r["parse_failure_rate"]])
+                          f"{r['parse_failure_rate']:.0%}"])
             if r["n"] < stats.SMALL_N:
                 caveats.append(f"{r['a']} vs {r['b']} on {r['suite']} ({r['judge']}): only n={r['n']} comparisons.")
             if r["parse_failure_rate"]:
