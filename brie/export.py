@@ -7,10 +7,48 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import threading
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
+from brie.errors import BrieError
 from brie.stats import combined, final_verdicts, results
 from brie.store import judging as rows
+
+
+def check_filters(ws, suite: str | None, judge: str | None) -> None:
+    """A --suite or --judge that matches nothing is a typo, not an empty export: say what exists."""
+    if suite is not None:
+        from brie.suites import list_suites
+
+        names = sorted(s["name"] for s in list_suites(ws))
+        if suite not in names:
+            raise BrieError(f"--suite {suite!r}: no such suite (suites: {', '.join(names) or 'none yet'})")
+    if judge is not None:
+        names = sorted({r[0] for r in ws.store.db.execute("select distinct judge from judgments")}
+                       | {r[0] for r in ws.store.db.execute("select distinct judge from scores")})
+        if judge not in names:
+            raise BrieError(f"--judge {judge!r}: no judgments by that judge "
+                            f"(judges with judgments: {', '.join(names) or 'none yet'})")
+
+
+@contextmanager
+def _atomic(path: Path, force: bool, newline: str | None = None):
+    """Write to a temporary file beside `path`, then rename it over `path`: a reader never sees half a
+    file, and a crash leaves the old one. An existing file is kept unless `force`."""
+    if path.exists() and not force:
+        raise BrieError(f"{path} already exists; pass --force to overwrite it, or --out another file")
+    # Beside the target (same filesystem, so the rename is atomic), with the usual permissions.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline=newline) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _side(c: dict, side: str) -> dict:
@@ -52,13 +90,18 @@ def _out(ws, out: str | Path | None, default: str) -> Path:
     return path
 
 
-def export_judged(ws, out=None, suite=None, judge=None) -> tuple[Path, int]:
+def export_judged(ws, out=None, suite=None, judge=None, force: bool = False) -> tuple[Path, int]:
+    return _judged(ws, out, suite, judge, force)[:2]
+
+
+def _judged(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
+    check_filters(ws, suite, judge)
     lines = judged_lines(ws, suite, judge)
     path = _out(ws, out, "judged.jsonl")
-    with path.open("w", encoding="utf-8") as f:
+    with _atomic(path, force) as f:
         for line in lines:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
-    return path, len(lines)
+    return path, len(lines), dict(Counter(line["verdict"] for line in lines))
 
 
 CSV_FIELDS = ["suite", "category", "a", "b", "judge", "n", "b_wins", "a_wins", "ties", "b_win_rate",
@@ -66,34 +109,56 @@ CSV_FIELDS = ["suite", "category", "a", "b", "judge", "n", "b_wins", "a_wins", "
               "position_flips", "samples", "sample_win_rate_sd", "parse_failure_rate", "judgments", "cost_usd"]
 
 
-def export_csv(ws, out=None, suite=None, judge=None) -> tuple[Path, int]:
+def export_csv(ws, out=None, suite=None, judge=None, force: bool = False) -> tuple[Path, int]:
+    return _csv(ws, out, suite, judge, force)[:2]
+
+
+def _csv(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
+    check_filters(ws, suite, judge)
     table = results(ws, suite, judge)["results"]
     path = _out(ws, out, "results.csv")
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with _atomic(path, force, newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         w.writeheader()
         w.writerows(table)
-    return path, len(table)
+    return path, len(table), {"comparisons": sum(r["n"] for r in table if r["category"] == "(all)")}
 
 
-def export_dpo(ws, out=None, suite=None, judge=None) -> tuple[Path, int]:
+def export_dpo(ws, out=None, suite=None, judge=None, force: bool = False) -> tuple[Path, int]:
+    return _dpo(ws, out, suite, judge, force)[:2]
+
+
+def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     """prompt/chosen/rejected JSONL (what mlx-lm-lora and TRL's DPOTrainer read) from decisive verdicts.
 
     A comparison gives one pair per judge that decided it (after swap, a flip is a tie and gives
     none). Multi-turn prompts are left out: their earlier answers differ between the two sides.
     """
+    check_filters(ws, suite, judge)
     comps = {c["comparison_id"]: c for c in rows.comparison_details(
         ws.store, "s.name = ?" if suite else "1", [suite] if suite else [])}
     verdicts = combined(final_verdicts([j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]))
     path = _out(ws, out, "dpo.jsonl")
     n = 0
-    with path.open("w", encoding="utf-8") as f:
+    skipped = Counter()
+    with _atomic(path, force) as f:
         for (cid, jname), v in sorted(verdicts.items()):
             c = comps[cid]
-            if v["verdict"] not in ("a", "b") or len(c["turns"]) != 1:
+            if v["verdict"] not in ("a", "b"):
+                skipped["ties"] += 1
+                continue
+            if len(c["turns"]) != 1:
+                skipped["multi_turn"] += 1
                 continue
             win, lose = (c["a_answers"], c["b_answers"]) if v["verdict"] == "a" else (c["b_answers"], c["a_answers"])
             f.write(json.dumps({"prompt": c["turns"][0], "chosen": win[0], "rejected": lose[0],
                                 "judge": jname, "comparison_id": str(cid)}, ensure_ascii=False) + "\n")
             n += 1
-    return path, n
+    return path, n, {"pairs": n, "skipped_ties": skipped["ties"], "skipped_multi_turn": skipped["multi_turn"]}
+
+
+def write_export(ws, kind: str, out=None, suite=None, judge=None, force: bool = False) -> dict:
+    """One export by kind ("judged", "csv", "dpo"): {kind, path, rows, counts}."""
+    fn = {"judged": _judged, "csv": _csv, "dpo": _dpo}[kind]
+    path, n, counts = fn(ws, out, suite, judge, force)
+    return {"kind": kind, "path": str(path), "rows": n, "counts": counts}

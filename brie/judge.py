@@ -241,6 +241,7 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
     summary.tasks += len(tasks)
     lock = threading.Lock()
     fatal: list[BaseException] = []
+    unreachable: list[str] = []
 
     def over_budget() -> bool:
         return max_cost is not None and summary.cost_usd >= max_cost
@@ -250,6 +251,10 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
         errors = 0
         while attempt <= max_attempts:
             with lock:
+                if unreachable:
+                    summary.failed += 1
+                    summary.errors.append(unreachable[0])
+                    return
                 if over_budget() or fatal:
                     summary.stopped_for_cost |= over_budget()
                     return
@@ -265,11 +270,15 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
             except (anthropic.APIError, openai.APIError, ValueError) as e:
                 # After the SDK's own retries (or a body that is not JSON): leave it missing; a rerun asks again.
                 errors += 1
-                if errors < max_attempts:
+                refused = _refused_connection(e)
+                if errors < max_attempts and not refused:
                     continue
                 with lock:
                     summary.failed += 1
-                    summary.errors.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200])
+                    summary.errors.append(describe_error(client, e))
+                    if refused:
+                        # Nothing listens there: every other request would wait through the same retries.
+                        unreachable.append(summary.errors[-1])
                 return
             row = _record(ws, task, attempt, template, reply)
             with lock:
@@ -303,8 +312,34 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
                 queue.clear()
     if fatal:
         e = fatal[0]
-        raise BrieError(f"judge {client.spec.name}: {type(e).__name__}: "
-                        f"{getattr(e, 'message', None) or str(e).splitlines()[0]}")
+        raise BrieError(describe_error(client, e))
+
+
+def _refused_connection(e: BaseException) -> bool:
+    """A connection the judge's server refused or could not be found for (not a timeout)."""
+    import anthropic
+    import openai
+
+    return (isinstance(e, (anthropic.APIConnectionError, openai.APIConnectionError))
+            and not isinstance(e, (anthropic.APITimeoutError, openai.APITimeoutError)))
+
+
+def describe_error(client: JudgeClient, e: BaseException) -> str:
+    """One line naming the judge, the URL it tried and what went wrong (the SDKs' own "Connection
+    error." says neither). The URL is the SDK's base URL: it never holds the API key."""
+    import anthropic
+    import openai
+
+    url = client.url
+    if isinstance(e, (anthropic.APITimeoutError, openai.APITimeoutError)):
+        what = "timed out (after the SDK's retries)"
+    elif _refused_connection(e):
+        cause = e.__cause__ or e.__context__
+        what = "could not connect" + (f" ({str(cause).splitlines()[0][:120]})" if cause and str(cause) else "")
+    else:
+        msg = getattr(e, "message", None) or str(e)
+        what = f"{type(e).__name__}: {msg.splitlines()[0] if msg else ''}"[:200]
+    return f"judge {client.spec.name} at {url}: {what}"
 
 
 def _judge_batched(ws, client: JudgeClient, comparisons, swap, max_attempts, max_cost, poll_seconds,

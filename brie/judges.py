@@ -126,6 +126,15 @@ class JudgeClient:
         else:
             raise JudgeError(f"judge {spec.name}: humans judge in the UI (brie ui), not through an API")
 
+    @property
+    def url(self) -> str:
+        """The base URL the SDK sends to, without any user:password part."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(str(getattr(self.client, "base_url", "") or ""))
+        return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
+                                         if parts.hostname else parts.netloc)).rstrip("/")
+
     def anthropic_params(self, system: str, user: str) -> dict:
         # The fixed instructions are marked for prompt caching: every comparison reuses them.
         # No temperature: current Claude models take none (the SDK no longer offers it).

@@ -45,20 +45,16 @@ def _thin(points: list, most: int = 20) -> list:
     return points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
 
 
-def _mine(label: str | None, run: str) -> bool:
-    return bool(label) and (label == "base" or label.startswith(f"{run}@"))
-
-
 def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
-    """Win rates, position bias and judge agreement from the judging statistics (brie.stats)."""
+    """Win rates, position bias and judge agreement from the judging statistics (brie.stats),
+    over the comparisons in which one side is this run's checkpoint — never other runs'."""
     try:
         from brie import stats
     except ImportError:  # the judging code is not part of this build
         return ["No judgments yet."], []
-    data = stats.results(ws)
-    rows = [r for r in data["results"] if r["category"] == "(all)" and (_mine(r["a"], run) or _mine(r["b"], run))
-            and not (r["a"] == "base" and r["b"] == "base")]
-    scores = [r for r in data.get("scores", []) if _mine(r["model"], run)]
+    data = stats.results(ws, run=run)
+    rows = [r for r in data["results"] if r["category"] == "(all)"]
+    scores = data.get("scores", [])
     if not rows and not scores:
         return ["No judgments yet."], []
     lines, caveats = [], []
@@ -91,6 +87,19 @@ def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
     return lines, caveats
 
 
+def _steps(row: dict) -> str:
+    """Steps done out of planned, in words when either is unknown (a run that failed or was
+    cancelled before its first step has neither)."""
+    done, total = row.get("step"), row.get("total_steps")
+    if done is None and total is None:
+        return f"none recorded (the run is {row['status']})" if row["status"] != "completed" else "–"
+    if total is None:
+        return f"{done} (total not recorded)"
+    if done is None:
+        return f"0 of {total}"
+    return f"{done} of {total}"
+
+
 def build_report(ws: Workspace, run: str) -> str:
     row = run_rows.get_run(ws.store, run)
     if row is None:
@@ -102,9 +111,11 @@ def build_report(ws: Workspace, run: str) -> str:
     info = [
         ("model", row["model"]), ("dataset", _dataset(ws, row["dataset_id"]) or "–"),
         ("method", row["method"] or "–"), ("key config", _key_config(row["config_json"]) or "–"),
-        ("status", row["status"]), ("steps", f"{row['step']} of {row['total_steps']}"),
+        ("status", row["status"]), ("steps", _steps(row)),
         ("started", row["started_at"] or row["created_at"]), ("ended", row["ended_at"] or "–"),
     ]
+    if row.get("error"):
+        info.append(("error", " ".join(str(row["error"]).split())[:300]))
     lines += _table(["", ""], [[f"**{k}**", v] for k, v in info]) + [""]
     if row.get("dry_run"):
         caveats.append("This was a **dry run**: its numbers check the plumbing, not the method.")

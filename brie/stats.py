@@ -69,9 +69,14 @@ def combined(finals: dict) -> dict[tuple[int, str], dict]:
     return out
 
 
-def results(ws, suite: str | None = None, judge: str | None = None) -> dict:
-    comps = {c["comparison_id"]: c for c in rows.comparison_details(
-        ws.store, "s.name = ?" if suite else "1", [suite] if suite else [])}
+def results(ws, suite: str | None = None, judge: str | None = None, run: str | None = None) -> dict:
+    """Everything `brie results` shows; `run` keeps only comparisons and grades of that run's
+    checkpoints (each against whatever it was compared with, usually base)."""
+    where, params = (["s.name = ?"], [suite]) if suite else ([], [])
+    if run is not None:
+        where.append("(ga.run = ? or gb.run = ?)")
+        params += [run, run]
+    comps = {c["comparison_id"]: c for c in rows.comparison_details(ws.store, " and ".join(where) or "1", params)}
     judgments = [j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]
     finals = final_verdicts(judgments)
     verdicts = combined(finals)
@@ -129,7 +134,7 @@ def results(ws, suite: str | None = None, judge: str | None = None) -> dict:
             "total_cost_usd": round(sum(j["cost_usd"] or 0 for j in judgments), 6),
             "parse_failure_rate": (sum(j["verdict"] == "invalid" for j in judgments) / len(judgments)) if judgments else None,
             "judgments": len(judgments),
-            "scores": score_results(ws, suite, judge)}
+            "scores": score_results(ws, suite, judge, run)}
 
 
 def _sd(values: list[float]) -> float | None:
@@ -139,11 +144,21 @@ def _sd(values: list[float]) -> float | None:
     return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
 
 
-def score_results(ws, suite: str | None = None, judge: str | None = None) -> list[dict]:
-    """Single-answer grading: the MT-Bench average per model, suite and judge."""
+def score_results(ws, suite: str | None = None, judge: str | None = None, run: str | None = None) -> list[dict]:
+    """Single-answer grading: the MT-Bench average per model, suite and judge.
+
+    With `run`: that run's checkpoints, and its base model as the reference (not other models' base).
+    """
+    base_model = None
+    if run is not None:
+        from brie.store.runs import get_run
+
+        base_model = (get_run(ws.store, run) or {}).get("model")
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows.all_scores(ws.store):
         if (suite and r["suite"] != suite) or (judge and r["judge"] != judge):
+            continue
+        if run is not None and r["run"] != run and not (r["run"] is None and r["model"] == base_model):
             continue
         groups[(r["suite"], r["label"], r["judge"])].append(r)
     out = []

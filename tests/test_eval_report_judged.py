@@ -26,3 +26,56 @@ def test_report_shows_win_rate_position_bias_and_small_n(fresh_ws):
     assert row["first_shown_win_rate"] == 0.0
     assert f"| s | base | r1@10 | {judge} | {n} |" in section
     assert f"only n={n} comparisons" in report
+
+
+def _clone_generations(ws, src_run: str, new_run: str, step: int = 10) -> dict:
+    """Copies of `src_run`'s stored answers under another run (as if it had been trained and generated):
+    {label: {(prompt_row_id, sample_idx): generation id}}, the shape make_comparisons takes."""
+    from brie.store import judging as rows
+
+    out = {"base": {}, f"{new_run}@{step}": {}}
+    for g in ws.store.db["generations"].rows:
+        if g["run"] is None:
+            out["base"][(g["prompt_row_id"], g["sample_idx"])] = g["id"]
+        elif g["run"] == src_run:
+            copy = {k: v for k, v in g.items() if k not in ("id", "created_at")}
+            copy.update(label=f"{new_run}@{step}", run=new_run, model_key=f"sha-of-{new_run}")
+            out[f"{new_run}@{step}"][(g["prompt_row_id"], g["sample_idx"])] = rows.insert_generation(ws.store, copy)
+    return out
+
+
+def test_report_counts_only_this_runs_comparisons(fresh_ws):
+    """Another run's base-vs-checkpoint verdicts (and judge agreement on them) stay out of r1's report."""
+    from brie.judge import compare, judge_comparisons, make_comparisons
+    from brie.report import build_report
+    from brie.stats import results
+
+    with fresh_ws.store.transaction() as db:  # no checkpoint files needed: its answers are copied below
+        db["runs"].insert({"name": "other", "model": "tiny", "status": "completed", "method": "lora",
+                           "created_at": "2026-11-22T03:00:00Z"})
+    other_ids = make_comparisons(fresh_ws, "s", _clone_generations(fresh_ws, "r1", "other"), "base", "other@10")
+    with JudgeServer(lambda call: {"text": "[[A]]"}) as server:
+        mine = f"openai-compatible:mine@{server.url}/v1"
+        only_other = f"openai-compatible:elsewhere@{server.url}/v1"
+        ids, _ = compare(fresh_ws, "s", "base", "r1@10", [mine], max_tokens=8, max_retries=1, timeout=5.0)
+        # both judges see `other`: agreement between them exists only on other's comparisons
+        judge_comparisons(fresh_ws, other_ids, [mine, only_other], max_retries=1, timeout=5.0)
+    assert results(fresh_ws)["agreement"]  # the workspace-wide view has it
+    report = build_report(fresh_ws, "r1")
+    section = report.split("## Win rates and judge agreement")[1].split("## Forgetting")[0]
+    assert "other@10" not in report and only_other not in report
+    assert "Judge agreement" not in section
+    assert f"| s | base | r1@10 | {mine} | {len(ids)} |" in section
+    assert "other@10" in build_report(fresh_ws, "other")
+
+
+def test_report_of_a_failed_run_says_how_far_it_got(fresh_ws):
+    from brie.report import build_report
+
+    with fresh_ws.store.transaction() as db:
+        db["runs"].insert({"name": "broke", "model": "tiny", "status": "failed", "method": "lora",
+                           "error": "out of memory", "created_at": "2026-11-22T03:00:00Z"})
+    report = build_report(fresh_ws, "broke")
+    assert "None" not in report
+    assert "| **steps** | none recorded (the run is failed) |" in report
+    assert "| **error** | out of memory |" in report

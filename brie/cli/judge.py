@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from brie.cli.common import console, err_console, print_json
+from brie.cli.common import console, err_console, fail, plural, print_json
 from brie.workspace import Workspace
 
 suites_app = typer.Typer(help="Prompt suites: the prompts generation and judging run over.", no_args_is_help=True)
@@ -123,18 +123,36 @@ def compare(
                          max_tokens=max_tokens, seed=seed, concurrency=concurrency, max_cost=max_cost,
                          batch=batch, max_attempts=max_attempts, max_retries=retries, timeout=timeout,
                          poll_seconds=poll, judge_max_tokens=judge_max_tokens, base_model=base_model, engine=engine, progress=progress, warn=_warn)
+    from collections import Counter
+
+    grouped = [{"error": e, "count": n} for e, n in Counter(s.errors).most_common()]
     summary = {"comparisons": len(ids), "asked": s.tasks, "already_stored": s.already_done, "valid": s.valid,
                "invalid": s.invalid, "failed": s.failed, "cost_usd": round(s.cost_usd, 6),
-               "stopped_for_cost": s.stopped_for_cost, "errors": s.errors[:5]}
+               "stopped_for_cost": s.stopped_for_cost, "errors": grouped}
+    # Something was asked and not one usable verdict came back: that is a failure, not a result.
+    nothing_valid = s.tasks > 0 and s.valid == 0 and not s.stopped_for_cost
     if as_json:
         print_json(summary)
+        if nothing_valid:
+            raise typer.Exit(1)
         return
-    console.print(f"{len(ids)} comparisons; {s.tasks} judgments asked ({s.already_done} already stored): "
-                  f"{s.valid} valid, {s.invalid} invalid answers, {s.failed} failed; ${s.cost_usd:.4f}.")
+    console.print(f"{plural(len(ids), 'comparison')}; {plural(s.tasks, 'judgment')} asked "
+                  f"({s.already_done} already stored): {s.valid} valid, "
+                  f"{plural(s.invalid, 'invalid answer')}, {s.failed} failed; ${s.cost_usd:.4f}.")
     if s.stopped_for_cost:
         console.print(f"[yellow]Stopped: --max-cost {max_cost} reached. Rerun to continue.[/]")
+    for g in grouped:
+        err_console.print(f"  {g['count']}× {g['error']}", markup=False, soft_wrap=True)
+    if nothing_valid:
+        why = []
+        if s.failed:
+            why.append(f"{plural(s.failed, 'request')} failed")
+        if s.invalid:
+            why.append(f"{plural(s.invalid, 'answer')} had no valid verdict")
+        fail(f"no valid verdicts: {' and '.join(why) or 'nothing came back'}; fix the judge and rerun "
+             "(stored judgments are kept)")
     if s.failed:
-        console.print(f"[yellow]{s.failed} requests failed ({'; '.join(s.errors[:2])}). Rerun to retry them.[/]")
+        console.print(f"[yellow]{plural(s.failed, 'request')} failed (above). Rerun to retry them.[/]")
     console.print("See `brie results`.")
 
 
@@ -208,32 +226,48 @@ def results(
                   f"total cost ${r['total_cost_usd']:.4f}.")
 
 
-def _export(kind: str, out, suite, judge) -> None:
-    from brie import export
+def _export(kind: str, out, suite, judge, force: bool, as_json: bool) -> None:
+    from brie.export import write_export
 
-    fn = {"judged": export.export_judged, "csv": export.export_csv, "dpo": export.export_dpo}[kind]
-    path, n = fn(Workspace.open(), out, suite, judge)
-    console.print(f"Wrote {n} records to {path}.")
+    r = write_export(Workspace.open(), kind, out, suite, judge, force)
+    if as_json:
+        print_json(r)
+        return
+    c = r["counts"]
+    if kind == "judged":
+        detail = "verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) if c else ""
+    elif kind == "csv":
+        detail = f"over {plural(c['comparisons'], 'comparison')}"
+    else:
+        detail = f"skipped: {plural(c['skipped_ties'], 'tie')}, {plural(c['skipped_multi_turn'], 'multi-turn prompt')}"
+    what = {"judged": "judgment", "csv": "results row", "dpo": "DPO pair"}[kind]
+    console.print(f"Wrote {plural(r['rows'], what)} to {r['path']}" + (f" ({detail})." if detail else "."),
+                  markup=False, soft_wrap=True)  # soft_wrap: a path broken over lines cannot be copied
 
 
-_OUT = typer.Option(None, "--out", help="Output file (default: exports/<kind file>).")
-_SUITE = typer.Option(None, "--suite", help="Only this suite.")
-_JUDGE = typer.Option(None, "--judge", help="Only this judge.")
+_OUT = typer.Option(None, "--out", help="Output file (default: exports/judged.jsonl, results.csv or dpo.jsonl).")
+_SUITE = typer.Option(None, "--suite", help="Only this suite (an unknown name is an error that lists the suites).")
+_JUDGE = typer.Option(None, "--judge", help="Only this judge, as stored (an unknown name lists the judges).")
+_FORCE = typer.Option(False, "--force", help="Overwrite the output file if it exists (the default refuses).")
+_JSON = typer.Option(False, "--json", help="Print what was written as JSON: kind, path, rows, counts.")
 
 
 @export_app.command("judged")
-def export_judged(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE) -> None:
+def export_judged(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE,
+                  force: bool = _FORCE, as_json: bool = _JSON) -> None:
     """Judged JSONL: one line per judgment (DESIGN.md's schema), invalid answers included."""
-    _export("judged", out, suite, judge)
+    _export("judged", out, suite, judge, force, as_json)
 
 
 @export_app.command("csv")
-def export_csv(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE) -> None:
+def export_csv(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE,
+               force: bool = _FORCE, as_json: bool = _JSON) -> None:
     """The results table as CSV."""
-    _export("csv", out, suite, judge)
+    _export("csv", out, suite, judge, force, as_json)
 
 
 @export_app.command("dpo")
-def export_dpo(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE) -> None:
+def export_dpo(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE,
+               force: bool = _FORCE, as_json: bool = _JSON) -> None:
     """prompt/chosen/rejected JSONL from decisive verdicts (for mlx-lm-lora or TRL's DPO trainer)."""
-    _export("dpo", out, suite, judge)
+    _export("dpo", out, suite, judge, force, as_json)

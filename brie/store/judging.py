@@ -155,7 +155,7 @@ def insert_score(store: Store, row: dict) -> None:
 
 
 def all_scores(store: Store) -> list[dict]:
-    sql = """select sc.*, g.label, g.prompt_row_id, p.category, s.name as suite
+    sql = """select sc.*, g.label, g.model, g.run, g.prompt_row_id, p.category, s.name as suite
              from scores sc join generations g on g.id = sc.generation_id
              join prompts p on p.id = g.prompt_row_id join suites s on s.id = p.suite_id order by sc.id"""
     cur = store.db.execute(sql)

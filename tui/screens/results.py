@@ -184,7 +184,8 @@ class ResultsScreen(PollingScreen):
         fn = {"judged": export.export_judged, "csv": export.export_csv, "dpo": export.export_dpo}[kind]
         ws = Workspace(self.app.workspace.root)
         try:
-            path, n = fn(ws, None, self.filters.suite, self.filters.judge)
+            # The key press asks for a fresh file; the CLI's refusal to overwrite (--force) is for scripts.
+            path, n = fn(ws, None, self.filters.suite, self.filters.judge, force=True)
             self.post_message(ActionFinished(f"Wrote {n} records to {path}."))
         except Exception as e:
             self.post_message(ActionFinished(f"export {kind}: {e}", error=True))
