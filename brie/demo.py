@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from brie.models import DEFAULT_MODEL, load_model, prepare_default_model
+from brie.words import plural
 from brie.workspace import Workspace
 
 DEMO_PROMPTS = [
@@ -95,6 +96,17 @@ def _demo_run(ws: Workspace) -> str | None:
     return runs[-1]["name"] if runs else None
 
 
+# The demo's local judge, by a name without the server's URL: the port can differ between runs, and
+# judgments are stored under the judge's name, so a rerun reuses what the last run judged.
+DEMO_JUDGE = "openai-compatible:smollm2-135m-instruct-demo"
+
+
+def demo_judge(url: str):
+    from brie.judges import local_judge
+
+    return local_judge(DEMO_JUDGE, url)
+
+
 def step_compare_demo(ws: Workspace, say) -> None:
     """Base vs the demo run's best checkpoint on the demo suites, judged by the embedded model."""
     from brie.demo_data import demo_suite_paths
@@ -128,10 +140,14 @@ def step_compare_demo(ws: Workspace, say) -> None:
         "(brie compare --judge anthropic:claude-sonnet-5-5).[/] "
         f"To stay quick it judges the first {DEMO_JUDGED_PER_SUITE} prompts of each suite.")
     with mlx_server(default_model_dir(ws), log_path=ws.root / "exports" / "mlx_server.log") as url:
-        judge = f"openai-compatible:default_model@{url}"
-        s = judge_comparisons(ws, ids, [judge], concurrency=2, max_attempts=1, max_retries=1, timeout=300,
-                              judge_max_tokens=DEMO_JUDGE_TOKENS)
-    say(f"Judged: {s.valid} verdicts, {s.invalid} answers without a valid verdict (stored raw), {s.failed} failed.")
+        s = judge_comparisons(ws, ids, [demo_judge(url)], concurrency=2, max_attempts=1, max_retries=1,
+                              timeout=300, judge_max_tokens=DEMO_JUDGE_TOKENS)
+    judge = DEMO_JUDGE
+    if s.tasks == 0:
+        say(f"Nothing new to judge: reusing {plural(s.already_done, 'stored judgment')} by {judge}.")
+    else:
+        say(f"Judged: {plural(s.valid, 'verdict')}, {plural(s.invalid, 'answer')} without a valid verdict "
+            f"(stored raw), {s.failed} failed.")
     if s.invalid:
         from brie.store.judging import all_judgments
 

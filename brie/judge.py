@@ -200,12 +200,13 @@ def _record(ws, task: _Task, attempt: int, template: str, reply: Reply, batch_id
         "batch_id": batch_id})
 
 
-def judge_comparisons(ws, comparison_ids: list[int], judges: list[str], swap: bool = False,
+def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpec], swap: bool = False,
                       concurrency: int = 4, max_cost: float | None = None, max_attempts: int = 3,
                       max_retries: int = 4, timeout: float = 120.0, batch: bool = False,
                       poll_seconds: float = 30.0, judge_max_tokens: int = 1024, progress=None,
                       warn=None) -> JudgeRunSummary:
-    """Judge every stored comparison with every judge; only what is missing is asked.
+    """Judge every stored comparison with every judge (names, or specs such as `local_judge`'s);
+    only what is missing is asked.
 
     Each judgment is committed as it lands. `concurrency` bounds the requests in flight; the SDKs
     retry 429/5xx/timeouts with backoff (`max_retries`). An answer without exactly one verdict is
@@ -215,7 +216,7 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str], swap: bo
     summary = JudgeRunSummary()
     comparisons = rows.comparison_details(
         ws.store, f"c.id in ({','.join('?' * len(comparison_ids))})", list(comparison_ids)) if comparison_ids else []
-    specs = [parse_judge(j, ws, warn=warn) for j in judges]
+    specs = [j if isinstance(j, JudgeSpec) else parse_judge(j, ws, warn=warn) for j in judges]
     for spec in specs:
         if spec.provider == "human":
             raise BrieError(f"judge {spec.name}: human verdicts are given in the UI, not by `brie compare`")

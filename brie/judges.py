@@ -91,6 +91,16 @@ def parse_judge(name: str, ws=None, warn=None) -> JudgeSpec:
     return spec
 
 
+def local_judge(name: str, base_url: str, model: str = "default_model") -> JudgeSpec:
+    """An OpenAI-compatible judge on a local server whose URL changes from run to run (a port picked
+    when the server starts), under a name that does not: judgments are stored under the judge's name,
+    so with the URL in it every restart would be a new judge and nothing stored would be reused.
+    `model` is what the server is asked for (`mlx_lm.server` serves its --model as "default_model")."""
+    if not name.startswith("openai-compatible:") or "@" in name:
+        raise JudgeError(f"judge {name!r}: a local judge's stable name is openai-compatible:<name>, without @<url>")
+    return JudgeSpec(name=name, provider="openai-compatible", model=model, base_url=base_url)
+
+
 @dataclass
 class Reply:
     text: str  # the judge's whole answer ("" when it gave none)

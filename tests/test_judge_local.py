@@ -30,3 +30,35 @@ def test_demo_step_skips_without_a_trained_run(workspace):
     said = []
     step_compare_demo(workspace, said.append)
     assert said and "Skipping the A/B comparison" in said[-1]
+
+
+def test_demo_judge_keeps_its_name_when_the_port_changes(fresh_ws, monkeypatch):
+    """The demo's local judge gets a new port on each run; its verdicts must still be found and reused."""
+    from contextlib import contextmanager
+
+    from brie import demo, local_judge
+    from tests.judge_server import JudgeServer
+
+    servers = []
+
+    @contextmanager
+    def fake_mlx_server(model_path, log_path=None, **kw):
+        # A real HTTP server on a fresh port each time, as mlx_lm.server would get when 18231 is taken.
+        with JudgeServer(lambda call: {"text": "[[A]]"}) as server:
+            servers.append(server)
+            yield server.url + "/v1"
+
+    monkeypatch.setattr(local_judge, "mlx_server", fake_mlx_server)
+    monkeypatch.setattr(demo, "DEMO_GEN_TOKENS", 4)
+    monkeypatch.setattr(demo, "DEMO_JUDGED_PER_SUITE", 1)
+    monkeypatch.setattr(demo, "DEMO_RUN", "r1")
+    first, second = [], []
+    demo.step_compare_demo(fresh_ws, first.append)
+    demo.step_compare_demo(fresh_ws, second.append)
+    assert servers[0].url != servers[1].url
+    assert len(servers[0].calls) == 2 and servers[1].calls == []  # nothing judged twice
+    judges = {j["judge"] for j in rows.all_judgments(fresh_ws.store)}
+    assert judges == {demo.DEMO_JUDGE} and "127.0.0.1" not in demo.DEMO_JUDGE
+    assert "Judged: 2 verdicts, 0 answers without a valid verdict" in "\n".join(first)
+    assert "Nothing new to judge: reusing 2 stored judgments" in "\n".join(second)
+    assert any("win rate" in line for line in second)
