@@ -8,21 +8,42 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+import click
 import typer
 from typer.core import TyperGroup
 
-from brie.cli.common import console, fail
+from brie.cli.common import console, err_console, fail
 from brie.errors import BrieError
 
 
+# Typer 0.29 vendors its own click (typer._click), whose exceptions are not click's: catch both,
+# finding the vendored classes through a public one (BadParameter -> UsageError -> ClickException).
+def _bases(name: str) -> tuple[type, ...]:
+    return tuple({c for c in typer.BadParameter.__mro__ if c.__name__ == name} | {getattr(click, name)})
+
+
+_USAGE_ERRORS = _bases("UsageError")
+_CLICK_ERRORS = _bases("ClickException")
+
+
 class BrieGroup(TyperGroup):
-    """Turns every BrieError raised below into one red line and exit code 1 — no traceback."""
+    """Turns every BrieError raised below into one red line and exit code 1 — no traceback.
+
+    Click's own usage errors (a missing option, a bad value, an unknown command) get the same
+    "error:" prefix instead of click's "Error:", after click's usage line and help hint; exit code 2.
+    """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except BrieError as e:
             fail(str(e))
+        except _CLICK_ERRORS as e:
+            if isinstance(e, _USAGE_ERRORS) and e.ctx is not None:
+                err_console.print(e.ctx.get_usage(), markup=False, highlight=False, soft_wrap=True)
+                err_console.print(f"Try '{e.ctx.command_path} {e.ctx.help_option_names[0]}' for help.\n",
+                                  markup=False, highlight=False, soft_wrap=True)
+            fail(e.format_message(), e.exit_code)
 
 
 app = typer.Typer(

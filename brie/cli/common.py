@@ -24,6 +24,6 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return _plural(n, word, many)
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print("error: " + message, style="bold red", markup=False, emoji=False, soft_wrap=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)

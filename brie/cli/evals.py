@@ -24,7 +24,8 @@ def eval_command(
                                          help="Comma-separated specs: base, <run>@<step>, <run>@best|last|recommended."),
     benchmarks: str = typer.Option(..., "--benchmarks", "-b",
                                    help="Comma-separated: gsm8k[:file or hub id], perplexity:<dataset|folder|file>, "
-                                        "mcq:<file>, overlap:<suite|file>, mt-bench[:file], lm-eval:<task>."),
+                                        "mcq:<file>, overlap:<suite|file>, mt-bench[:file], lm-eval:<task> "
+                                        "(what each needs: see above)."),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Evaluate base and every checkpoint of this run, "
                                                               "then plot each metric against step."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items of each benchmark."),
@@ -32,11 +33,32 @@ def eval_command(
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per generated answer."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Prompts generated together (batched generation)."),
     base_model: Optional[str] = typer.Option(None, "--base-model", help="What `base` means when no run is named."),
-    judge: Optional[str] = typer.Option(None, "--judge", help="Judge for mt-bench, e.g. anthropic:<model> or "
-                                                              "openai:<model>."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Judge for mt-bench (required by it), e.g. "
+                                                              "anthropic:<model>, openai:<model> or "
+                                                              "openai-compatible:<model>@<base-url>."),
     as_json: bool = typer.Option(False, "--json", help="Print results and deltas as JSON."),
 ) -> None:
-    """Run benchmarks on the base model and checkpoints; every item is stored, reruns resume."""
+    """Run benchmarks on the base model and checkpoints; every item is stored, reruns resume.
+
+    \b
+    What each benchmark needs (--benchmarks takes several, comma-separated):
+    gsm8k[:FILE]     math word problems, exact match (strict, flexible).
+                     FILE: a JSONL of {question, answer}, e.g.
+                     gsm8k:../shared/benchmarks/gsm8k_test.jsonl; without
+                     it, the hub's openai/gsm8k (needs network or a cache).
+    mt-bench[:FILE]  1-10 grades of both turns; needs --judge. FILE: e.g.
+                     mt-bench:../shared/benchmarks/mt_bench_questions.jsonl;
+                     without it, the hub's HuggingFaceH4/mt_bench_prompts.
+    perplexity:DATA  mean loss and perplexity. DATA: a registered dataset
+                     (test or valid split), a folder with test.jsonl or
+                     valid.jsonl, or a .jsonl file.
+    mcq:FILE         multiple choice by log-likelihood (acc, acc_norm).
+                     FILE: ARC/MMLU/HellaSwag-style JSONL, or
+                     {question, choices, answer}.
+    overlap:SUITE    BLEU and ROUGE-L against references. SUITE: a prompt
+                     suite with references, or a JSONL of {prompt, reference}.
+    lm-eval:TASK     lm-evaluation-harness: recognized, not supported yet.
+    """
     from brie.checkpoints import resolve_specs
     from brie.evals import display_name, parse_benchmarks
     from brie.evals.runner import evaluate, sweep_specs

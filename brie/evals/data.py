@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from brie.errors import BrieError
 
@@ -26,8 +30,29 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def load_records(source: str, split: str = "test", config: str | None = None) -> list[dict]:
-    """Rows from a .jsonl/.json file, else from the hub through `datasets` (cached or downloaded)."""
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_reachable(timeout: float = 3.0) -> str | None:
+    """None when the Hugging Face hub (HF_ENDPOINT, default huggingface.co) accepts a connection,
+    else why not. Without this check `datasets` spends ~25 s in retries before saying it is offline."""
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return None
+    except OSError as e:
+        return f"cannot reach {host}:{port} ({e.strerror or type(e).__name__})"
+
+
+def load_records(source: str, split: str = "test", config: str | None = None,
+                 local_hint: str | None = None) -> list[dict]:
+    """Rows from a .jsonl/.json file, else from the hub through `datasets` (cached or downloaded).
+
+    Offline (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE, or no connection to the hub) only a cached copy
+    can load, and a miss fails at once, saying to pass a local file (`local_hint`: an example).
+    """
     path = Path(source).expanduser()
     if path.is_file():
         if path.suffix == ".json":
@@ -38,10 +63,24 @@ def load_records(source: str, split: str = "test", config: str | None = None) ->
         return read_jsonl(path)
     if path.exists() or "/" not in source or source.startswith((".", "/", "~")):
         raise BrieError(f"{source!r}: no such file, and not a Hugging Face dataset id (owner/name)")
+    use_file = f"pass a local file instead, e.g. {local_hint}" if local_hint else "pass a local .jsonl file instead"
+    offline = _truthy("HF_HUB_OFFLINE") or _truthy("HF_DATASETS_OFFLINE")
+    if not offline:
+        why = hub_reachable()
+        if why is not None:
+            # Offline: the cache alone may still have it; the flag makes `datasets` skip its retries.
+            # (Set before `datasets` is imported: it reads the flags once, at import.)
+            if "datasets" in sys.modules:
+                raise BrieError(f"cannot load dataset {source!r}: {why}; {use_file}")
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            offline = True
     try:
         import datasets
 
         return list(datasets.load_dataset(source, config, split=split))
     except Exception as e:  # datasets raises many kinds; one line is what helps
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if offline:
+            raise BrieError(f"cannot load dataset {source!r}: offline and not in the Hugging Face cache; "
+                            f"{use_file}") from None
         raise BrieError(f"cannot load dataset {source!r} (split {split}): {first}") from None

@@ -15,6 +15,7 @@ from brie.evals.base import Benchmark, Item, Scored
 from brie.evals.data import load_records
 
 HUB_ID = "openai/gsm8k"
+LOCAL_HINT = "--benchmarks gsm8k:../shared/benchmarks/gsm8k_test.jsonl (GSM8K's test.jsonl)"
 INSTRUCTION = "Solve the problem step by step, then give the final answer on its own line as '#### <number>'.\n\n"
 # lm-evaluation-harness's gsm8k filters: strict-match and flexible-extract
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -74,7 +75,7 @@ class GSM8K(Benchmark):
         return {"shots": self.shots, "max_tokens": self.max_tokens}
 
     def items(self, ws) -> list[Item]:
-        rows = load_records(self.source, split="test", config="main")
+        rows = load_records(self.source, split="test", config="main", local_hint=LOCAL_HINT)
         for n, r in enumerate(rows):
             if "question" not in r or "answer" not in r:
                 raise BrieError(f"{self.source}: row {n + 1} needs 'question' and 'answer'")
@@ -82,7 +83,8 @@ class GSM8K(Benchmark):
             # Few-shot examples come from the train split on the hub; a local file has only one
             # split, so its last K rows become the examples and are left out of the items.
             if self.source == HUB_ID:
-                self._shots = load_records(self.source, split="train", config="main")[: self.shots]
+                self._shots = load_records(self.source, split="train", config="main",
+                                           local_hint=LOCAL_HINT)[: self.shots]
             else:
                 if len(rows) <= self.shots:
                     raise BrieError(f"{self.source}: {len(rows)} rows is too few for {self.shots} shots")

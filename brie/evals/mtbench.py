@@ -19,6 +19,7 @@ from brie.evals.base import Benchmark, Item, Scored
 from brie.evals.data import load_records
 
 HUB_ID = "HuggingFaceH4/mt_bench_prompts"
+LOCAL_HINT = "--benchmarks mt-bench:../shared/benchmarks/mt_bench_questions.jsonl (FastChat's question.jsonl)"
 
 
 def make_judge(name: str, ws=None):
@@ -56,7 +57,7 @@ class MTBench(Benchmark):
 
     def items(self, ws) -> list[Item]:
         items = []
-        for n, row in enumerate(load_records(self.source, split="train")):
+        for n, row in enumerate(load_records(self.source, split="train", local_hint=LOCAL_HINT)):
             qid, turns, category, reference = normalize_question(row, f"{self.source}: row {n + 1}")
             items.append(Item(id=qid or str(n), input=turns[0], target=json.dumps(reference) if reference else None,
                               data={"turns": turns, "category": category, "reference": reference}))
