@@ -185,6 +185,68 @@ def _pct(x) -> str:
     return "" if x is None else f"{100 * x:.0f}%"
 
 
+WIDE = 160  # the full table needs about this many columns
+
+
+def _results_table(rows: list[dict], width: int) -> Table:
+    """The pairwise table. Narrower than WIDE it keeps what a win rate needs to be read (who, n, the
+    rate and interval, position bias, swap consistency) and leaves per-row parse failures and cost to
+    the totals line, --json and `brie export csv`; a column with one value for every row moves into
+    the title, and long labels fold instead of being cut."""
+    def ci(row) -> str:
+        return f"{_pct(row['b_win_rate'])} ({_pct(row['ci_low'])}–{_pct(row['ci_high'])})" if row["n"] else "-"
+
+    def n(row) -> str:
+        return str(row["n"]) + (" [yellow]![/]" if row["warning"] else "")
+
+    if width >= WIDE:
+        table = Table("suite", "category", "A", "B", "judge", "n", "B wins", "A wins", "ties", "B win rate (95% CI)",
+                      "1st-shown wins", "swap consistent", "parse fail", "cost $",
+                      title="Pairwise results (win rate of B; ties count half)")
+        for row in rows:
+            table.add_row(row["suite"], row["category"], row["a"], row["b"], row["judge"], n(row), str(row["b_wins"]),
+                          str(row["a_wins"]), str(row["ties"]), ci(row), _pct(row["first_shown_win_rate"]),
+                          _pct(row["swap_consistency"]), _pct(row["parse_failure_rate"]), f"{row['cost_usd']:.4f}")
+        return table
+    from rich import box
+
+    names = {"suite": "suite", "a": "A", "b": "B", "judge": "judge"}
+    same = {k: rows[0][k] for k in names if rows and len({r[k] for r in rows}) == 1}
+    keys = judge_keys([r["judge"] for r in rows]) if "judge" not in same else {}
+    title = "Pairwise results (win rate of B; ties count half)"
+    if same:
+        title += "\n" + " · ".join(f"{names[k]}: {v}" for k, v in same.items())
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = [(names[k], (lambda row, k=k: keys.get(row[k], row[k]) if k == "judge" else row[k]),
+                {"overflow": "fold"}) for k in names if k not in same]
+    columns += [("category", lambda row: row["category"], {"overflow": "fold"}),
+                ("n", n, {"no_wrap": True, "justify": "right"}),
+                ("B/A/tie", lambda row: f"{row['b_wins']}/{row['a_wins']}/{row['ties']}", {"no_wrap": True}),
+                ("B win % (95% CI)", ci, {"no_wrap": True}),
+                ("1st won", lambda row: _pct(row["first_shown_win_rate"]), {"no_wrap": True, "justify": "right"})]
+    if any(row["swap_consistency"] is not None for row in rows):
+        columns.append(("swap ok", lambda row: _pct(row["swap_consistency"]), {"no_wrap": True, "justify": "right"}))
+    for header, _, opts in columns:
+        table.add_column(header, **opts)
+    for row in rows:
+        table.add_row(*[str(get(row)) for _, get, _ in columns])
+    legend = [f"{k} = {name}" for name, k in keys.items() if k != name]
+    table.caption = "\n".join(legend + [
+        "1st won: how often the answer shown first won; swap ok: same verdict in both orders. "
+        "Per-row parse failures and cost: a wider terminal, --json or `brie export csv`."])
+    table.caption_justify = "left"
+    return table
+
+
+def judge_keys(names: list[str], longest: int = 24) -> dict[str, str]:
+    """{judge name: what a narrow table shows}: the name itself when short, else "J1", "J2", … with a
+    legend under the table (a local judge's name holds its whole URL)."""
+    unique = list(dict.fromkeys(names))
+    if all(len(n) <= longest for n in unique):
+        return {n: n for n in unique}
+    return {n: f"J{i}" for i, n in enumerate(unique, 1)}
+
+
 def results(
     suite: Optional[str] = typer.Option(None, "--suite", help="Only this suite."),
     judge: Optional[str] = typer.Option(None, "--judge", help="Only this judge."),
@@ -197,26 +259,26 @@ def results(
     if as_json:
         print_json(r)
         return
-    table = Table("suite", "category", "A", "B", "judge", "n", "B wins", "A wins", "ties", "B win rate (95% CI)",
-                  "1st-shown wins", "swap consistent", "parse fail", "cost $",
-                  title="Pairwise results (win rate of B; ties count half)")
-    for row in r["results"]:
-        ci = f"{_pct(row['b_win_rate'])} ({_pct(row['ci_low'])}–{_pct(row['ci_high'])})" if row["n"] else "-"
-        table.add_row(row["suite"], row["category"], row["a"], row["b"], row["judge"],
-                      str(row["n"]) + (" [yellow]![/]" if row["warning"] else ""), str(row["b_wins"]),
-                      str(row["a_wins"]), str(row["ties"]), ci, _pct(row["first_shown_win_rate"]),
-                      _pct(row["swap_consistency"]), _pct(row["parse_failure_rate"]), f"{row['cost_usd']:.4f}")
-    console.print(table)
+    console.print(_results_table(r["results"], console.width))
     if any(row["warning"] for row in r["results"]):
         console.print("[yellow]![/] fewer than 30 comparisons: the interval is wide; do not conclude from it.")
     if r["agreement"]:
-        t = Table("judge 1", "judge 2", "n", "Cohen's kappa", "agreement", title="Judge agreement")
+        t = Table(title="Judge agreement")
+        for col in ("judge 1", "judge 2", "n", "Cohen's kappa", "agreement"):
+            t.add_column(col, overflow="fold")
+        keys = judge_keys([j for g in r["agreement"] for j in (g["judge_1"], g["judge_2"])]) \
+            if console.width < WIDE else {}
         for g in r["agreement"]:
-            t.add_row(g["judge_1"], g["judge_2"], str(g["n"]),
+            t.add_row(keys.get(g["judge_1"], g["judge_1"]), keys.get(g["judge_2"], g["judge_2"]), str(g["n"]),
                       "undefined" if g["kappa"] is None else f"{g['kappa']:.2f}", _pct(g["agreement"]))
         console.print(t)
+        for name, k in keys.items():
+            if k != name:
+                console.print(f"{k} = {name}", markup=False)
     if r["scores"]:
-        t = Table("suite", "model", "judge", "n", "mean score", "sd", "parse fail", title="Single-answer grades (1–10)")
+        t = Table(title="Single-answer grades (1–10)")
+        for col in ("suite", "model", "judge", "n", "mean score", "sd", "parse fail"):
+            t.add_column(col, overflow="fold")
         for g in r["scores"]:
             t.add_row(g["suite"], g["model"], g["judge"], str(g["n"]),
                       "" if g["mean_score"] is None else f"{g['mean_score']:.2f}",
