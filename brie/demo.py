@@ -138,7 +138,7 @@ def step_compare_demo(ws: Workspace, say) -> None:
     say("[yellow]The judge here is the embedded 135M model behind mlx_lm.server, for the demo only: its "
         "verdicts are close to noise and often do not parse. Real sessions use Claude "
         "(brie compare --judge anthropic:claude-sonnet-5-5).[/] "
-        f"To stay quick it judges the first {DEMO_JUDGED_PER_SUITE} prompts of each suite.")
+        f"To stay quick it judges the first {plural(DEMO_JUDGED_PER_SUITE, 'prompt')} of each suite.")
     with mlx_server(default_model_dir(ws), log_path=ws.root / "exports" / "mlx_server.log") as url:
         s = judge_comparisons(ws, ids, [demo_judge(url)], concurrency=2, max_attempts=1, max_retries=1,
                               timeout=300, judge_max_tokens=DEMO_JUDGE_TOKENS)

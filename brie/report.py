@@ -15,6 +15,7 @@ from brie.plots import plot_losses, plot_sweep, sweep_series
 from brie.store import evals as eval_rows
 from brie.store import runs as run_rows
 from brie.workspace import Workspace
+from brie.words import plural
 
 SMALL_N = 100  # below this many items a benchmark's interval is wide; say so
 
@@ -68,7 +69,7 @@ def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
                           r["b_win_rate"], ci, r["first_shown_win_rate"], r["swap_consistency"],
                           f"{r['parse_failure_rate']:.0%}"])
             if r["n"] < stats.SMALL_N:
-                caveats.append(f"{r['a']} vs {r['b']} on {r['suite']} ({r['judge']}): only n={r['n']} comparisons.")
+                caveats.append(f"{r['a']} vs {r['b']} on {r['suite']} ({r['judge']}): only n={r['n']} {'comparison' if r['n'] == 1 else 'comparisons'}.")
             if r["parse_failure_rate"]:
                 caveats.append(f"{r['judge']} on {r['suite']}: {r['parse_failure_rate']:.0%} of its answers did not "
                                "parse (stored as invalid, retried, never guessed).")
@@ -170,12 +171,12 @@ def build_report(ws: Workspace, run: str) -> str:
                   "test for 0/1 metrics.", ""]
         lines += _table(["benchmark", "metric", "n", "base", "checkpoint", "delta", "95% CI", "p", ""], table)
         s = summarize(deltas)
-        lines += ["", f"Mean change over {s['n_benchmarks']} benchmark(s), positive = better: "
+        lines += ["", f"Mean change over {plural(s['n_benchmarks'], 'benchmark')}, positive = better: "
                       f"{s['mean_improvement']:+.4g}. Worst: {display_name(s['worst'])}. "
                   + (f"Significant drops: {', '.join(map(display_name, s['drops']))}." if s["drops"] else "No significant drop."), ""]
         for d in deltas:
             if d.n < SMALL_N:
-                caveats.append(f"{display_name(d.benchmark)}: only n={d.n} items, so the interval is wide; a real difference "
+                caveats.append(f"{display_name(d.benchmark)}: only n={d.n} {'item' if d.n == 1 else 'items'}, so the interval is wide; a real difference "
                                "this small may not show.")
     series = sweep_series(ws, run)
     if series:
@@ -190,7 +191,7 @@ def build_report(ws: Workspace, run: str) -> str:
         lines += [""]
     unfinished = [r for r in eval_rows.list_results(ws.store, run=run) if r["status"] != "completed"]
     for r in unfinished:
-        caveats.append(f"{r['label']} on {display_name(r['benchmark'])} is {r['status']} ({r['n_done']}/{r['n_items']} items); "
+        caveats.append(f"{r['label']} on {display_name(r['benchmark'])} is {r['status']} ({r['n_done']}/{plural(r['n_items'], 'item')}); "
                        "rerun the same `brie eval` to finish it.")
     limited = sorted({f"{display_name(r['benchmark'])} ({r['n_items']} of {r['n_available']})"
                       for r in eval_rows.list_results(ws.store, run=run)

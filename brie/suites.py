@@ -14,6 +14,7 @@ from pathlib import Path
 from brie.errors import BrieError
 from brie.store import suites as suite_rows
 from brie.workspace import Workspace
+from brie.words import plural
 
 
 def parse_suite_file(path: Path) -> list[dict]:
@@ -53,7 +54,7 @@ def parse_suite_file(path: Path) -> list[dict]:
             if not isinstance(ref, list) or not all(isinstance(r, str) for r in ref):
                 raise BrieError(f"{where}: `reference` must be a string or a list of strings")
             if len(ref) > len(turns):
-                raise BrieError(f"{where}: {len(ref)} references for {len(turns)} turns")
+                raise BrieError(f"{where}: {plural(len(ref), 'reference')} for {plural(len(turns), 'turn')}")
             ref = ref or None
         raw_id = obj.get("id", obj.get("question_id"))
         prompt_id = str(raw_id) if raw_id is not None else str(n)

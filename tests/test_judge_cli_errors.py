@@ -44,10 +44,10 @@ def test_compare_with_an_unreachable_judge_fails_and_names_it(fresh_ws, monkeypa
 
 
 def test_compare_messages_read_right_for_one_and_many(fresh_ws):
-    from brie.suites import import_suite
     from tests.judge_fixtures import SUITE_LINES, write_suite
 
-    import_suite(fresh_ws, write_suite(fresh_ws.root / "one.jsonl", SUITE_LINES[:1]), "one")
+    r = CliRunner().invoke(app, ["suites", "import", str(write_suite(fresh_ws.root / "one.jsonl", SUITE_LINES[:1]))])
+    assert r.exit_code == 0 and "Imported suite one: 1 prompt." in r.output
     with JudgeServer(lambda call: {"text": "[[A]]"}) as server:
         judge = f"openai-compatible:j@{server.url}/v1"
         r = CliRunner().invoke(app, COMPARE + ["--judge", judge])
@@ -60,6 +60,20 @@ def test_compare_messages_read_right_for_one_and_many(fresh_ws):
         assert r.exit_code == 0, r.output
         assert ("1 comparison; 1 judgment asked (0 already stored): 1 valid, 0 invalid answers, 0 failed"
                 in " ".join(r.output.split()))
+    r = CliRunner().invoke(app, ["results", "--suite", "one", "--judge", judge])
+    assert r.exit_code == 0 and "2 judgments;" not in r.output and "1 judgment;" in r.output
+    assert "(1 prompt)" in CliRunner().invoke(app, ["suites", "show", "one"]).output
+    from brie.report import build_report
+
+    assert "only n=1 comparison." in build_report(fresh_ws, "r1")
+
+
+def test_plural():
+    from brie.words import plural
+
+    assert [plural(n, "prompt") for n in (0, 1, 2)] == ["0 prompts", "1 prompt", "2 prompts"]
+    assert plural(1, "reply") == "1 reply" and plural(3, "reply") == "3 replies" and plural(2, "day") == "2 days"
+    assert plural(2, "DPO pair") == "2 DPO pairs" and plural(2, "analysis", "analyses") == "2 analyses"
 
 
 def test_compare_where_every_answer_is_garbage_exits_nonzero(fresh_ws):

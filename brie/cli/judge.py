@@ -44,7 +44,7 @@ def suites_import(
     if as_json:
         print_json(row)
     else:
-        console.print(f"Imported suite {row['name']}: {row['n_prompts']} prompts.")
+        console.print(f"Imported suite {row['name']}: {plural(row['n_prompts'], 'prompt')}.")
 
 
 @suites_app.command("list")
@@ -74,7 +74,7 @@ def suites_show(
     if as_json:
         print_json(suite)
         return
-    table = Table("id", "category", "turns", "reference", "prompt", title=f"{suite['name']} ({suite['n_prompts']} prompts)")
+    table = Table("id", "category", "turns", "reference", "prompt", title=f"{suite['name']} ({plural(suite['n_prompts'], 'prompt')})")
     for p in suite["prompts"]:
         table.add_row(p["prompt_id"], p["category"] or "", str(len(p["turns"])), "yes" if p["reference"] else "",
                       p["turns"][0][:80])
@@ -284,7 +284,7 @@ def results(
                       "" if g["mean_score"] is None else f"{g['mean_score']:.2f}",
                       "" if g["sd"] is None else f"{g['sd']:.2f}", _pct(g["parse_failure_rate"]))
         console.print(t)
-    console.print(f"{r['judgments']} judgments; parse-failure rate {_pct(r['parse_failure_rate']) or '-'}; "
+    console.print(f"{plural(r['judgments'], 'judgment')}; parse-failure rate {_pct(r['parse_failure_rate']) or '-'}; "
                   f"total cost ${r['total_cost_usd']:.4f}.")
 
 

@@ -13,6 +13,7 @@ from typing import Iterator
 from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
 from brie.evals.data import load_records
+from brie.words import plural
 
 HUB_ID = "openai/gsm8k"
 LOCAL_HINT = "--benchmarks gsm8k:../shared/benchmarks/gsm8k_test.jsonl (GSM8K's test.jsonl)"
@@ -87,7 +88,7 @@ class GSM8K(Benchmark):
                                            local_hint=LOCAL_HINT)[: self.shots]
             else:
                 if len(rows) <= self.shots:
-                    raise BrieError(f"{self.source}: {len(rows)} rows is too few for {self.shots} shots")
+                    raise BrieError(f"{self.source}: {plural(len(rows), 'row')} is too few for {plural(self.shots, 'shot')}")
                 self._shots, rows = rows[-self.shots:], rows[: -self.shots]
         return [Item(id=str(r.get("id", n)), input=r["question"], target=target_of(r["answer"]))
                 for n, r in enumerate(rows)]
