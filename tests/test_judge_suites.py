@@ -37,7 +37,7 @@ def test_plain_and_mtbench_lines_import(workspace, tmp_path):
     ('{"text": "hi"}', r"bad\.jsonl:2: needs `prompt`"),
     ('{"prompt": ""}', r"bad\.jsonl:2: `prompt` must be a non-empty string"),
     ('{"turns": []}', r"bad\.jsonl:2: `turns` must be"),
-    ('{"turns": ["a"], "reference": ["r1", "r2"]}', r"bad\.jsonl:2: 2 references for 1 turns"),
+    ('{"turns": ["a"], "reference": ["r1", "r2"]}', r"bad\.jsonl:2: 2 references for 1 turn"),
     ('{"id": "a", "prompt": "dup"}', r"bad\.jsonl:2: id 'a' already used on line 1"),
 ])
 def test_bad_lines_name_file_and_line(tmp_path, line, message):
