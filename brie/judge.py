@@ -331,7 +331,7 @@ def describe_error(client: JudgeClient, e: BaseException) -> str:
     import anthropic
     import openai
 
-    url = client.url
+    url = getattr(client, "url", "?")
     if isinstance(e, (anthropic.APITimeoutError, openai.APITimeoutError)):
         what = "timed out (after the SDK's retries)"
     elif _refused_connection(e):
@@ -504,7 +504,7 @@ def grade(ws, suite: str, models: str, judges: list[str], samples: int = 1, temp
     gens = generate_suite(ws, suite, specs, samples=samples, temperature=temperature,
                           max_tokens=max_tokens, seed=seed)
     prompts = {p["id"]: p for p in list_prompts(ws.store, get_suite(ws, suite)["id"])}
-    counts = {"valid": 0, "invalid": 0, "failed": 0, "cost_usd": 0.0}
+    counts = {"valid": 0, "invalid": 0, "failed": 0, "cost_usd": 0.0, "errors": []}
     lock = threading.Lock()
     for jname in judges:
         spec = parse_judge(jname, ws, warn=warn)
@@ -516,17 +516,26 @@ def grade(ws, suite: str, models: str, judges: list[str], samples: int = 1, temp
 
         # Read before the threads start: they share one SQLite connection, which only writes take turns on.
         generations = {g: rows.get_generation(ws.store, g) for g in todo}
+        unreachable: list[str] = []
 
         def run(gen_id: int) -> None:
             gen = generations[gen_id]
             p = prompts[gen["prompt_row_id"]]
             template, system, user = single_prompt(p["turns"], gen["answers"], p["reference"])
             for attempt in range(len(stored.get(gen_id, [])) + 1, max_attempts + 1):
+                with lock:
+                    if unreachable:  # nothing listens there: do not wait through the retries again
+                        counts["failed"] += 1
+                        counts["errors"].append(unreachable[0])
+                        return
                 try:
                     reply = client.ask(system, user)
-                except (anthropic.APIError, openai.APIError, ValueError):
+                except (anthropic.APIError, openai.APIError, ValueError) as e:
                     with lock:
                         counts["failed"] += 1
+                        counts["errors"].append(describe_error(client, e))
+                        if _refused_connection(e):
+                            unreachable.append(counts["errors"][-1])
                     return
                 score = None if reply.refused else parse_rating(reply.text)
                 cost = spec.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens, reply.cache_write_tokens)

@@ -43,6 +43,15 @@ def test_compare_with_an_unreachable_judge_fails_and_names_it(fresh_ws, monkeypa
     assert out["valid"] == 0 and out["failed"] == N and [e["count"] for e in out["errors"]] == [N]
 
 
+def test_grade_with_an_unreachable_judge_fails_and_names_it(fresh_ws):
+    judge = f"openai-compatible:j@http://127.0.0.1:{closed_port()}/v1"
+    r = CliRunner().invoke(app, ["grade", "--suite", "s", "--models", "base", "--max-tokens", "8", "--retries", "0",
+                                 "--judge", judge])
+    assert r.exit_code == 1, r.output
+    assert f"{N}× judge {judge} at {judge.split('@')[1]}: could not connect" in r.output
+    assert f"error: no valid grades: {N} requests failed" in r.output
+
+
 def test_compare_messages_read_right_for_one_and_many(fresh_ws):
     from tests.judge_fixtures import SUITE_LINES, write_suite
 

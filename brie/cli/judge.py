@@ -164,6 +164,8 @@ def grade(
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Sampling temperature."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per answer."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight at once."),
+    retries: int = typer.Option(4, "--retries", min=0, help="SDK retries on 429/5xx/timeouts (with backoff)."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds per judge request."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Single-answer grading (MT-Bench: `Rating: [[N]]`, 1–10; reference-guided when a prompt has a reference)."""
@@ -173,12 +175,25 @@ def grade(
     ws = Workspace.open()
     judges = [j.strip() for j in (judge or load_table(ws)["default"]).split(",") if j.strip()]
     counts = run_grade(ws, suite, models, judges, samples=samples, temperature=temperature,
-                       max_tokens=max_tokens, concurrency=concurrency, warn=_warn)
+                       max_tokens=max_tokens, concurrency=concurrency, max_retries=retries, timeout=timeout,
+                       warn=_warn)
+    from collections import Counter
+
+    counts["errors"] = [{"error": e, "count": n} for e, n in Counter(counts["errors"]).most_common()]
+    nothing_valid = counts["valid"] == 0 and (counts["invalid"] or counts["failed"])
     if as_json:
         print_json(counts)
-    else:
-        console.print(f"Graded: {counts['valid']} valid, {counts['invalid']} invalid, {counts['failed']} failed; "
-                      f"${counts['cost_usd']:.4f}. See `brie results`.")
+        if nothing_valid:
+            raise typer.Exit(1)
+        return
+    console.print(f"Graded: {counts['valid']} valid, {counts['invalid']} invalid, {counts['failed']} failed; "
+                  f"${counts['cost_usd']:.4f}.")
+    for g in counts["errors"]:
+        err_console.print(f"  {g['count']}× {g['error']}", markup=False, soft_wrap=True)
+    if nothing_valid:
+        fail(f"no valid grades: {plural(counts['failed'], 'request')} failed, "
+             f"{plural(counts['invalid'], 'answer')} without a valid rating; fix the judge and rerun")
+    console.print("See `brie results`.")
 
 
 def _pct(x) -> str:

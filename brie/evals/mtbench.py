@@ -76,8 +76,9 @@ class MTBench(Benchmark):
             try:
                 reply = judge.ask(system, user)
             except (anthropic.APIError, openai.APIError) as e:
-                first = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise BrieError(f"judge {judge_name(judge)} failed after the SDK's retries: {first}") from None
+                from brie.judge import describe_error
+
+                raise BrieError(describe_error(judge, e)) from None
             raw = reply.text
             cost += judge.spec.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens,
                                     reply.cache_write_tokens)
