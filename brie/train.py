@@ -90,7 +90,17 @@ def guard_file(ws: Workspace, guard: str) -> Path:
     path = Path(guard).expanduser()
     if path.is_file():
         return path
-    folder, _ = (path, None) if path.is_dir() else resolve_data(ws, guard)
+    if path.is_dir():
+        folder = path
+    else:
+        from brie.datasets import get_dataset
+
+        try:
+            row = get_dataset(ws, guard)
+        except BrieError:
+            raise BrieError(f"--guard-data {guard!r}: no dataset of that name (see `brie data list`), "
+                            "no such folder or .jsonl file") from None
+        folder = Path(row["path"]) if Path(row["path"]).is_absolute() else ws.root / row["path"]
     for name in ("valid.jsonl", "test.jsonl", "train.jsonl"):
         if (folder / name).exists():
             return folder / name
@@ -179,14 +189,14 @@ def create_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix:
     reap_dead_runs(ws)
     cfg.validate()
     data_path, dataset = resolve_data(ws, cfg.data)
-    preflight(ws, cfg, data_path)
-    cfg.backend = pick_backend(cfg.backend)
     if name is None:
         stem = Path(cfg.data).name if dataset is None else dataset["name"]
         name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not NAME_OK.match(name):
         raise BrieError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or ',')")
     name = _free_name(ws, name, suffix)
+    preflight(ws, cfg, data_path)
+    cfg.backend = pick_backend(cfg.backend)
     folder = ws.runs_dir / name
     folder.mkdir(parents=True, exist_ok=False)
     (folder / "checkpoints").mkdir()

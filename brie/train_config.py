@@ -372,7 +372,8 @@ def resolve_config(yaml_path: str | Path | None = None, overrides: dict | None =
             raise
         where, written = origin[e.key]
         if where == "command line":
-            raise BrieError(f"{written} {e.value}: {e.problem}") from None
+            shown = f"{e.value:g}" if isinstance(e.value, float) else e.value
+            raise BrieError(f"{written} {shown}: {e.problem}") from None
         raise BrieError(f"{where}: {written}={e.value!r}: {e.problem}") from None
     return cfg
 

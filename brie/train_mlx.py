@@ -71,15 +71,26 @@ def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, sta
 
 
 def load_splits(folder: Path, tokenizer, cfg):
-    from mlx_lm.tuner.datasets import CacheDataset, load_local_dataset
+    """(train, valid or None) as mlx-lm's datasets. Like mlx-lm's load_local_dataset, but an empty
+    or missing valid.jsonl means "no validation" (mlx-lm fails on an empty file) and blank lines
+    are skipped."""
+    from mlx_lm.tuner.datasets import CacheDataset, create_dataset
 
-    try:
-        train, valid, _ = load_local_dataset(Path(folder), tokenizer, types.SimpleNamespace(mask_prompt=cfg.mask_prompt))
-    except (ValueError, KeyError, json.JSONDecodeError) as e:
-        raise BrieError(f"{folder}: cannot read the training data ({e})") from None
-    if len(train) == 0:
+    def load(name: str):
+        path = Path(folder) / f"{name}.jsonl"
+        if not path.exists():
+            return None
+        try:
+            rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+            return CacheDataset(create_dataset(rows, tokenizer, types.SimpleNamespace(mask_prompt=cfg.mask_prompt))) \
+                if rows else None
+        except (ValueError, KeyError) as e:  # json.JSONDecodeError is a ValueError
+            raise BrieError(f"{path}: cannot read the training data ({e})") from None
+
+    train = load("train")
+    if train is None:
         raise BrieError(f"{folder}/train.jsonl: no examples")
-    return CacheDataset(train), (CacheDataset(valid) if len(valid) else None)
+    return train, load("valid")
 
 
 def load_guard(path: Path, tokenizer):

@@ -148,6 +148,7 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
     from brie.train_config import resolve_config
 
     if resume:
+        _run(ws, resume)
         ignored = [k for k, v in given.items() if k not in ("resume", "as_json") and v not in (None, False)]
         if ignored:
             names = {"patience": "early_stopping_patience", "min_delta": "early_stopping_min_delta"}
