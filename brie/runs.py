@@ -100,8 +100,13 @@ class DeletePlan:
         what += ", " + (plural(len(self.checkpoints), "checkpoint") + " (" + ", ".join(map(str, self.checkpoints)) + ")"
                         if self.checkpoints else "no checkpoints")
         if self.references:
-            what += "; and what refers to it: " + ", ".join(f"{n} {k}" for k, n in self.references.items())
+            what += "; and what refers to it: " + references_text(self.references)
         return what
+
+
+def references_text(refs: dict[str, int]) -> str:
+    """'1 generation, 3 judgments' (the keys are plural nouns)."""
+    return ", ".join(plural(n, k[:-1], k) for k, n in refs.items())
 
 
 def delete_plan(ws: Workspace, name: str, force: bool = False) -> DeletePlan:
@@ -123,7 +128,7 @@ def delete_plan(ws: Workspace, name: str, force: bool = False) -> DeletePlan:
     steps = [c["step"] for c in run_rows.list_checkpoints(ws.store, run["id"])]
     refs = run_rows.run_references(ws.store, name)
     if refs and not force:
-        raise BrieError(f"run {name!r} is referenced by " + ", ".join(f"{n} {k}" for k, n in refs.items())
+        raise BrieError(f"run {name!r} is referenced by {references_text(refs)}"
                         + f" made from its checkpoints; `brie runs delete {name} --force` deletes those too")
     return DeletePlan(run, folder, size, steps, refs)
 

@@ -173,7 +173,7 @@ def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path) -> None:
     if cfg.num_layers != -1 and (target / "config.json").exists():
         layers = json.loads((target / "config.json").read_text()).get("num_hidden_layers")
         if isinstance(layers, int) and cfg.num_layers > layers:
-            raise BrieError(f"num_layers={cfg.num_layers}: the model has only {layers} layers (-1 for all)")
+            raise BrieError(f"num_layers={cfg.num_layers}: the model has only {plural(layers, 'layer')} (-1 for all)")
     for target_name in [t.strip().lower() for t in (cfg.report_to or "").split(",") if t.strip()]:
         if target_name == "wandb" and importlib.util.find_spec("wandb") is None:
             raise BrieError("--report-to wandb needs wandb (pip install wandb)")
@@ -284,7 +284,7 @@ class Monitor:
                 self.bad_evals += 1
                 if self.patience is not None and self.bad_evals >= self.patience:
                     stop = (f"early stopping at step {step}: validation loss has not improved on "
-                            f"{self.best_val:.4f} for {self.bad_evals} evaluations")
+                            f"{self.best_val:.4f} for {plural(self.bad_evals, 'evaluation')}")
         if guard_loss is not None:
             if self.guard_base is None:
                 self.guard_base = guard_loss

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from brie.checkpoints import ADAPTER_FILE
 from brie.errors import BrieError
+from brie.runs import plural
 from brie.train import CONFIG_FILE, RunContext, rng_seed
 
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -41,7 +42,7 @@ def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, sta
         len_fn = lambda i: len(dataset[i][0])  # noqa: E731
     idx = sorted(range(len(dataset)), key=len_fn)
     if len(dataset) < batch_size:
-        raise BrieError(f"the dataset has {len(dataset)} examples, fewer than batch_size={batch_size}")
+        raise BrieError(f"the dataset has {plural(len(dataset), 'example')}, fewer than batch_size={batch_size}")
     offset, step = (comm_group.rank(), comm_group.size()) if comm_group is not None else (0, 1)
     batch_idx = [idx[i + offset: i + offset + batch_size: step] for i in range(0, len(idx) - batch_size + 1, batch_size)]
     rng = np.random.RandomState(seed)
@@ -136,7 +137,7 @@ def apply_adapters(model, cfg) -> int:
 
     n = len(model.layers) if cfg.num_layers == -1 else cfg.num_layers
     if n > len(model.layers):
-        raise BrieError(f"num_layers={cfg.num_layers}: the model has only {len(model.layers)} layers")
+        raise BrieError(f"num_layers={cfg.num_layers}: the model has only {plural(len(model.layers), 'layer')}")
     model.freeze()
     if cfg.fine_tune_type == "full":
         for layer in model.layers[-n:]:

@@ -293,8 +293,8 @@ def test_runs_delete(workspace, tiny_model_dir, data_dir):
     r = cli("runs", "delete", "gone", "--yes")
     out = " ".join(r.output.split())
     assert r.exit_code == 1 and folder.exists()
-    assert ("run 'gone' is referenced by 1 generations, 1 comparisons, 1 judgments, 1 scores, 1 eval results, "
-            "1 eval samples made from its checkpoints; `brie runs delete gone --force`") in out
+    assert ("run 'gone' is referenced by 1 generation, 1 comparison, 1 judgment, 1 score, 1 eval result, "
+            "1 eval sample made from its checkpoints; `brie runs delete gone --force`") in out
     r = cli("runs", "delete", "gone", "--yes", "--force", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["checkpoints"] == [2, 4]
