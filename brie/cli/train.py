@@ -79,7 +79,7 @@ def train(
     data: Optional[str] = typer.Option(None, "--data", "-d", help=h("data")),
     name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (a new folder runs/<name>/); default: <data>-<date>-<time>."),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="YAML config (brie or mlx-lm lora keys); options given here override it."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Continue this failed or cancelled run from its last checkpoint (optimizer, step, data position)."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue this failed or cancelled run from its last checkpoint (optimizer, step, data position), with the settings it started with."),
     suffix: bool = typer.Option(False, "--suffix", help="If the name is taken, add -2, -3, … instead of failing."),
     backend: Optional[str] = typer.Option(None, "--backend", help=h("backend")),
     fine_tune_type: Optional[str] = typer.Option(None, "--fine-tune-type", help=h("fine_tune_type")),
