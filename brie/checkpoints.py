@@ -60,7 +60,13 @@ def resolve_spec(ws: Workspace, spec: str, base_model: str | None = None) -> Mod
     elif which in ("best", "recommended"):
         step = run[f"{which}_step"]
         if step is None:
-            raise BrieError(f"{spec!r}: run {run_name!r} has no {which} checkpoint")
+            hint = (f"; mark one with `brie runs recommend {run_name} <step>`" if which == "recommended" else "")
+            raise BrieError(f"{spec!r}: run {run_name!r} has no {which} checkpoint{hint}")
+        if not any(c["step"] == step for c in checkpoints):
+            # best/recommended are only ever set to a registered checkpoint: so it was deleted since
+            steps = ", ".join(str(c["step"]) for c in checkpoints)
+            raise BrieError(f"{spec!r}: the {which} checkpoint of {run_name!r} (step {step}) was pruned; "
+                            f"it has: {steps}")
     elif which == "last":
         step = checkpoints[-1]["step"]
     else:

@@ -366,7 +366,8 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
             token_report["over_max_seq_length"] = {s: tokens[s].over(opts.max_seq_length) for s in SPLITS}
     warnings = []
     if written["valid"] == 0:
-        warnings.append("valid.jsonl is empty: mlx_lm.lora needs validation rows to train")
+        warnings.append("valid.jsonl is empty: brie train will run without validation loss (best checkpoint = "
+                        "the last one, no early stopping); plain mlx_lm.lora refuses to train without it")
     if written["train"] < 4:
         warnings.append(f"only {written['train']} training rows")
     report = {

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from brie.checkpoints import ADAPTER_FILE, sha256_file
 from brie.errors import BrieError
+from brie.runs import plural
 from brie.store import runs as run_rows
 from brie.store import utcnow
 from brie.train_config import TrainConfig
@@ -89,7 +90,17 @@ def guard_file(ws: Workspace, guard: str) -> Path:
     path = Path(guard).expanduser()
     if path.is_file():
         return path
-    folder, _ = (path, None) if path.is_dir() else resolve_data(ws, guard)
+    if path.is_dir():
+        folder = path
+    else:
+        from brie.datasets import get_dataset
+
+        try:
+            row = get_dataset(ws, guard)
+        except BrieError:
+            raise BrieError(f"--guard-data {guard!r}: no dataset of that name (see `brie data list`), "
+                            "no such folder or .jsonl file") from None
+        folder = Path(row["path"]) if Path(row["path"]).is_absolute() else ws.root / row["path"]
     for name in ("valid.jsonl", "test.jsonl", "train.jsonl"):
         if (folder / name).exists():
             return folder / name
@@ -133,23 +144,59 @@ def _free_name(ws: Workspace, name: str, suffix: bool) -> str:
     return f"{name}-{n}"
 
 
-def create_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix: bool = False) -> dict:
-    """A new run: its own folder and a pending row. Never touches an existing run."""
+def _count_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path) -> None:
+    """Every check that can be made before a run exists, so a mistake never leaves a failed run
+    behind (and its name taken): model, data size, layers, reporting packages, early stopping."""
+    import importlib.util
+
     from brie.models import resolve_model
 
+    if cfg.guard_data:
+        guard_file(ws, cfg.guard_data)
+    target = Path(resolve_model(ws, cfg.model))
+    n_train = _count_rows(data_path / "train.jsonl")
+    if n_train == 0:
+        raise BrieError(f"{data_path / 'train.jsonl'}: no examples")
+    if n_train < cfg.batch_size:
+        raise BrieError(f"{data_path / 'train.jsonl'}: {plural(n_train, 'example')}, fewer than "
+                        f"batch_size={cfg.batch_size}; lower --batch-size to {n_train} or less")
+    if cfg.early_stopping_patience is not None and _count_rows(data_path / "valid.jsonl") == 0:
+        raise BrieError(f"early_stopping_patience={cfg.early_stopping_patience}: early stopping watches the "
+                        f"validation loss, and {data_path / 'valid.jsonl'} is missing or empty")
+    if cfg.num_layers != -1 and (target / "config.json").exists():
+        layers = json.loads((target / "config.json").read_text()).get("num_hidden_layers")
+        if isinstance(layers, int) and cfg.num_layers > layers:
+            raise BrieError(f"num_layers={cfg.num_layers}: the model has only {plural(layers, 'layer')} (-1 for all)")
+    for target_name in [t.strip().lower() for t in (cfg.report_to or "").split(",") if t.strip()]:
+        if target_name == "wandb" and importlib.util.find_spec("wandb") is None:
+            raise BrieError("--report-to wandb needs wandb (pip install wandb)")
+        if target_name == "tensorboard" and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+            raise BrieError("--report-to tensorboard needs tensorboard (pip install tensorboard torch) or tensorboardX")
+
+
+def create_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix: bool = False) -> dict:
+    """A new run: its own folder and a pending row. Never touches an existing run.
+
+    Everything that can be checked is checked before the folder and the row are made.
+    """
     reap_dead_runs(ws)
     cfg.validate()
     data_path, dataset = resolve_data(ws, cfg.data)
-    if cfg.guard_data:
-        guard_file(ws, cfg.guard_data)
-    resolve_model(ws, cfg.model)  # fail now, not after the run exists
-    cfg.backend = pick_backend(cfg.backend)
     if name is None:
         stem = Path(cfg.data).name if dataset is None else dataset["name"]
         name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not NAME_OK.match(name):
         raise BrieError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or ',')")
     name = _free_name(ws, name, suffix)
+    preflight(ws, cfg, data_path)
+    cfg.backend = pick_backend(cfg.backend)
     folder = ws.runs_dir / name
     folder.mkdir(parents=True, exist_ok=False)
     (folder / "checkpoints").mkdir()
@@ -161,6 +208,11 @@ def create_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix:
         "config_json": cfg.to_json(), "path": f"runs/{name}", "pid": os.getpid(),
         "host": socket.gethostname(), "recommended_by": "auto",
     })
+
+
+def step_text(step: int | None, at: str = "at") -> str:
+    """'at step 12', or 'before the first step' for a run that never finished one."""
+    return f"{at} step {step}" if step else "before the first step"
 
 
 # ---------------------------------------------------------------- dead runs
@@ -193,7 +245,7 @@ def reap_dead_runs(ws: Workspace) -> list[str]:
             continue
         run_rows.update_run(ws.store, run["id"], status="failed", ended_at=utcnow(),
                             error=f"process {run['pid']} ended without finishing (killed or crashed) "
-                                  f"near step {run['step'] or 0}; `brie train --resume {run['name']}` continues it")
+                                  f"{step_text(run['step'], 'near')}; `brie train --resume {run['name']}` continues it")
         reaped.append(run["name"])
     return reaped
 
@@ -232,7 +284,7 @@ class Monitor:
                 self.bad_evals += 1
                 if self.patience is not None and self.bad_evals >= self.patience:
                     stop = (f"early stopping at step {step}: validation loss has not improved on "
-                            f"{self.best_val:.4f} for {self.bad_evals} evaluations")
+                            f"{self.best_val:.4f} for {plural(self.bad_evals, 'evaluation')}")
         if guard_loss is not None:
             if self.guard_base is None:
                 self.guard_base = guard_loss
@@ -334,6 +386,14 @@ class RunContext:
             f.write(json.dumps({"step": step, **metrics}) + "\n")
         for reporter in self._reporters:
             reporter.log(step, metrics)
+
+    def no_validation(self) -> None:
+        """Say what a run without validation data does instead (once, not again on resume)."""
+        if self.resume:
+            return
+        self.warn(f"no validation set ({self.data_path / 'valid.jsonl'} is missing or empty): no validation "
+                  "loss is computed, so the best checkpoint is simply the last one and early stopping is off; "
+                  "training goes on normally")
 
     def warn(self, message: str) -> None:
         run_rows.add_warning(self.ws.store, self.run["id"], message)
@@ -452,6 +512,10 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
 
         row = get_dataset_by_id(ws.store, run["dataset_id"])
         data_path = Path(row["path"]) if Path(row["path"]).is_absolute() else ws.root / row["path"]
+        if not (data_path / "train.jsonl").exists():
+            raise BrieError(f"run {name!r}: its dataset version is gone ({data_path / 'train.jsonl'} is missing)")
+    if resume:  # the model, data or packages may have changed since the run was created
+        preflight(ws, cfg, data_path)
     run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),
                         started_at=run["started_at"] or utcnow(), ended_at=None, error=None)
     run = run_rows.get_run(ws.store, name)
@@ -466,7 +530,7 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
         engine(ctx)
     except KeyboardInterrupt:
         status = "cancelled"
-        ctx.stop_reason = f"cancelled by the user near step {run_rows.get_run(ws.store, name)['step'] or 0}"
+        ctx.stop_reason = f"cancelled by the user {step_text(run_rows.get_run(ws.store, name)['step'], 'near')}"
     except BrieError as e:
         status, error = "failed", str(e)
         raise

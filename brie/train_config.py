@@ -35,7 +35,7 @@ class TrainConfig:
     num_layers: int = _f(16, "Number of transformer blocks to adapt, counted from the top; -1 for all.")
     rank: int = _f(8, "LoRA rank r: the width of the low-rank update.")
     alpha: float = _f(16.0, "LoRA alpha. The update is scaled by alpha/rank (shown as the LoRA scale); mlx-lm calls that product `scale`.")
-    dropout: float = _f(0.0, "Dropout on the LoRA input during training.")
+    dropout: float = _f(0.0, "Dropout on the LoRA input during training, from 0 up to (not including) 1.")
     keys: list | None = _f(None, "Target modules within each block, e.g. [self_attn.q_proj, self_attn.v_proj]; default: every linear layer.")
     optimizer: str = _f("adam", "Optimizer: adam, adamw, sgd, adafactor or muon (mlx.optimizers).",
                         choices=("adam", "adamw", "sgd", "adafactor", "muon"))
@@ -44,18 +44,18 @@ class TrainConfig:
     warmup_steps: int = _f(0, "Linear warmup from 0 to learning_rate over this many optimizer steps.")
     lr_decay: str = _f("constant", "After warmup: constant, or cosine decay to min_lr by the last step.",
                        choices=("constant", "cosine"))
-    min_lr: float = _f(0.0, "Final learning rate of the cosine decay.")
+    min_lr: float = _f(0.0, "Final learning rate of the cosine decay (--lr-decay cosine).")
     lr_schedule: dict | None = _f(None, "An mlx-lm lr_schedule ({name, arguments, warmup}); overrides warmup_steps/lr_decay.")
     weight_decay: float = _f(0.0, "Weight decay (adamw, sgd, adafactor).")
-    grad_clip: float | None = _f(None, "Clip the global gradient norm to this value; none to not clip.")
+    grad_clip: float | None = _f(None, "Clip the global gradient norm to this value; none or 0 to not clip.")
     batch_size: int = _f(4, "Examples per micro-batch.")
     grad_accumulation_steps: int = _f(1, "Micro-batches whose gradients are summed before each optimizer update.")
     max_seq_length: int = _f(2048, "Longer examples are truncated to this many tokens.")
     mask_prompt: bool = _f(False, "Train on the answers only: the prompt tokens do not count in the loss.")
-    iters: int = _f(1000, "Micro-batches to train for (mlx-lm's iters). Ignored when epochs is set.")
-    epochs: float | None = _f(None, "Train for this many passes over the training set instead of iters.")
-    max_steps: int | None = _f(None, "Stop after this many micro-batches; the run is flagged as a dry run.")
-    dry_run: bool = _f(False, "A quick check run (10 steps unless max_steps says otherwise), flagged as a dry run.")
+    iters: int = _f(1000, "Steps to train for (one step = one micro-batch; mlx-lm's iters). Ignored when --epochs is set.")
+    epochs: float | None = _f(None, "Train for this many passes over the training set instead of --iters (fractions allowed).")
+    max_steps: int | None = _f(None, "Stop after this many steps; the run is flagged as a dry run.")
+    dry_run: bool = _f(False, "A quick check run (10 steps unless --max-steps says otherwise), flagged as a dry run.")
     save_every: int = _f(100, "Write a checkpoint every N steps (and at the last step).")
     eval_every: int = _f(200, "Compute the validation loss (and the forgetting guard) every N steps, and at every checkpoint.")
     val_batches: int = _f(25, "Validation batches per evaluation; -1 for the whole validation set.")
@@ -69,7 +69,7 @@ class TrainConfig:
     guard_threshold: float = _f(0.10, "Forgetting guard: act when the guard loss rises more than this fraction above the base model's.")
     guard_action: str = _f("stop", "Forgetting guard: stop the run or only warn.", choices=("stop", "warn"))
     guard_batches: int = _f(10, "Forgetting guard: batches of the guard set per check; -1 for all.")
-    report_to: str | None = _f(None, "Also send metrics to: wandb, tensorboard (comma-separated; optional extras).")
+    report_to: str | None = _f(None, "Also send metrics to: wandb, tensorboard (comma-separated; each needs its package installed).")
     project_name: str | None = _f(None, "Project name for wandb.")
 
     @property
@@ -117,23 +117,139 @@ class TrainConfig:
         return cls(**d)
 
     def validate(self) -> None:
+        """Check every value (type, range, choices) and normalise its type, in place.
+
+        The one place values are checked: the command line, config files, the UI's form (through
+        `value_problem`) and `brie.train.create_run` all come here. Raises ConfigValueError naming
+        the field; `resolve_config` adds where the value came from (file and line, or option).
+        """
         for f in fields(self):
-            choices = f.metadata.get("choices")
             value = getattr(self, f.name)
+            if f.name == "grad_clip" and isinstance(value, str) and value.strip().lower() in NO_CLIP:
+                value = None
+            try:
+                value = _coerce(f.type, value)
+            except _Expected as e:
+                raise ConfigValueError(f.name, value, f"expected {e}") from None
+            if f.name == "grad_clip" and value == 0:
+                value = None  # 0 disables clipping, like none
+            setattr(self, f.name, value)
+            choices = f.metadata.get("choices")
             if choices and value not in choices:
-                raise BrieError(f"{f.name}={value!r}: choose one of {', '.join(choices)}")
-        for name in ("rank", "batch_size", "grad_accumulation_steps", "iters", "save_every",
-                     "eval_every", "steps_per_report", "max_seq_length"):
-            if getattr(self, name) < 1:
-                raise BrieError(f"{name}={getattr(self, name)}: must be at least 1")
-        if self.alpha <= 0:
-            raise BrieError(f"alpha={self.alpha}: must be positive")
-        if not 0 <= self.dropout < 1:
-            raise BrieError(f"dropout={self.dropout}: must be in [0, 1)")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise BrieError(f"max_steps={self.max_steps}: must be at least 1")
+                raise ConfigValueError(f.name, value, f"choose one of {', '.join(choices)}")
+            problem = value_problem(f.name, value)
+            if problem:
+                raise ConfigValueError(f.name, value, problem)
+        if self.lr_decay == "cosine" and self.min_lr > self.learning_rate:
+            raise ConfigValueError("min_lr", self.min_lr, f"must not exceed learning_rate ({self.learning_rate:g})")
         if not self.data:
             raise BrieError("no training data: give --data (a dataset name or folder)")
+
+
+class ConfigValueError(BrieError):
+    """A config value of the wrong type or out of range; `key` is the TrainConfig field."""
+
+    def __init__(self, key: str, value: Any, problem: str):
+        self.key, self.value, self.problem = key, value, problem
+        super().__init__(f"{key}={value!r}: {problem}")
+
+
+class _Expected(ValueError):
+    """The value is not of the field's type; the message says what was expected."""
+
+
+def _coerce(type_: str, value: Any) -> Any:
+    """`value` as the field's type (YAML gives "1e-4" as a string, the CLI gives --grad-clip as text)."""
+    optional = type_.endswith("| None")
+    base = type_.split("|")[0].strip()
+    if value is None:
+        if optional:
+            return None
+        if base == "dict":
+            return {}
+        raise _Expected(_EXPECTED[base])
+    if base == "bool":
+        if isinstance(value, bool):
+            return value
+        raise _Expected(_EXPECTED[base])
+    if base == "int":
+        if isinstance(value, bool):
+            raise _Expected(_EXPECTED[base])
+        if isinstance(value, int):
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise _Expected(_EXPECTED[base]) from None
+        if not number.is_integer():
+            raise _Expected(_EXPECTED[base])
+        return int(number)
+    if base == "float":
+        if isinstance(value, bool) or isinstance(value, (list, dict)):
+            raise _Expected(_EXPECTED[base])
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise _Expected(_EXPECTED[base]) from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise _Expected(_EXPECTED[base])
+        return number
+    if base == "str":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # e.g. a dataset named 2024 in YAML
+        raise _Expected(_EXPECTED[base])
+    if base == "list":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value) or None
+        raise _Expected(_EXPECTED[base])
+    if base == "dict":
+        if isinstance(value, dict):
+            return value
+        raise _Expected(_EXPECTED[base])
+    return value
+
+
+_EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
+             "list": "a list of module names (or one comma-separated string)", "dict": "a mapping"}
+
+# Range rules, by field. -1 means "all" where the help says so.
+_AT_LEAST_1 = {"rank", "batch_size", "grad_accumulation_steps", "iters", "save_every", "eval_every",
+               "steps_per_report", "max_seq_length", "max_steps", "early_stopping_patience"}
+_AT_LEAST_1_OR_ALL = {"num_layers", "val_batches", "guard_batches"}
+_POSITIVE = {"learning_rate", "alpha", "epochs", "guard_threshold"}
+_NOT_NEGATIVE = {"warmup_steps", "min_lr", "weight_decay", "early_stopping_min_delta", "seed", "clear_cache_threshold"}
+REPORT_TARGETS = ("wandb", "tensorboard")
+NO_CLIP = ("none", "null", "off", "no", "")
+
+
+def value_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` (already of the field's type) for field `name`, or None.
+
+    Also used by the UI's new-run form, so it never accepts what `brie train` refuses.
+    """
+    if value is None:
+        return None
+    if name in _AT_LEAST_1 and value < 1:
+        return "must be at least 1"
+    if name in _AT_LEAST_1_OR_ALL and value < 1 and value != -1:
+        return "must be at least 1, or -1 for all"
+    if name in _POSITIVE and value <= 0:
+        return "must be positive"
+    if name in _NOT_NEGATIVE and value < 0:
+        return "must be 0 or more"
+    if name == "dropout" and not 0 <= value < 1:
+        return "must be at least 0 and below 1"
+    if name == "grad_clip" and value <= 0:
+        return "must be positive (or none to not clip)"
+    if name == "report_to":
+        bad = [t for t in (t.strip().lower() for t in value.split(",")) if t and t not in REPORT_TARGETS]
+        if bad:
+            return f"{bad[0]!r} is not one of {', '.join(REPORT_TARGETS)}"
+    return None
 
 
 FIELD_NAMES = {f.name for f in fields(TrainConfig)}
@@ -145,69 +261,120 @@ IGNORED = {"train", "test", "test_batches", "adapter_path", "config", "trust_rem
            "resume_adapter_file", "adapter_file", "wandb"}
 
 
-def from_mapping(values: dict, source: str = "config") -> dict:
-    """Turn an mlx-lm or brie config mapping into TrainConfig field values (unknown keys are errors)."""
+def from_mapping(values: dict, source: str = "config", lines: dict | None = None) -> tuple[dict, dict]:
+    """Turn an mlx-lm or brie config mapping into TrainConfig field values (unknown keys are errors).
+
+    Returns (values, origin): origin maps each field to (where, key as written) for error messages;
+    `lines` maps the keys as written (lora_parameters' as "lora_parameters.rank") to line numbers.
+    """
+    lines = lines or {}
+
+    def where(key: str) -> str:
+        return f"{source} line {lines[key]}" if key in lines else source
+
     out: dict[str, Any] = {}
-    for key, value in values.items():
-        key = key.replace("-", "_")
+    origin: dict[str, tuple[str, str]] = {}
+    for written, value in values.items():
+        key = str(written).replace("-", "_")
         if key in IGNORED:
             continue
         if key == "lora_parameters":
+            if value is not None and not isinstance(value, dict):
+                raise BrieError(f"{where(written)}: lora_parameters={value!r}: expected a mapping "
+                                "(rank, scale or alpha, dropout, keys)")
             value = dict(value or {})
-            for k in ("rank", "dropout", "keys", "alpha"):
+            for k in ("rank", "dropout", "keys", "alpha", "scale"):
                 if k in value:
-                    out[k] = value.pop(k)
-            scale = value.pop("scale", None)
+                    name = "_scale" if k == "scale" else k
+                    out[name] = value.pop(k)
+                    origin[name] = (where(f"{written}.{k}"), f"{written}.{k}")
             if value:
-                raise BrieError(f"{source}: lora_parameters has unknown keys: {', '.join(value)}")
-            if scale is not None:
-                out["_scale"] = float(scale)
+                raise BrieError(f"{where(written)}: lora_parameters has unknown keys: {', '.join(map(str, value))} "
+                                "(known: rank, scale, alpha, dropout, keys)")
             continue
         if key == "lora_scale":
-            out["_scale"] = float(value)
+            out["_scale"] = value
+            origin["_scale"] = (where(written), written)
             continue
         key = ALIASES.get(key, key)
         if key not in FIELD_NAMES:
-            raise BrieError(f"{source}: unknown key {key!r} (see `brie train --help`)")
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(FIELD_NAMES | set(ALIASES)), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise BrieError(f"{where(written)}: unknown key {written!r} ({hint}see `brie train --help`)")
         out[key] = value
-    return out
+        origin[key] = (where(written), written)
+    return out, origin
 
 
-def load_yaml(path: str | Path) -> dict:
+def _key_lines(text: str) -> dict[str, int]:
+    """Line numbers of the top-level keys (and lora_parameters' keys), from PyYAML's node tree."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+    if isinstance(root, yaml.MappingNode):
+        for k, v in root.value:
+            lines[str(k.value)] = k.start_mark.line + 1
+            if isinstance(v, yaml.MappingNode):
+                for k2, _ in v.value:
+                    lines[f"{k.value}.{k2.value}"] = k2.start_mark.line + 1
+    return lines
+
+
+def load_yaml(path: str | Path) -> tuple[dict, dict]:
+    """(field values, origin) from a brie or mlx-lm YAML config file."""
     path = Path(path)
     if not path.exists():
         raise BrieError(f"{path}: no such config file")
+    text = path.read_text()
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise BrieError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
     if not isinstance(values, dict):
         raise BrieError(f"{path}: expected a mapping of config keys")
-    return from_mapping(values, str(path))
+    return from_mapping(values, str(path), _key_lines(text))
 
 
 def resolve_config(yaml_path: str | Path | None = None, overrides: dict | None = None) -> TrainConfig:
     """Defaults, then the YAML file, then the CLI overrides (None means not given)."""
     values: dict[str, Any] = {}
+    origin: dict[str, tuple[str, str]] = {}
     if yaml_path:
-        values.update(load_yaml(yaml_path))
+        values, origin = load_yaml(yaml_path)
     cli = {k: v for k, v in (overrides or {}).items() if v is not None}
-    values.update(from_mapping(cli, "command line"))
+    cli_values, _ = from_mapping(cli, "command line")
+    values.update(cli_values)
+    origin.update({k: ("command line", "--" + k.replace("_", "-")) for k in cli_values})
     scale = values.pop("_scale", None)
     cfg = TrainConfig(**values)
-    # mlx-lm files give `scale` (= alpha/rank); brie stores alpha, so convert unless alpha was given.
-    if scale is not None and "alpha" not in values:
-        cfg.alpha = scale * cfg.rank
-    for f in fields(cfg):
-        if f.type in ("float", "float | None") and isinstance(getattr(cfg, f.name), (int, str)) \
-                and getattr(cfg, f.name) is not None:
+    try:
+        if scale is not None:
             try:
-                setattr(cfg, f.name, float(getattr(cfg, f.name)))
-            except ValueError:
-                raise BrieError(f"{f.name}={getattr(cfg, f.name)!r}: not a number") from None
-    cfg.validate()
+                scale = _coerce("float", scale)
+            except _Expected as e:
+                raise ConfigValueError("_scale", scale, f"expected {e}") from None
+            if scale <= 0:
+                raise ConfigValueError("_scale", scale, "must be positive")
+        cfg.validate()
+        # mlx-lm files give `scale` (= alpha/rank); brie stores alpha, so convert unless alpha was given.
+        if scale is not None and "alpha" not in values:
+            cfg.alpha = scale * cfg.rank
+            origin["alpha"] = origin["_scale"]
+            cfg.validate()
+    except ConfigValueError as e:
+        if e.key not in origin:
+            raise
+        where, written = origin[e.key]
+        if where == "command line":
+            shown = f"{e.value:g}" if isinstance(e.value, float) else e.value
+            raise BrieError(f"{written} {shown}: {e.problem}") from None
+        raise BrieError(f"{where}: {written}={e.value!r}: {e.problem}") from None
     return cfg
 
 

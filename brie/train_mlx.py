@@ -17,6 +17,7 @@ from pathlib import Path
 
 from brie.checkpoints import ADAPTER_FILE
 from brie.errors import BrieError
+from brie.runs import plural
 from brie.train import CONFIG_FILE, RunContext, rng_seed
 
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -41,7 +42,7 @@ def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, sta
         len_fn = lambda i: len(dataset[i][0])  # noqa: E731
     idx = sorted(range(len(dataset)), key=len_fn)
     if len(dataset) < batch_size:
-        raise BrieError(f"the dataset has {len(dataset)} examples, fewer than batch_size={batch_size}")
+        raise BrieError(f"the dataset has {plural(len(dataset), 'example')}, fewer than batch_size={batch_size}")
     offset, step = (comm_group.rank(), comm_group.size()) if comm_group is not None else (0, 1)
     batch_idx = [idx[i + offset: i + offset + batch_size: step] for i in range(0, len(idx) - batch_size + 1, batch_size)]
     rng = np.random.RandomState(seed)
@@ -71,15 +72,26 @@ def iterate_batches(dataset, batch_size, max_seq_length, loop=False, seed=0, sta
 
 
 def load_splits(folder: Path, tokenizer, cfg):
-    from mlx_lm.tuner.datasets import CacheDataset, load_local_dataset
+    """(train, valid or None) as mlx-lm's datasets. Like mlx-lm's load_local_dataset, but an empty
+    or missing valid.jsonl means "no validation" (mlx-lm fails on an empty file) and blank lines
+    are skipped."""
+    from mlx_lm.tuner.datasets import CacheDataset, create_dataset
 
-    try:
-        train, valid, _ = load_local_dataset(Path(folder), tokenizer, types.SimpleNamespace(mask_prompt=cfg.mask_prompt))
-    except (ValueError, KeyError, json.JSONDecodeError) as e:
-        raise BrieError(f"{folder}: cannot read the training data ({e})") from None
-    if len(train) == 0:
+    def load(name: str):
+        path = Path(folder) / f"{name}.jsonl"
+        if not path.exists():
+            return None
+        try:
+            rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+            return CacheDataset(create_dataset(rows, tokenizer, types.SimpleNamespace(mask_prompt=cfg.mask_prompt))) \
+                if rows else None
+        except (ValueError, KeyError) as e:  # json.JSONDecodeError is a ValueError
+            raise BrieError(f"{path}: cannot read the training data ({e})") from None
+
+    train = load("train")
+    if train is None:
         raise BrieError(f"{folder}/train.jsonl: no examples")
-    return CacheDataset(train), (CacheDataset(valid) if len(valid) else None)
+    return train, load("valid")
 
 
 def load_guard(path: Path, tokenizer):
@@ -125,7 +137,7 @@ def apply_adapters(model, cfg) -> int:
 
     n = len(model.layers) if cfg.num_layers == -1 else cfg.num_layers
     if n > len(model.layers):
-        raise BrieError(f"num_layers={cfg.num_layers}: the model has only {len(model.layers)} layers")
+        raise BrieError(f"num_layers={cfg.num_layers}: the model has only {plural(len(model.layers), 'layer')}")
     model.freeze()
     if cfg.fine_tune_type == "full":
         for layer in model.layers[-n:]:
@@ -150,6 +162,8 @@ def train_mlx(ctx: RunContext) -> None:
     model, tokenizer = load_model(ctx.ws, cfg.model)
     train_set, valid_set = load_splits(ctx.data_path, tokenizer, cfg)
     guard_set = load_guard(ctx.guard_path, tokenizer) if ctx.guard_path else None
+    if valid_set is None:
+        ctx.no_validation()
     total = cfg.total_steps(len(train_set))
     ctx.set_total(total)
     per_epoch = max(len(train_set) // cfg.batch_size, 1)

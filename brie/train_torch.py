@@ -91,6 +91,8 @@ def train_torch(ctx: RunContext) -> None:
     model.to(device)
     train_set, valid_set = load_splits(ctx.data_path, tokenizer, cfg)
     guard_set = load_guard(ctx.guard_path, tokenizer) if ctx.guard_path else None
+    if valid_set is None:
+        ctx.no_validation()
     total = cfg.total_steps(len(train_set))
     ctx.set_total(total)
     per_epoch = max(len(train_set) // cfg.batch_size, 1)

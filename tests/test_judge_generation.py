@@ -64,3 +64,20 @@ def test_cli_generate_suite_json(ws):
     assert json.loads(r.output) == {"suite": "s", "generations": {"base": 4, "r1@10": 4}}
     r = CliRunner().invoke(app, ["generate"])
     assert r.exit_code == 1 and "--prompt" in r.output
+
+
+def test_cli_prompt_answers_with_each_model_and_accepts_a_checkpoint_spec(ws, tmp_path):
+    """--prompt honours --models (one answer per model, under its label) and --adapter <run>@<step>."""
+    runner = CliRunner()
+    both = runner.invoke(app, ["generate", "--prompt", "Say hello.", "--models", "base,r1@10", "--max-tokens", "6"])
+    assert both.exit_code == 0, both.output
+    assert "base" in both.stdout and "r1@10" in both.stdout
+    by_spec = runner.invoke(app, ["generate", "--prompt", "Say hello.", "--adapter", "r1@10", "--max-tokens", "6"])
+    by_folder = runner.invoke(app, ["generate", "--prompt", "Say hello.", "--model", "tiny",
+                                    "--adapter", str(ws.root / "runs" / "r1" / "10"), "--max-tokens", "6"])
+    assert by_spec.exit_code == 0 and by_folder.exit_code == 0, by_spec.output + by_folder.output
+    assert by_spec.stdout == by_folder.stdout
+    base_part, adapter_part = both.stdout.split("r1@10")
+    assert by_spec.stdout.strip() in adapter_part and by_spec.stdout.strip() not in base_part
+    unknown = runner.invoke(app, ["generate", "--prompt", "hi", "--adapter", "nope@best"])
+    assert unknown.exit_code == 1 and "no run named 'nope'" in unknown.stderr

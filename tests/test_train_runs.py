@@ -98,13 +98,13 @@ def test_config_precedence_and_mlx_lm_yaml(tmp_path, data_dir):
     assert cfg.lora_parameters() == {"rank": 8, "scale": 20.0, "dropout": 0.05}
     bad = tmp_path / "bad.yaml"
     bad.write_text("iters: 3\nlearning_rat: 0.1\n")
-    with pytest.raises(BrieError, match=r"bad.yaml: unknown key 'learning_rat'"):
+    with pytest.raises(BrieError, match=r"bad.yaml line 2: unknown key 'learning_rat' \(did you mean 'learning_rate'"):
         resolve_config(bad, {"data": "x"})
     broken = tmp_path / "broken.yaml"
     broken.write_text("iters: [3\n")
     with pytest.raises(BrieError, match="broken.yaml line"):
         resolve_config(broken, {"data": "x"})
-    with pytest.raises(BrieError, match="optimizer='rmsprop'"):
+    with pytest.raises(BrieError, match="--optimizer rmsprop: choose one of adam"):
         resolve_config(None, {"data": "x", "optimizer": "rmsprop"})
 
 

@@ -19,7 +19,7 @@ def test_build_request_validates_and_writes_only_changed_options():
                                        "dropout": "1.5"}, taken={"pirate-lora"})
     assert problems == ["Run name: pirate-lora exists already (runs are never overwritten).",
                         "LoRA rank: 'x' is not a whole number.", "LoRA alpha: must be positive.",
-                        "Dropout: must be below 1."]
+                        "Dropout: must be at least 0 and below 1."]
     request, problems = build_request({"name": "r2", "data": "pirate-style", "rank": "16", "alpha": "16",
                                        "epochs": "", "mask_prompt": True}, taken=set())
     assert problems == []

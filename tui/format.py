@@ -25,8 +25,8 @@ def loss(value: float | None) -> str:
 def size(n: int | None) -> str:
     if n is None:
         return "—"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):  # binary units: the divisor is 1024
+        if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)

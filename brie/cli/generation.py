@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -19,10 +20,12 @@ def register(app: typer.Typer) -> None:
 def generate(
     prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="One user message: stream the answer, store nothing."),
     suite: Optional[str] = typer.Option(None, "--suite", help="Answer every prompt of this suite and store the answers."),
-    models: str = typer.Option("base", "--models", help="With --suite: comma-separated base, <run>@<step>, <run>@best|last|recommended."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated base, <run>@<step>, <run>@best|last|recommended "
+                                         "(default base). With --prompt each model answers in turn."),
     samples: int = typer.Option(1, "--samples", min=1, help="With --suite: answers per prompt and model."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Registered name, model folder or Hugging Face id (the base model)."),
-    adapter: Optional[str] = typer.Option(None, "--adapter", help="With --prompt: LoRA adapter folder (adapter_config.json + weights)."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="With --prompt: a run's checkpoint (<run>@<step>, <run>@best…) "
+                                          "or a LoRA adapter folder (adapter_config.json + weights)."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens to generate."),
     temp: float = typer.Option(0.0, "--temperature", "--temp", min=0.0, help="Sampling temperature; 0 is greedy."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling (suites: sample k uses seed + k; default 0)."),
@@ -35,19 +38,13 @@ def generate(
         raise BrieError("give either --prompt (one answer) or --suite (a whole suite)")
     ws = Workspace.locate()
     if prompt is not None:
-        from brie.generate import stream_answer
-        from brie.models import load_model
-
-        m, tok = load_model(ws if ws.exists else None, model, adapter)
-        for piece in stream_answer(m, tok, prompt, max_tokens=max_tokens, temp=temp, seed=seed):
-            console.out(piece, end="", highlight=False)
-        console.out("")
+        _answer_one(ws, prompt, models, model, adapter, max_tokens, temp, seed)
         return
     from brie.checkpoints import resolve_specs
     from brie.generate import generate_suite
 
     ws = Workspace.open()
-    specs = resolve_specs(ws, models, base_model=None if model == DEFAULT_MODEL else model)
+    specs = resolve_specs(ws, models or "base", base_model=None if model == DEFAULT_MODEL else model)
     gens = generate_suite(ws, suite, specs, samples=samples, temperature=temp, max_tokens=max_tokens,
                           seed=seed or 0, engine=engine,
                           progress=None if as_json else lambda label, done, total: console.print(
@@ -58,3 +55,30 @@ def generate(
     else:
         for label, n in summary.items():
             console.print(f"{label}: {n} answers stored for suite {suite}.", markup=False)
+
+
+def _answer_one(ws: Workspace, prompt: str, models: str | None, model: str, adapter: str | None,
+                max_tokens: int, temp: float, seed: int | None) -> None:
+    """Stream the answer of one model, or of each of --models in turn under a header."""
+    from brie.checkpoints import resolve_spec, resolve_specs
+    from brie.generate import stream_answer
+    from brie.models import load_model
+
+    if models is not None and adapter is not None:
+        raise BrieError("give --models or --adapter, not both")
+    base_model = None if model == DEFAULT_MODEL else model
+    if models is not None:
+        targets = [(s.label, s.model, s.adapter_path) for s in resolve_specs(Workspace.open(), models, base_model)]
+    elif adapter is not None and "@" in adapter and not Path(adapter).exists():
+        # A checkpoint spec, resolved (and its sha256 checked) like everywhere else.
+        spec = resolve_spec(Workspace.open(), adapter)
+        targets = [(spec.label, spec.model, spec.adapter_path)]
+    else:
+        targets = [(None, model, adapter)]
+    for label, ref, adapter_path in targets:
+        m, tok = load_model(ws if ws.exists else None, ref, adapter_path)
+        if len(targets) > 1:
+            console.rule(label, style="dim")
+        for piece in stream_answer(m, tok, prompt, max_tokens=max_tokens, temp=temp, seed=seed):
+            console.out(piece, end="", highlight=False)
+        console.out("")

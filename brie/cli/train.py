@@ -79,7 +79,7 @@ def train(
     data: Optional[str] = typer.Option(None, "--data", "-d", help=h("data")),
     name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (a new folder runs/<name>/); default: <data>-<date>-<time>."),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="YAML config (brie or mlx-lm lora keys); options given here override it."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Continue this failed or cancelled run from its last checkpoint (optimizer, step, data position)."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue this failed or cancelled run from its last checkpoint (optimizer, step, data position), with the settings it started with."),
     suffix: bool = typer.Option(False, "--suffix", help="If the name is taken, add -2, -3, … instead of failing."),
     backend: Optional[str] = typer.Option(None, "--backend", help=h("backend")),
     fine_tune_type: Optional[str] = typer.Option(None, "--fine-tune-type", help=h("fine_tune_type")),
@@ -94,7 +94,7 @@ def train(
     lr_decay: Optional[str] = typer.Option(None, "--lr-decay", help=h("lr_decay")),
     min_lr: Optional[float] = typer.Option(None, "--min-lr", help=h("min_lr")),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help=h("weight_decay")),
-    grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help=h("grad_clip")),
+    grad_clip: Optional[str] = typer.Option(None, "--grad-clip", metavar="FLOAT|none", help=h("grad_clip")),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help=h("batch_size")),
     grad_accumulation_steps: Optional[int] = typer.Option(None, "--grad-accumulation-steps", help=h("grad_accumulation_steps")),
     max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help=h("max_seq_length")),
@@ -118,7 +118,14 @@ def train(
     report_to: Optional[str] = typer.Option(None, "--report-to", help=h("report_to")),
     as_json: bool = typer.Option(False, "--json", help="Print the finished run record as JSON."),
 ) -> None:
-    """Train a LoRA (or DoRA, or full) fine-tune as a new run, or --resume one."""
+    """Train a LoRA (or DoRA, or full) fine-tune as a new run, or --resume one.
+
+    Example: brie train --data my-chat --name my-chat-r8 --rank 8 --iters 600
+
+    Checkpoints go to runs/<name>/checkpoints/<step>/ every --save-every steps (one step = one
+    micro-batch of --batch-size examples); afterwards use the run as <name>@best, <name>@last or
+    <name>@<step>. A --config YAML file (brie or mlx-lm lora keys) sets defaults; options here win.
+    """
     given = dict(locals())
     ws = Workspace.open()
     callback = RichProgress() if not as_json else TrainCallback()
@@ -141,6 +148,13 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
     from brie.train_config import resolve_config
 
     if resume:
+        _run(ws, resume)
+        ignored = [k for k, v in given.items() if k not in ("resume", "as_json") and v not in (None, False)]
+        if ignored:
+            names = {"patience": "early_stopping_patience", "min_delta": "early_stopping_min_delta"}
+            opts = ", ".join("--" + names.get(k, k).replace("_", "-") for k in ignored)
+            raise BrieError(f"--resume {resume} continues the run with the settings it started with; "
+                            f"drop {opts} (or start a new run to use other settings)")
         run = resume_training(ws, resume, callback)
     else:
         overrides = {k: v for k, v in given.items() if k not in (
@@ -160,10 +174,11 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
 
 def _print_outcome(ws, run):
     from brie.store.runs import list_checkpoints
+    from brie.train import step_text
 
     ckpts = list_checkpoints(ws.store, run["id"])
     last = ckpts[-1]["step"] if ckpts else None
-    line = f"Run {run['name']} {run['status']} at step {run['step']}"
+    line = f"Run {run['name']} {run['status']} {step_text(run['step'])}"
     if run["stop_reason"]:
         line += f" ({run['stop_reason']})"
     console.print(line + ".")
@@ -171,6 +186,9 @@ def _print_outcome(ws, run):
         console.print(f"Checkpoints: {', '.join(str(c['step']) for c in ckpts)}; best {run['best_step']}, last {last}"
                       + (f", recommended {run['recommended_step']}" if run["recommended_step"] is not None else "")
                       + f". Use it as {run['name']}@best.")
+    elif run["status"] in ("cancelled", "failed"):
+        console.print("No checkpoint was written" + (f"; `brie train --resume {run['name']}` starts it again from step 0."
+                                                      if run["status"] == "cancelled" else "."))
 
 
 # ---------------------------------------------------------------- brie runs
@@ -216,8 +234,10 @@ def runs_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
 @runs_app.command("show")
 def runs_show(name: str = typer.Argument(..., help="Run name."),
               as_json: bool = typer.Option(False, "--json", help="Print as JSON (run, config, checkpoints, last metrics).")) -> None:
-    """One run: config (with LoRA scale), status, checkpoints, last metrics."""
+    """One run: status, config, LoRA scale, checkpoints, metrics."""
     import json
+
+    from brie.runs import size_text
 
     from brie.store.runs import get_metrics, list_checkpoints
 
@@ -232,11 +252,18 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
         print_json({"run": run, "config": cfg, "checkpoints": ckpts, "last_metrics": last})
         return
     table = Table(show_header=False, box=None)
+    steps = {c["step"] for c in ckpts}
     for key in ("name", "status", "model", "data", "backend", "method", "path", "step", "total_steps",
                 "best_step", "recommended_step", "stop_reason", "error", "warnings", "pid",
                 "created_at", "started_at", "ended_at"):
-        if run.get(key) is not None:
-            table.add_row(f"[bold]{key}[/]", str(run[key]))
+        if key == "step" and not run["step"]:
+            table.add_row("[bold]step[/]", "none yet (stopped before the first step)"
+                          if run["status"] in ("completed", "failed", "cancelled") else "none yet")
+        elif run.get(key) is not None:
+            text = str(run[key])
+            if key in ("best_step", "recommended_step") and run[key] not in steps:
+                text += " (checkpoint pruned)"
+            table.add_row(f"[bold]{key}[/]", text)
     if cfg["fine_tune_type"] != "full":
         table.add_row("[bold]LoRA[/]", f"rank {cfg['rank']}, alpha {cfg['alpha']:g} → scale {cfg['lora_scale']:g}, "
                                        f"dropout {cfg['dropout']}, layers {cfg['num_layers']}")
@@ -249,7 +276,7 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
     for c in ckpts:
         tags = [t for t, s in (("best", run["best_step"]), ("recommended", run["recommended_step"])) if s == c["step"]]
         ct.add_row(str(c["step"]), f"{c['epoch']:.2f}", _fmt(c["train_loss"]), _fmt(c["val_loss"]),
-                   f"{c['size_bytes'] / 1e6:.1f} MB", c["adapter_sha256"][:12], ", ".join(tags))
+                   size_text(c["size_bytes"]), c["adapter_sha256"][:12], ", ".join(tags))
     console.print(ct)
     if last:
         console.print("last metrics: " + ", ".join(f"{k} {v['value']:.4g} (step {v['step']})" for k, v in last.items()))
@@ -261,26 +288,51 @@ def _fmt(x):
 
 @runs_app.command("recommend")
 def runs_recommend(name: str = typer.Argument(..., help="Run name."),
-                   step: int = typer.Argument(..., help="The checkpoint step to mark recommended.")) -> None:
-    """Mark one checkpoint as the run's recommended one (usable as <run>@recommended)."""
-    from brie.store.runs import get_checkpoint, set_recommended
+                   step: int = typer.Argument(..., help="The checkpoint step to mark recommended."),
+                   as_json: bool = typer.Option(False, "--json", help="Print the updated run record as JSON.")) -> None:
+    """Mark a checkpoint recommended (<run>@recommended).
+
+    Until you mark one, recommended follows the best checkpoint (lowest validation loss).
+    """
+    from brie.store.runs import get_checkpoint, get_run, set_recommended
 
     ws = _open()
     run = _run(ws, name)
     if get_checkpoint(ws.store, run["id"], step) is None:
         raise BrieError(f"run {name!r} has no checkpoint at step {step} (see `brie runs show {name}`)")
     set_recommended(ws.store, run["id"], step)
+    if as_json:
+        print_json(get_run(ws.store, name))
+        return
     console.print(f"Marked {name}@{step} recommended.")
+
+
+def _confirm(question: str, yes: bool, command: str) -> None:
+    """Ask before deleting; without a terminal to ask on, say that --yes is needed (exit 1)."""
+    import sys
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise BrieError(f"{command} asks before deleting and there is no terminal to ask on; "
+                        "add --yes to delete without a prompt")
+    if not typer.confirm(question):
+        err_console.print("Nothing deleted.")
+        raise typer.Exit(1)
 
 
 @runs_app.command("prune")
 def runs_prune(name: str = typer.Argument(..., help="Run name."),
                keep: str = typer.Option("best,last,recommended", "--keep",
                                         help="Checkpoints to keep: best, last, recommended and/or step numbers, comma-separated."),
-               yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+               yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking (needed when not run from a terminal)."),
                as_json: bool = typer.Option(False, "--json", help="Print the deleted steps as JSON.")) -> None:
-    """Delete a run's checkpoints except the kept ones, after showing what will go."""
-    from brie.runs import prune_plan, prune
+    """Delete checkpoints except --keep ones (shows, then asks).
+
+    Deleting the recommended checkpoint unmarks it; a deleted best checkpoint stays recorded as the
+    best step, but <run>@best no longer loads.
+    """
+    from brie.runs import plural, prune, prune_notes, prune_plan, size_text
 
     ws = _open()
     run = _run(ws, name)
@@ -291,16 +343,46 @@ def runs_prune(name: str = typer.Argument(..., help="Run name."),
         else:
             console.print("Nothing to delete.")
         return
+    size = size_text(sum(c["size_bytes"] for c in doomed))
+    notes = prune_notes(run, doomed)
     if not as_json:
-        console.print(f"Will delete {len(doomed)} checkpoint(s) of {name}: " + ", ".join(str(c["step"]) for c in doomed)
-                      + f" ({sum(c['size_bytes'] for c in doomed) / 1e6:.1f} MB).")
-    if not yes and not typer.confirm("Delete them?"):
-        raise typer.Exit(1)
+        console.print(f"Will delete {plural(len(doomed), 'checkpoint')} of {name}: "
+                      + ", ".join(str(c["step"]) for c in doomed) + f" ({size}).")
+        for note in notes:
+            console.print(f"Note: {note}.")
+    _confirm("Delete them?", yes, f"brie runs prune {name}")
     prune(ws, run, doomed)
     if as_json:
         print_json([c["step"] for c in doomed])
     else:
-        console.print("Deleted.")
+        console.print(f"Deleted {plural(len(doomed), 'checkpoint')} ({size})."
+                      + (f" {name} has no recommended checkpoint now." if run["recommended_step"] in
+                         {c["step"] for c in doomed} else ""))
+
+
+@runs_app.command("delete")
+def runs_delete(name: str = typer.Argument(..., help="Run name."),
+                yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking (needed when not run from a terminal)."),
+                force: bool = typer.Option(False, "--force", help="Also delete the generations, judgments, scores and "
+                                                                 "eval results made from its checkpoints (otherwise refused)."),
+                as_json: bool = typer.Option(False, "--json", help="Print what was deleted as JSON.")) -> None:
+    """Delete a whole run: folder and records (shows them, then asks).
+
+    Its checkpoints, metrics and config go, and its name becomes free. Refuses a run whose training process is still alive.
+    """
+    from brie.runs import delete_plan, delete_run
+
+    ws = _open()
+    plan = delete_plan(ws, name, force=force)
+    if not as_json:
+        console.print("Will delete " + plan.describe() + ".")
+    _confirm("Delete the run?", yes, f"brie runs delete {name}")
+    delete_run(ws, plan)
+    if as_json:
+        print_json({"run": name, "folder": str(plan.folder), "size_bytes": plan.size_bytes,
+                    "checkpoints": plan.checkpoints, "references": plan.references})
+    else:
+        console.print(f"Deleted run {name}.")
 
 
 # ---------------------------------------------------------------- brie export model

@@ -48,8 +48,8 @@ def parse_benchmark(spec: str, shots: int = 0, max_tokens: int = 256) -> Benchma
         from brie.evals.lm_eval_task import LmEvalTask
 
         if not arg:
-            raise BrieError(f"{spec!r}: say which task, e.g. lm-eval:arc_easy")
-        return LmEvalTask(spec, task=arg)
+            raise BrieError(f"{spec!r}: say which task, e.g. lm-eval:arc_easy or lm-eval:my_task.yaml")
+        return LmEvalTask(spec, task=arg, shots=shots)
     raise BrieError(f"{spec!r}: unknown benchmark (kinds: {', '.join(KINDS)})")
 
 

@@ -1,26 +1,133 @@
-"""lm-evaluation-harness tasks (optional: `pip install lm_eval`), not wired in this version.
+"""lm-evaluation-harness tasks through its Python API (optional extra: `pip install 'brie[lm-eval]'`).
 
-lm_eval needs torch, which brie's default install does not pull in; the kind is recognized so the
-error says what is missing instead of "unknown benchmark".
+`lm-eval:<task>` runs a task from the harness's registry (its data comes from the Hugging Face hub,
+so it needs the network or a filled datasets cache); `lm-eval:<file.yaml>` runs a task config of
+your own, e.g. one whose `dataset_path: json` points at a local file. The model brie already loaded
+(base or base + adapter, never fused) is handed to mlx-lm's harness adapter, so the numbers are the
+ones `mlx_lm.evaluate` would give. Documents are scored in chunks and each one's metrics are stored
+as the chunk lands, so an interrupted run resumes where it stopped.
+
+Per-item scores keep every metric the task reports; `score` repeats the task's first metric (acc for
+multiple-choice tasks, exact_match for most generation tasks) so forgetting deltas have one to use.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Iterator
+
 from brie.errors import BrieError
-from brie.evals.base import Benchmark
+from brie.evals.base import Benchmark, Item, Scored
+
+CHUNK = 32  # documents per harness call: the most an interruption can lose
 
 
 class LmEvalTask(Benchmark):
-    primary = "acc"
-    binary = True
+    primary = "score"
+    binary = False  # acc is 0/1 but exact_match of some tasks is not; the bootstrap interval fits both
 
-    def __init__(self, spec: str, task: str):
-        self.spec, self.task = spec, task
+    def __init__(self, spec: str, task: str, shots: int = 0):
+        self.spec, self.task, self.shots = spec, task, shots
+        self._loaded = None
 
-    def items(self, ws):
-        import importlib.util
+    def settings(self) -> dict:
+        from importlib.metadata import version
 
-        if importlib.util.find_spec("lm_eval") is None:
-            raise BrieError(f"{self.spec}: lm-evaluation-harness is not installed (pip install lm_eval)")
-        raise BrieError(f"{self.spec}: lm-eval tasks are not supported yet in this version of brie; "
-                        "use mcq:<file> with the task's data exported to JSONL")
+        # generation length is the task's own max_gen_toks, as in the harness; --max-tokens does not apply
+        return {"shots": self.shots, "lm_eval": version("lm_eval")}
+
+    def _task(self):
+        """(task manager, task name, task object), built once."""
+        if self._loaded is not None:
+            return self._loaded
+        try:
+            from lm_eval.tasks import TaskManager
+        except ImportError:
+            raise BrieError(f"{self.spec}: lm-evaluation-harness is not installed "
+                            "(pip install 'brie[lm-eval]', or pip install lm-eval)") from None
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task notices drown the progress
+        path = Path(self.task).expanduser()
+        if path.suffix in (".yaml", ".yml"):
+            if not path.is_file():
+                raise BrieError(f"{self.spec}: no such task file: {path}")
+            import yaml
+
+            name = (yaml.safe_load(path.read_text()) or {}).get("task")
+            if not isinstance(name, str):
+                raise BrieError(f"{path}: a task config needs a `task:` name")
+            manager = TaskManager(include_path=str(path.resolve().parent), include_defaults=False)
+        else:
+            name, manager = self.task, TaskManager()
+        if name not in manager.all_tasks:
+            raise BrieError(f"{self.spec}: lm-eval has no task {name!r} "
+                            "(`lm-eval ls tasks` lists them; a local task: lm-eval:path/to/task.yaml)")
+        try:
+            loaded = manager.load([name])
+        except Exception as e:  # the harness raises whatever its dataset loader raised
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise BrieError(f"{self.spec}: could not load the task's data: {first}") from None
+        if loaded["groups"] or name not in loaded["tasks"]:
+            raise BrieError(f"{self.spec}: {name!r} is a group of tasks; name one of its tasks "
+                            f"({', '.join(sorted(loaded['tasks'])[:8])}…)")
+        task = loaded["tasks"][name]
+        # what simple_evaluate would do: --shots overrides the task's default unless it pins 0
+        if self.shots and task.get_config("num_fewshot") != 0:
+            task.set_config(key="num_fewshot", value=self.shots)
+        elif task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+        task.set_fewshot_seed(seed=1234)
+        self._loaded = (loaded, name, task)
+        return self._loaded
+
+    def items(self, ws) -> list[Item]:
+        _, _, task = self._task()
+        return [Item(id=str(i), input=str(task.doc_to_text(doc)), target=str(task.doc_to_target(doc)))
+                for i, doc in enumerate(task.eval_docs)]
+
+    def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
+        from lm_eval.evaluator import evaluate
+
+        loaded, name, task = self._task()
+        lm = _harness_model(model, tokenizer, batch_size)
+        first_metric = task.config.metric_list[0]["metric"] if task.config.metric_list else None
+        indices = [idx for idx, _ in items]
+        for start in range(0, len(indices), CHUNK):
+            # evaluate(), not simple_evaluate(): the latter also shells out to git and collects torch's
+            # environment report on every call. Quiet its tqdm bars and mlx-lm's generation stats; brie shows its own progress per item
+            with open(os.devnull, "w") as sink, redirect_stderr(sink), redirect_stdout(sink):
+                out = evaluate(lm, loaded, samples={name: indices[start:start + CHUNK]}, bootstrap_iters=0,
+                               log_samples=True, verbosity="ERROR")
+            for sample in sorted(out["samples"][name], key=lambda s: s["doc_id"]):
+                metrics = {m: float(sample[m]) for m in sample.get("metrics", []) if isinstance(sample.get(m), (int, float))}
+                if not metrics:
+                    raise BrieError(f"{self.spec}: the task reports no per-document number; brie cannot store it")
+                metrics["score"] = metrics.get(first_metric, next(iter(metrics.values())))
+                yield Scored(sample["doc_id"], _readable(sample.get("filtered_resps")), metrics)
+
+
+def _readable(resps) -> str | None:
+    """Generated text as is; for log-likelihood tasks the per-choice log-probs."""
+    if not resps:
+        return None
+    if all(isinstance(r, str) for r in resps):
+        return resps[0] if len(resps) == 1 else "\n".join(resps)
+    return str([round(r[0], 4) if isinstance(r, (list, tuple)) else r for r in resps])
+
+
+def _harness_model(model, tokenizer, batch_size: int):
+    """mlx-lm's harness adapter around a model brie already loaded (with its adapter, unfused)."""
+    from lm_eval.api.model import LM
+    from mlx_lm.evaluate import MLXLM
+
+    class LoadedModel(MLXLM):
+        def __init__(self):
+            LM.__init__(self)  # MLXLM's own __init__ would load the model again from a path
+            self._model, self.tokenizer = model, tokenizer
+            # no max_tokens override: each task's own max_gen_toks applies, as in the harness
+            self._batch_size, self._max_tokens, self._sampler = batch_size, None, None
+            self.use_chat_template = False  # the harness's default; tasks carry their own prompt format
+
+    return LoadedModel()

@@ -79,6 +79,15 @@ def _from_train_config(fields_: list[Field]) -> list[Field]:
 NUMBERS = _from_train_config(NUMBERS)
 
 
+def _value_problem(name: str, value) -> str | None:
+    """brie train's own range check for the field (the one place it is decided), when brie is there."""
+    try:
+        from brie.train_config import value_problem
+    except ImportError:
+        return None
+    return value_problem(name, value)
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """A validated form: the arguments of `brie train`."""
@@ -116,14 +125,11 @@ def build_request(values: dict, taken: set[str]) -> tuple[RunRequest, list[str]]
         except ValueError:
             problems.append(f"{f.label}: {text!r} is not {'a whole number' if f.kind is int else 'a number'}.")
             continue
-        if f.minimum is not None and number < f.minimum:
-            problems.append(f"{f.label}: must be at least {f.minimum:g}.")
-            continue
-        if f.name == "alpha" and number == 0:
-            problems.append("LoRA alpha: must be positive.")
-            continue
-        if f.name == "dropout" and number >= 1:
-            problems.append("Dropout: must be below 1.")
+        problem = _value_problem(f.name, number)
+        if problem is None and f.minimum is not None and number < f.minimum:
+            problem = f"must be at least {f.minimum:g}"
+        if problem:
+            problems.append(f"{f.label}: {problem}.")
             continue
         if f.default == "" or number != f.kind(float(f.default)):
             args += [option(f.name), text]

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from brie.runs import plural
 from brie.store import Store
 from brie.store import runs as run_rows
 from brie.store.ui import metric_series
@@ -276,7 +277,7 @@ class RunDetailScreen(PollingScreen):
                 self._prune([c["step"] for c in doomed])
 
         self.app.push_screen(ConfirmScreen(
-            f"Delete {len(doomed)} checkpoints of {self.run_name} ({fmt.size(size)})?",
+            f"Delete {plural(len(doomed), 'checkpoint')} of {self.run_name} ({fmt.size(size)})?",
             "Steps: " + ", ".join(str(c["step"]) for c in doomed) + "\nKept: best, last and recommended.",
             yes="Delete"), answered)
 
