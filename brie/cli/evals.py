@@ -29,7 +29,7 @@ def eval_command(
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Evaluate base and every checkpoint of this run, "
                                                               "then plot each metric against step."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items of each benchmark."),
-    shots: int = typer.Option(0, "--shots", min=0, help="Few-shot examples for gsm8k."),
+    shots: int = typer.Option(0, "--shots", min=0, help="Few-shot examples for gsm8k and lm-eval tasks."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per generated answer."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Prompts generated together (batched generation)."),
     base_model: Optional[str] = typer.Option(None, "--base-model", help="What `base` means when no run is named."),
@@ -57,7 +57,9 @@ def eval_command(
                      {question, choices, answer}.
     overlap:SUITE    BLEU and ROUGE-L against references. SUITE: a prompt
                      suite with references, or a JSONL of {prompt, reference}.
-    lm-eval:TASK     lm-evaluation-harness: recognized, not supported yet.
+    lm-eval:TASK     an lm-evaluation-harness task by name, or a task .yaml
+                     of your own; needs the extra (pip install 'brie[lm-eval]')
+                     and, for registry tasks, the network or a cached copy.
     """
     from brie.checkpoints import resolve_specs
     from brie.evals import display_name, parse_benchmarks

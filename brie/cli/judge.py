@@ -274,7 +274,11 @@ def results(
     if as_json:
         print_json(r)
         return
-    console.print(_results_table(r["results"], console.width))
+    if r["results"]:
+        console.print(_results_table(r["results"], console.width))
+    else:
+        console.print("No pairwise judgments" + (" matching these filters" if suite or judge else "")
+                      + " yet (`brie compare` makes them).")
     if any(row["warning"] for row in r["results"]):
         console.print("[yellow]![/] fewer than 30 comparisons: the interval is wide; do not conclude from it.")
     if r["agreement"]:

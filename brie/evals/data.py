@@ -46,6 +46,22 @@ def hub_reachable(timeout: float = 3.0) -> str | None:
         return f"cannot reach {host}:{port} ({e.strerror or type(e).__name__})"
 
 
+def go_offline_if_unreachable(what: str, instead: str) -> bool:
+    """True when the hub is not to be used: HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set, or the hub
+    does not answer — then HF_HUB_OFFLINE is set for this process so `datasets` tries its cache
+    alone, with no retries. `datasets` reads the flag once, when imported; if it already was, no
+    cache lookup is possible and this raises "<what>: <why>; <instead>" at once."""
+    if _truthy("HF_HUB_OFFLINE") or _truthy("HF_DATASETS_OFFLINE"):
+        return True
+    why = hub_reachable()
+    if why is None:
+        return False
+    if "datasets" in sys.modules:
+        raise BrieError(f"{what}: {why}; {instead}")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    return True
+
+
 def load_records(source: str, split: str = "test", config: str | None = None,
                  local_hint: str | None = None) -> list[dict]:
     """Rows from a .jsonl/.json file, else from the hub through `datasets` (cached or downloaded).
@@ -64,16 +80,7 @@ def load_records(source: str, split: str = "test", config: str | None = None,
     if path.exists() or "/" not in source or source.startswith((".", "/", "~")):
         raise BrieError(f"{source!r}: no such file, and not a Hugging Face dataset id (owner/name)")
     use_file = f"pass a local file instead, e.g. {local_hint}" if local_hint else "pass a local .jsonl file instead"
-    offline = _truthy("HF_HUB_OFFLINE") or _truthy("HF_DATASETS_OFFLINE")
-    if not offline:
-        why = hub_reachable()
-        if why is not None:
-            # Offline: the cache alone may still have it; the flag makes `datasets` skip its retries.
-            # (Set before `datasets` is imported: it reads the flags once, at import.)
-            if "datasets" in sys.modules:
-                raise BrieError(f"cannot load dataset {source!r}: {why}; {use_file}")
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            offline = True
+    offline = go_offline_if_unreachable(f"cannot load dataset {source!r}", use_file)
     try:
         import datasets
 

@@ -43,13 +43,22 @@ class LmEvalTask(Benchmark):
         """(task manager, task name, task object), built once."""
         if self._loaded is not None:
             return self._loaded
+        path = Path(self.task).expanduser()
+        offline = False
+        local = ("or write a task .yaml whose dataset_path: json reads a local file, and pass "
+                 "lm-eval:path/to/task.yaml")
+        if path.suffix not in (".yaml", ".yml"):
+            from brie.evals.data import go_offline_if_unreachable
+
+            # Registry tasks read the hub: without it, fail now rather than after ~30 s of retries.
+            offline = go_offline_if_unreachable(f"{self.spec}: the task's data is on the Hugging Face hub",
+                                                local)
         try:
             from lm_eval.tasks import TaskManager
         except ImportError:
             raise BrieError(f"{self.spec}: lm-evaluation-harness is not installed "
                             "(pip install 'brie[lm-eval]', or pip install lm-eval)") from None
         logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task notices drown the progress
-        path = Path(self.task).expanduser()
         if path.suffix in (".yaml", ".yml"):
             if not path.is_file():
                 raise BrieError(f"{self.spec}: no such task file: {path}")
@@ -68,6 +77,9 @@ class LmEvalTask(Benchmark):
             loaded = manager.load([name])
         except Exception as e:  # the harness raises whatever its dataset loader raised
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if offline:
+                raise BrieError(f"{self.spec}: offline, and the task's data is not in the Hugging Face "
+                                f"cache; run it once online, {local}") from None
             raise BrieError(f"{self.spec}: could not load the task's data: {first}") from None
         if loaded["groups"] or name not in loaded["tasks"]:
             raise BrieError(f"{self.spec}: {name!r} is a group of tasks; name one of its tasks "
