@@ -60,13 +60,20 @@ def test_report_counts_only_this_runs_comparisons(fresh_ws):
         ids, _ = compare(fresh_ws, "s", "base", "r1@10", [mine], max_tokens=8, max_retries=1, timeout=5.0)
         # both judges see `other`: agreement between them exists only on other's comparisons
         judge_comparisons(fresh_ws, other_ids, [mine, only_other], max_retries=1, timeout=5.0)
+    from brie.store import evals as eval_rows
+
+    # an unfinished evaluation of the other run: its caveat belongs in other's report only
+    eval_rows.get_or_create_result(fresh_ws.store, label="other@10", model="tiny", run="other", step=10,
+                                   adapter_sha256="sha-of-other", benchmark="gsm8k", settings={}, n_items=5,
+                                   n_available=10)
     assert results(fresh_ws)["agreement"]  # the workspace-wide view has it
     report = build_report(fresh_ws, "r1")
     section = report.split("## Win rates and judge agreement")[1].split("## Forgetting")[0]
     assert "other@10" not in report and only_other not in report
     assert "Judge agreement" not in section
     assert f"| s | base | r1@10 | {mine} | {len(ids)} |" in section
-    assert "other@10" in build_report(fresh_ws, "other")
+    other = build_report(fresh_ws, "other")
+    assert "| s | base | other@10 |" in other and "other@10 on gsm8k is running (0/5 items)" in other
 
 
 def test_report_of_a_failed_run_says_how_far_it_got(fresh_ws):
