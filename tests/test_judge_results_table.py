@@ -44,7 +44,6 @@ def test_results_fit_80_columns_without_breaking_values(judged_twice):
 
     data = results(ws)
     out = show(80)
-    print(out)
     assert max(len(line) for line in out.splitlines()) <= 80
     lines = out.splitlines()
     # every win rate with its interval is on one line, whole
