@@ -10,6 +10,7 @@ from pathlib import Path
 
 from brie.errors import BrieError
 from brie.store import runs as run_rows
+from brie.words import plural
 from brie.workspace import Workspace
 
 KEEP_WORDS = ("best", "last", "recommended")
@@ -23,11 +24,6 @@ def size_text(n_bytes: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """'1 checkpoint', '3 checkpoints'."""
-    return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
 def prune_plan(ws: Workspace, run: dict, keep: str) -> list[dict]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from brie.checkpoints import ADAPTER_FILE, sha256_file
 from brie.errors import BrieError
-from brie.runs import plural
+from brie.words import plural
 from brie.store import runs as run_rows
 from brie.store import utcnow
 from brie.train_config import TrainConfig

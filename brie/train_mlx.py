@@ -17,7 +17,7 @@ from pathlib import Path
 
 from brie.checkpoints import ADAPTER_FILE
 from brie.errors import BrieError
-from brie.runs import plural
+from brie.words import plural
 from brie.train import CONFIG_FILE, RunContext, rng_seed
 
 OPTIMIZER_FILE = "optimizer.safetensors"

@@ -51,5 +51,5 @@ def test_mt_bench_without_a_judge_is_a_one_line_error(workspace, tiny_model_dir,
     from brie.errors import BrieError
 
     bench = parse_benchmark(f"mt-bench:{shared_benchmarks / 'mt_bench_questions.jsonl'}")
-    with pytest.raises(BrieError, match="needs a judge"):
+    with pytest.raises(BrieError, match="needs a judge.*anthropic:claude-sonnet-5-5"):
         evaluate(workspace, resolve_specs(workspace, "base", str(tiny_model_dir)), [bench])

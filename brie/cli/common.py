@@ -17,13 +17,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 prompt', '2 prompts', '0 prompts'; `many` for irregular plurals."""
-    from brie.words import plural as _plural
-
-    return _plural(n, word, many)
-
-
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print("error: " + message, style="bold red", markup=False, emoji=False, soft_wrap=True)
     raise typer.Exit(code)

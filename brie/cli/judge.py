@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from brie.cli.common import console, err_console, fail, plural, print_json
+from brie.cli.common import console, err_console, fail, print_json
+from brie.words import plural
 from brie.workspace import Workspace
 
 suites_app = typer.Typer(help="Prompt suites: the prompts generation and judging run over.", no_args_is_help=True)

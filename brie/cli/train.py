@@ -332,7 +332,8 @@ def runs_prune(name: str = typer.Argument(..., help="Run name."),
     Deleting the recommended checkpoint unmarks it; a deleted best checkpoint stays recorded as the
     best step, but <run>@best no longer loads.
     """
-    from brie.runs import plural, prune, prune_notes, prune_plan, size_text
+    from brie.runs import prune, prune_notes, prune_plan, size_text
+    from brie.words import plural
 
     ws = _open()
     run = _run(ws, name)

@@ -39,7 +39,9 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
     items_of, available = {}, {}
     for bench in benchmarks:
         if bench.needs_judge and judge is None:
-            raise BrieError(f"{bench.spec}: needs a judge (--judge, e.g. anthropic:claude-sonnet-4-5)")
+            from brie.judges import load_table
+
+            raise BrieError(f"{bench.spec}: needs a judge (--judge, e.g. {load_table(ws)['default']})")
         items = bench.items(ws)
         available[bench.spec] = len(items)
         items_of[bench.spec] = items[:limit] if limit else items

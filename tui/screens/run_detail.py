@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
-from brie.runs import plural
+from brie.words import plural
 from brie.store import Store
 from brie.store import runs as run_rows
 from brie.store.ui import metric_series
