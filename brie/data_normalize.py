@@ -109,6 +109,15 @@ class Normalizer:
     def _chat(self, obj: dict) -> tuple[dict, list[str]]:
         f = self.fields.messages
         messages = self._required(obj, f)
+        if isinstance(messages, str) and messages.lstrip().startswith("["):
+            # the same export habit as stringified answers: a JSON list written as a string
+            try:
+                decoded = json.loads(messages)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, list):
+                messages = decoded
+                self.notes.add("json_string_messages_decoded", self.where)
         if not isinstance(messages, list):
             raise RowError("wrong_type", f"field {f!r} is not a list of messages")
         out = []

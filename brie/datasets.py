@@ -254,7 +254,9 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
         )
     total_unique = sum(unique.values())
     if total_unique == 0:
-        raise DataError(f"{source}: no usable rows ({read} read, {rejects.count} rejected, {duplicates} duplicates)")
+        why = "".join(f"\n  {line}" for line in rejects.first)
+        raise DataError(f"{source}: no usable rows ({read} read, {rejects.count} rejected, {duplicates} duplicates)"
+                        + (f"; nothing was written. First rejects:{why}" if why else ""))
 
     # How many rows go where: exact counts, drawn by sequential selection (each row is picked with
     # probability needed/remaining), so no count drifts and memory holds only counters.
@@ -345,8 +347,12 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
                             json.loads(existing["report_json"] or "{}"))
     latest = dataset_rows.get_dataset(ws.store, name)
     if latest is not None and not opts.replace:
-        raise DataError(f"dataset {name!r} already exists (v{latest['version']}, sha256 {latest['sha256'][:12]}) "
-                        f"with other content (sha256 {sha[:12]}); pass --replace to add it as a new version")
+        was = {"source": latest["source"], "sample ratio": latest["sample_ratio"], "seed": latest["seed"]}
+        now = {"source": source, "sample ratio": opts.sample_ratio, "seed": opts.seed}
+        changed = [f"{k} {was[k]} → {now[k]}" for k in was if str(was[k]) != str(now[k])]
+        why = ", ".join(changed) if changed else "the same source and settings, but the file's rows changed"
+        raise DataError(f"dataset {name!r} already exists as v{latest['version']} and this import gives other rows "
+                        f"({why}); pass --replace to add it as v{latest['version'] + 1} (v{latest['version']} stays)")
     version = dataset_rows.next_version(ws.store, name)
     final = ws.data_dir / name if version == 1 else ws.data_dir / name / f"v{version}"
     if final.exists() and any(p.name.endswith(".jsonl") for p in final.iterdir()):

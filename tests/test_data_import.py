@@ -77,9 +77,11 @@ def test_versions_are_content_addressed(workspace, tmp_path):
     a = jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(20)])
     b = jsonl(tmp_path / "b.jsonl", [chat(i) for i in range(25)])
     v1 = import_dataset(workspace, str(a), "d").dataset
-    with pytest.raises(DataError, match=r"dataset 'd' already exists \(v1, sha256 .{12}\) with other content "
-                                        r"\(sha256 .{12}\); pass --replace"):
+    with pytest.raises(DataError, match=r"dataset 'd' already exists as v1 and this import gives other rows "
+                                        r"\(source .*a.jsonl → .*b.jsonl\); pass --replace to add it as v2"):
         import_dataset(workspace, str(b), "d")
+    with pytest.raises(DataError, match=r"other rows \(sample ratio 1.0 → 0.5, seed 0 → 1\)"):
+        import_dataset(workspace, str(a), "d", ImportOptions(sample_ratio=0.5, seed=1))
     v2 = import_dataset(workspace, str(b), "d", ImportOptions(replace=True)).dataset
     assert (v1["version"], v2["version"]) == (1, 2) and v1["sha256"] != v2["sha256"]
     assert v2["path"] == str(workspace.data_dir / "d" / "v2")
@@ -221,3 +223,13 @@ def test_normalized_folder_trains_with_plain_mlx_lm_lora(workspace, tmp_path, ti
     assert "Training" in proc.stdout
     assert json.loads((adapters / "adapter_config.json").read_text())["iters"] == 3
     assert (adapters / "adapters.safetensors").stat().st_size > 0
+
+
+def test_stringified_messages_are_decoded_and_all_rejected_says_why(workspace, tmp_path):
+    rows = [{"messages": json.dumps(chat(i)["messages"])} for i in range(10)]
+    result = import_dataset(workspace, str(jsonl(tmp_path / "s.jsonl", rows)), "s")
+    assert result.dataset["rows_train"] + result.dataset["rows_valid"] + result.dataset["rows_test"] == 10
+    assert "json_string_messages_decoded" in json.dumps(result.report)
+    bad = jsonl(tmp_path / "bad.jsonl", [{"messages": 5}] * 3)
+    with pytest.raises(DataError, match=r"no usable rows \(3 read, 3 rejected.*First rejects:\n  .*line 1.*not a list"):
+        import_dataset(workspace, str(bad), "bad", ImportOptions(on_error="skip"))
