@@ -51,6 +51,12 @@ def _atomic(path: Path, force: bool, newline: str | None = None):
         raise
 
 
+def _nonempty(rows: list, why: str) -> None:
+    """Refuse to write an empty export: it would only block the next one behind --force."""
+    if not rows:
+        raise BrieError(f"nothing to export: {why} yet (make some with `brie compare`)")
+
+
 def _side(c: dict, side: str) -> dict:
     return {"label": c[f"{side}_label"], "model": c[f"{side}_model"], "run": c[f"{side}_run"],
             "step": c[f"{side}_step"], "adapter_sha256": c[f"{side}_sha"], "text": c[f"{side}_answers"][-1]}
@@ -97,6 +103,7 @@ def export_judged(ws, out=None, suite=None, judge=None, force: bool = False) -> 
 def _judged(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     check_filters(ws, suite, judge)
     lines = judged_lines(ws, suite, judge)
+    _nonempty(lines, "no judgments")
     path = _out(ws, out, "judged.jsonl")
     with _atomic(path, force) as f:
         for line in lines:
@@ -116,6 +123,7 @@ def export_csv(ws, out=None, suite=None, judge=None, force: bool = False) -> tup
 def _csv(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     check_filters(ws, suite, judge)
     table = results(ws, suite, judge)["results"]
+    _nonempty(table, "no pairwise judgments")
     path = _out(ws, out, "results.csv")
     with _atomic(path, force, newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
@@ -138,23 +146,25 @@ def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     comps = {c["comparison_id"]: c for c in rows.comparison_details(
         ws.store, "s.name = ?" if suite else "1", [suite] if suite else [])}
     verdicts = combined(final_verdicts([j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]))
-    path = _out(ws, out, "dpo.jsonl")
-    n = 0
-    skipped = Counter()
-    with _atomic(path, force) as f:
-        for (cid, jname), v in sorted(verdicts.items()):
-            c = comps[cid]
-            if v["verdict"] not in ("a", "b"):
-                skipped["ties"] += 1
-                continue
-            if len(c["turns"]) != 1:
-                skipped["multi_turn"] += 1
-                continue
+    pairs, skipped = [], Counter()
+    for (cid, jname), v in sorted(verdicts.items()):
+        c = comps[cid]
+        if v["verdict"] not in ("a", "b"):
+            skipped["ties"] += 1
+        elif len(c["turns"]) != 1:
+            skipped["multi_turn"] += 1
+        else:
             win, lose = (c["a_answers"], c["b_answers"]) if v["verdict"] == "a" else (c["b_answers"], c["a_answers"])
-            f.write(json.dumps({"prompt": c["turns"][0], "chosen": win[0], "rejected": lose[0],
-                                "judge": jname, "comparison_id": str(cid)}, ensure_ascii=False) + "\n")
-            n += 1
-    return path, n, {"pairs": n, "skipped_ties": skipped["ties"], "skipped_multi_turn": skipped["multi_turn"]}
+            pairs.append({"prompt": c["turns"][0], "chosen": win[0], "rejected": lose[0],
+                          "judge": jname, "comparison_id": str(cid)})
+    _nonempty(pairs, f"no decisive single-turn verdicts ({skipped['ties']} ties, {skipped['multi_turn']} multi-turn)"
+              if verdicts else "no judgments")
+    path = _out(ws, out, "dpo.jsonl")
+    with _atomic(path, force) as f:
+        for pair in pairs:
+            f.write(json.dumps(pair, ensure_ascii=False) + "\n")
+    return path, len(pairs), {"pairs": len(pairs), "skipped_ties": skipped["ties"],
+                              "skipped_multi_turn": skipped["multi_turn"]}
 
 
 def write_export(ws, kind: str, out=None, suite=None, judge=None, force: bool = False) -> dict:

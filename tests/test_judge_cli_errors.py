@@ -134,3 +134,20 @@ def test_exports_reject_unknown_suites_and_judges(fresh_ws, tmp_path):
         assert not out.exists()
         r = runner.invoke(app, ["export", kind, "--suite", "s", "--judge", judge, "--out", str(out)])
         assert r.exit_code == 0 and out.stat().st_size > 0
+
+
+def test_exports_with_nothing_to_export_write_nothing(fresh_ws):
+    """An empty file would only block the next export behind --force; say why instead."""
+    from brie.judge import compare
+
+    runner = CliRunner()
+    for kind in ("judged", "csv", "dpo"):
+        r = runner.invoke(app, ["export", kind])
+        assert r.exit_code == 1 and "nothing to export: no" in r.output and "brie compare" in r.output
+    assert not list(fresh_ws.exports_dir.glob("*.*"))
+    with JudgeServer(lambda call: {"text": "[[C]]"}) as server:  # ties only: no DPO pair
+        compare(fresh_ws, "s", "base", "r1@10", [f"openai-compatible:j@{server.url}/v1"], max_tokens=8,
+                max_retries=0, timeout=5.0)
+    r = runner.invoke(app, ["export", "dpo"])
+    assert r.exit_code == 1 and f"no decisive single-turn verdicts ({N} ties" in r.output
+    assert runner.invoke(app, ["export", "judged"]).exit_code == 0
