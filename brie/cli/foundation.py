@@ -51,7 +51,7 @@ def doctor(
         ("BLAS", f"{blas['loaded']}" + (f" — {blas['matmul_gflops']} GFLOP/s (1024² matmul)" if "matmul_gflops" in blas else "")),
         ("torch", "not installed" if not report["torch"]["installed"]
          else f"{report['torch'].get('version')} (CUDA: {report['torch'].get('cuda')})"),
-        ("default model", f"{report['default_model']['name']}: " + ("ready" if report["default_model"]["ready"] else "not prepared")),
+        ("default model", f"{report['default_model']['name']}: " + ("ready" if report["default_model"]["ready"] else report["default_model"].get("note", "not prepared"))),
         ("judge keys", ", ".join(f"{k} {'set' if v else 'not set'}" for k, v in report["judge_keys"].items())),
         ("workspace", f"{report['workspace']['path']}" + (f" (schema {report['workspace']['schema_version']})" if report["workspace"]["exists"] else " (none)")),
     ]
@@ -109,4 +109,5 @@ def demo() -> None:
     """The whole loop on the embedded default model, offline, in this workspace."""
     from brie.demo import run_demo
 
-    run_demo(Workspace.open(create=True), console.print)
+    # soft_wrap: the terminal wraps long lines itself, so paths are not broken by inserted newlines
+    run_demo(Workspace.open(create=True), lambda text: console.print(text, soft_wrap=True))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich import box
+from rich.table import Column, Table
 
 from brie.cli.common import console, err_console, print_json
 from brie.errors import BrieError
@@ -136,7 +138,7 @@ def train(
     finally:
         signal.signal(signal.SIGTERM, previous)
     if as_json:
-        print_json(run)
+        print_json(_decoded(run))
         return
     _print_outcome(ws, run)
     if run["status"] == "cancelled":
@@ -219,24 +221,34 @@ def runs_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
 
     rows = list_runs(_open().store)
     if as_json:
-        print_json(rows)
+        print_json([_decoded(r) for r in rows])
         return
-    table = Table("name", "status", "model", "backend", "method", "step", "best", "rec.", "dry", "started")
+    # Fits 80 columns: only the model (often a long path) folds; everything else stays on one line.
+    # Backend and method show only when not the usual MLX LoRA (runs show has them all).
+    fixed = dict(no_wrap=True)
+    table = Table(Column("name", **fixed), Column("status", **fixed), Column("model", overflow="fold"),
+                  Column("step", **fixed), Column("best/rec.", **fixed), Column("started", **fixed),
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for r in rows:
         step = f"{r['step'] or 0}/{r['total_steps']}" if r["total_steps"] else str(r["step"] or 0)
-        table.add_row(r["name"], r["status"], r["model"], r["backend"] or "", r["method"] or "", step,
-                      str(r["best_step"] if r["best_step"] is not None else ""),
-                      str(r["recommended_step"] if r["recommended_step"] is not None else ""),
-                      "yes" if r["dry_run"] else "", r["started_at"] or "")
+        marks = "/".join("—" if r[k] is None else str(r[k]) for k in ("best_step", "recommended_step"))
+        how = "" if (r["backend"], r["method"]) in (("mlx", "lora"), (None, None)) else f" ({r['backend']} {r['method']})"
+        table.add_row(r["name"], r["status"] + (" (dry)" if r["dry_run"] else ""), r["model"] + how, step, marks,
+                      (r["started_at"] or "")[5:16].replace("T", " "))  # MM-DD HH:MM
     console.print(table)
+
+
+def _decoded(run: dict) -> dict:
+    """A run row for --json: its config as an object, not a JSON string inside the JSON."""
+    out = {k: v for k, v in run.items() if k != "config_json"}
+    out["config"] = json.loads(run["config_json"]) if run.get("config_json") else None
+    return out
 
 
 @runs_app.command("show")
 def runs_show(name: str = typer.Argument(..., help="Run name."),
               as_json: bool = typer.Option(False, "--json", help="Print as JSON (run, config, checkpoints, last metrics).")) -> None:
     """One run: status, config, LoRA scale, checkpoints, metrics."""
-    import json
-
     from brie.runs import size_text
 
     from brie.store.runs import get_metrics, list_checkpoints
@@ -249,7 +261,8 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
         last[m["name"]] = {"step": m["step"], "value": m["value"]}
     cfg = json.loads(run["config_json"])
     if as_json:
-        print_json({"run": run, "config": cfg, "checkpoints": ckpts, "last_metrics": last})
+        shown = _decoded(run)
+        print_json({"run": shown, "config": shown.pop("config"), "checkpoints": ckpts, "last_metrics": last})
         return
     table = Table(show_header=False, box=None)
     steps = {c["step"] for c in ckpts}
@@ -302,7 +315,7 @@ def runs_recommend(name: str = typer.Argument(..., help="Run name."),
         raise BrieError(f"run {name!r} has no checkpoint at step {step} (see `brie runs show {name}`)")
     set_recommended(ws.store, run["id"], step)
     if as_json:
-        print_json(get_run(ws.store, name))
+        print_json(_decoded(get_run(ws.store, name)))
         return
     console.print(f"Marked {name}@{step} recommended.")
 
