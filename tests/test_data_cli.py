@@ -74,7 +74,7 @@ def test_demo_step_imports_once(workspace):
     said = []
     step_import_demo_data(workspace, said.append)
     step_import_demo_data(workspace, said.append)
-    assert said[0].startswith("Imported the demo dataset 'demo' (")
+    assert said[0].startswith("Imported the demo dataset 'demo' into ") and " train / " in said[0]
     assert "already holds identical content" in said[1]
     from brie.datasets import get_dataset
 
