@@ -105,6 +105,26 @@ def references_text(refs: dict[str, int]) -> str:
     return ", ".join(plural(n, k[:-1], k) for k, n in refs.items())
 
 
+def cancel_run(ws: Workspace, name: str) -> int:
+    """Ask a run's process to stop (SIGTERM, as the UI does): `brie train` then marks the run
+    cancelled and exits, its checkpoints kept for `--resume`. Returns the process id."""
+    import signal
+
+    from brie.train import _alive
+
+    run = run_rows.get_run(ws.store, name)
+    if run is None:
+        raise BrieError(f"no run named {name!r} (see `brie runs list`)")
+    if run["status"] not in run_rows.ACTIVE:
+        raise BrieError(f"run {name!r} is not running (it is {run['status']})")
+    if run["host"] not in (None, socket.gethostname()):
+        raise BrieError(f"run {name!r} runs on {run['host']} (process {run['pid']}); cancel it there")
+    if run["pid"] is None or run["pid"] == os.getpid() or not _alive(run["pid"]):
+        raise BrieError(f"run {name!r} has no live process; the next `brie train` or `brie runs list` marks it failed")
+    os.kill(run["pid"], signal.SIGTERM)
+    return run["pid"]
+
+
 def delete_plan(ws: Workspace, name: str, force: bool = False) -> DeletePlan:
     """What `brie runs delete` would remove; refuses a live run, and (without force) a referenced one."""
     from brie.train import _alive
@@ -118,7 +138,7 @@ def delete_plan(ws: Workspace, name: str, force: bool = False) -> DeletePlan:
                             "stop it there first")
         if _alive(run["pid"]) and run["pid"] != os.getpid():
             raise BrieError(f"run {name!r} is {run['status']} (process {run['pid']} is alive); "
-                            "stop it first (Ctrl-C in its terminal, or `kill` it)")
+                            f"stop it first: `brie runs cancel {name}`")
     folder = ws.root / run["path"]
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
     steps = [c["step"] for c in run_rows.list_checkpoints(ws.store, run["id"])]

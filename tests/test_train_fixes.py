@@ -321,3 +321,34 @@ def test_runs_delete(workspace, tiny_model_dir, data_dir):
         sleeper.kill()
         sleeper.wait()
     assert cli("runs", "delete", "nope", "--yes").exit_code == 1
+
+
+def test_runs_cancel_stops_a_run_started_elsewhere(workspace, tiny_model_dir, data_dir):
+    """`brie runs cancel` stops a `brie train` running as another process; it ends cancelled, resumable."""
+    import os
+    import time
+
+    env = {**os.environ, "BRIE_HOME": str(workspace.root)}
+    proc = subprocess.Popen([sys.executable, "-m", "brie", "train", "--model", str(tiny_model_dir), "--data",
+                             str(data_dir), "--name", "long", "--iters", "100000", "--save-every", "5",
+                             "--batch-size", "2", "--num-layers", "-1", "--json"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            run = run_rows.get_run(workspace.store, "long")
+            if run and run["status"] == "running" and (run["step"] or 0) >= 5:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.3)
+        r = cli("runs", "cancel", "long", "--json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["status"] == "cancelled"
+        proc.wait(timeout=30)
+        run = run_rows.get_run(workspace.store, "long")
+        assert run["status"] == "cancelled" and run_rows.list_checkpoints(workspace.store, run["id"])
+        again = cli("runs", "cancel", "long")
+        assert again.exit_code == 1 and "is not running (it is cancelled)" in again.stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -299,6 +299,33 @@ def _fmt(x):
     return "" if x is None else f"{x:.4f}"
 
 
+@runs_app.command("cancel")
+def runs_cancel(name: str = typer.Argument(..., help="Run name."),
+                wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the run has stopped."),
+                as_json: bool = typer.Option(False, "--json", help="Print the run as JSON when done.")) -> None:
+    """Stop a running run (started here, in another terminal or from the UI); it can be resumed."""
+    import time
+
+    from brie.runs import cancel_run
+    from brie.store.runs import ACTIVE, get_run
+    from brie.train import _alive, reap_dead_runs
+
+    ws = _open()
+    pid = cancel_run(ws, name)
+    if not as_json:
+        console.print(f"Asked {name} (process {pid}) to stop" + ("; waiting for it…" if wait else "."))
+    # It stops at the end of the step in progress, after writing its state.
+    while wait and _alive(pid):
+        time.sleep(0.5)
+    reap_dead_runs(ws)  # a process that died without saying so is marked failed
+    run = get_run(ws.store, name)
+    if as_json:
+        print_json(_decoded(run))
+    elif run["status"] not in ACTIVE:
+        console.print(f"Run {name} is {run['status']} at step {run['step'] or 0}; "
+                      f"`brie train --resume {name}` continues it.")
+
+
 @runs_app.command("recommend")
 def runs_recommend(name: str = typer.Argument(..., help="Run name."),
                    step: int = typer.Argument(..., help="The checkpoint step to mark recommended."),
