@@ -93,7 +93,8 @@ def test_api_key_never_reaches_db_logs_or_exports(judged_template, tmp_path):
     ws_root = tmp_path / "ws"
     shutil.copytree(judged_template, ws_root)
     outputs = []
-    with JudgeServer(lambda call: {"text": "[[A]]"}) as server:
+    # a judge that reads the answers, not their order, so the swapped pairs agree and DPO has pairs to export
+    with JudgeServer(content_judge) as server:
         for args in (COMPARE + ["--swap"], ["results", "--json"], ["export", "judged"], ["export", "csv"],
                      ["export", "dpo"]):
             p = brie(ws_root, server, *args)

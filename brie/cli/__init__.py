@@ -71,7 +71,8 @@ def _root(
         ws = Workspace.locate()
         if not ws.exists:
             console.print(ctx.get_help())
-            console.print(f"\nNo brie workspace at {ws.root}: `brie init` makes one, then `brie` opens the UI.")
+            console.print(f"\nNo brie workspace at {ws.root}: `brie init` makes one, then `brie` opens the UI.",
+                          markup=False, soft_wrap=True)
             return
         launch(ws)
 
