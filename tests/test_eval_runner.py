@@ -219,3 +219,15 @@ def test_a_larger_limit_extends_the_same_result(run_ws, tmp_path, tiny_model_dir
     (again,) = evaluate(run_ws, specs, bench, limit=2)  # a smaller limit reports on its own prefix
     assert again["metrics"]["n"] == 2 and again["metrics"]["acc"] == small["metrics"]["acc"]
     assert run_ws.store.db["eval_samples"].count == 4
+
+
+def test_perplexity_row_with_no_token_to_score_is_a_clear_error(run_ws, tmp_path, tiny_model_dir):
+    from brie.errors import BrieError
+
+    data = tmp_path / "short.jsonl"
+    # max_seq_length 1: the row keeps one token, and the first token is never a target
+    data.write_text(json.dumps({"text": "hello there"}) + "\n")
+    bench = parse_benchmark(f"perplexity:{data}")
+    bench.max_seq_length = 1
+    with pytest.raises(BrieError, match=r"short.jsonl: row 1 leaves no token to score"):
+        evaluate(run_ws, resolve_specs(run_ws, "base", str(tiny_model_dir)), [bench])

@@ -70,8 +70,11 @@ class Perplexity(Benchmark):
         for n, (idx, _item) in enumerate(items):
             tokens, offset = dataset.process(dataset[n])
             tokens = tokens[: self.max_seq_length]  # the trainer truncates the same way
-            lps = token_logprobs(model, [tokens])[0]
             # mlx-lm's default_loss counts targets from position max(offset, 1) on
+            if len(tokens) <= max(offset, 1):
+                raise BrieError(f"{self.file}: row {idx + 1} leaves no token to score (one token long, or all "
+                                f"prompt within the first {self.max_seq_length} tokens); remove it or shorten its prompt")
+            lps = token_logprobs(model, [tokens])[0]
             kept = lps[max(offset - 1, 0):]
             nll = -sum(kept)
             yield Scored(idx, None, {"loss": nll / len(kept), "nll": nll, "tokens": len(kept)})
