@@ -36,6 +36,10 @@ def test_sweep_experiments_and_report(sweep_ws):
     assert [(r["label"], r["metrics"]["n"]) for r in out["results"]] == [("base", 4), ("demo-run@10", 4),
                                                                           ("demo-run@20", 4)]
     assert [d["label"] for d in out["deltas"]] == ["demo-run@10", "demo-run@20"]
+    for label in ("demo-run@10", "demo-run@20"):  # one benchmark, so it is the worst and the mean is its change
+        (d,) = [d for d in out["deltas"] if d["label"] == label]
+        assert out["summary"][label]["worst"] == d["benchmark"]
+        assert out["summary"][label]["mean_improvement"] == pytest.approx(d["improvement"])
     assert sorted(p.rsplit("/", 1)[-1] for p in out["plots"]) == ["sweep_mcq_mcq.jsonl_acc.png",
                                                                   "sweep_mcq_mcq.jsonl_acc_norm.png"]
     assert all(p.startswith(str(ws.exports_dir / "demo-run")) for p in out["plots"])
@@ -45,6 +49,7 @@ def test_sweep_experiments_and_report(sweep_ws):
     res = runner.invoke(app, ["eval", "--models", "base,demo-run@best", "--benchmarks", f"mcq:{mcq}"])
     assert res.exit_code == 0, res.output
     assert "Change vs base" in res.stdout and ws.store.db["eval_samples"].count == 12
+    assert "demo-run@20: worst mcq" in res.stdout and "significant drops:" in res.stdout
 
     res = runner.invoke(app, ["experiments", "--csv"])
     rows = list(csv.DictReader(io.StringIO(res.stdout)))

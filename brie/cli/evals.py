@@ -65,7 +65,7 @@ def eval_command(
     from brie.evals import display_name, parse_benchmarks
     from brie.evals.runner import evaluate, sweep_specs
     from brie.experiments import headline
-    from brie.forgetting import base_result_for, compare_results
+    from brie.forgetting import base_result_for, compare_results, summarize
 
     ws = Workspace.open()
     if bool(models) == bool(sweep):
@@ -100,10 +100,13 @@ def eval_command(
         from brie.plots import plot_sweep
 
         plots = plot_sweep(ws, sweep)
+    # per checkpoint, the summary the report gives: worst benchmark, flagged drops, mean change
+    summaries = {label: summarize([d for d in deltas if d.label == label])
+                 for label in dict.fromkeys(d.label for d in deltas)}
     if as_json:
         print_json({"results": [{k: r[k] for k in ("id", "label", "run", "step", "adapter_sha256", "benchmark",
                                                    "settings", "n_done", "status", "metrics")} for r in results],
-                    "deltas": [d.to_dict() for d in deltas], "plots": [str(p) for p in plots]})
+                    "deltas": [d.to_dict() for d in deltas], "summary": summaries, "plots": [str(p) for p in plots]})
         return
     table = Table(title="Evaluations")
     for col in ("model", "benchmark", "n", "metrics"):
@@ -121,6 +124,11 @@ def eval_command(
                           "–" if d.p_value is None else f"{d.p_value:.3g}",
                           "[red]drop[/]" if d.drop else ("better" if d.significant else ""))
         console.print(table)
+        for label, s in summaries.items():
+            drops = ", ".join(display_name(b) for b in s["drops"]) or "none"
+            console.print(f"{label}: worst {display_name(s['worst'])}; significant drops: {drops}; mean change "
+                          f"{s['mean_improvement']:+.4g} (positive = better, in each metric's own units)",
+                          markup=False, soft_wrap=True)
     for p in plots:
         console.print(f"Plot written: {p}")
 
