@@ -36,7 +36,7 @@ class RowError(Exception):
 
 @dataclass
 class Fields:
-    """Which field holds what; the --*-field options change them."""
+    """Which field holds what; the --*-field options of `brie data import` change them (one each)."""
 
     prompt: str = "prompt"
     completion: str = "completion"
@@ -89,7 +89,7 @@ class Normalizer:
             if found is None:
                 keys = ", ".join(list(obj)[:8]) or "none"
                 raise RowError("unknown_format", f"fits no format (fields: {keys}); name them with --format and "
-                                                 "--prompt-field/--completion-field/--text-field/--messages-field")
+                                                 "the --*-field options (brie data import --help)")
             self.fmt = found
         self.where = where
         handler = {"chat": self._chat, "sharegpt": self._sharegpt, "completions": self._completions,

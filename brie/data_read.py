@@ -2,8 +2,8 @@
 
 Readers stream (one line or one batch at a time) so memory does not grow with the file; only a JSON
 array is parsed whole, because JSON has no rows to stream. Each record says where it came from
-(`file line N`) so every message can point at it, and keeps the raw line so a rejected line can be
-written back unchanged.
+(`file line N`) so every message can point at it, and keeps the raw line (JSONL, CSV) so a rejected
+line can be written back unchanged.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,6 +24,7 @@ EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "c
 SPLIT_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "dev": "valid",
                "test": "test"}
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # splits just after a "\r" that no "\n" follows
 
 
 class DataError(BrieError):
@@ -37,7 +39,8 @@ class Record:
     value: Any = None  # the parsed row
     error: str | None = None  # why the line could not even be parsed
     kind: str | None = None  # a short name for the error, for counts by reason
-    raw: bytes | None = None  # the line exactly as read, without its final "\n" (JSONL only)
+    raw: bytes | None = None  # the line (JSONL) or row's lines (CSV) exactly as read, without the final "\n"
+    cells: bool = False  # value is a CSV row's cells by column name: kept with raw, as it names the columns
 
 
 @dataclass
@@ -161,7 +164,11 @@ def read_json(path: Path, notes: Notes, max_line_bytes: int) -> Iterator[Record]
     try:
         rows = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise DataError(f"{path.name}: not UTF-8: byte 0x{data[e.start]:02x} at byte {e.start + 1}") from None
+        # The same place a JSONL message names: the line, and the byte within it (from 1).
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - data.rfind(b"\n", 0, e.start)
+        raise DataError(f"{path.name} line {line}: not UTF-8: byte 0x{data[e.start]:02x} at byte {column} "
+                        "(a JSON array is read whole, so one bad byte stops the import)") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{path.name} line {e.lineno}: invalid JSON: {e.msg} at column {e.colno}") from None
     for n, value in enumerate(rows, 1):
@@ -169,30 +176,97 @@ def read_json(path: Path, notes: Notes, max_line_bytes: int) -> Iterator[Record]
 
 
 def read_csv(path: Path, notes: Notes) -> Iterator[Record]:
-    """CSV (or TSV) with a header row; cells are strings, an empty cell counts as an empty field."""
+    """CSV (or TSV) with a header row; cells are strings, an empty cell counts as an empty field.
+
+    The file is read as bytes, one physical line at a time, and handed to the csv module decoded, so
+    each row knows its own lines: its number, its raw bytes for rejected.jsonl, and where a byte that
+    is not UTF-8 sits. Such a byte rejects only its row; it is decoded with surrogateescape meanwhile
+    so the row's quotes and delimiters still parse and the rows after it stay in step.
+    """
+    name = path.name
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open("rb") as fb:
-        if fb.read(3) == BOM:
-            notes.add("bom_removed", f"{path.name} line 1")
-    with path.open("r", encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        start = 2
+    with path.open("rb") as f:
+        lines = _CsvLines(f, name, notes)
+        reader = csv.reader(lines, delimiter=delimiter)
+        header: list[str] | None = None
         try:
-            for row in reader:
-                where = f"{path.name} line {start}"
-                if None in row:
-                    yield Record(where, path.name, start, value=row, kind="wrong_cells",
-                                 error=f"more cells than the header's {len(reader.fieldnames)} columns")
-                elif any(v is None for v in row.values()):
-                    yield Record(where, path.name, start, value=row, kind="wrong_cells",
-                                 error=f"fewer cells than the header's {len(reader.fieldnames)} columns")
-                else:
-                    yield Record(where, path.name, start, value=row)
-                start = reader.line_num + 1
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path.name} after line {reader.line_num}: not UTF-8 (byte 0x{e.object[e.start]:02x})") from None
+            for cells in reader:
+                start, raw, bad = lines.take()
+                if not cells:
+                    notes.add("blank_lines_skipped", f"{name} line {start}")
+                    continue
+                if header is None:
+                    if bad:
+                        raise DataError(f"{name} line {bad[0]}: not UTF-8: byte 0x{bad[1]:02x} at byte {bad[2]} "
+                                        "in the header row, so no column can be named")
+                    header = cells
+                    continue
+                where = f"{name} line {start}"
+                rec = Record(where, name, start, raw=raw, cells=True)
+                if bad:
+                    on = "" if bad[0] == start else f" (line {bad[0]})"
+                    rec.error, rec.kind = f"not UTF-8: byte 0x{bad[1]:02x} at byte {bad[2]}{on}", "not_utf8"
+                    yield rec
+                    continue
+                # The same dict csv.DictReader makes: extra cells under None, missing cells None.
+                rec.value = dict(zip(header, cells))
+                if len(cells) > len(header):
+                    rec.value[None] = cells[len(header):]
+                    rec.error, rec.kind = f"more cells than the header's {len(header)} columns", "wrong_cells"
+                elif len(cells) < len(header):
+                    rec.value.update((k, None) for k in header[len(cells):])
+                    rec.error, rec.kind = f"fewer cells than the header's {len(header)} columns", "wrong_cells"
+                yield rec
         except csv.Error as e:
-            raise DataError(f"{path.name} line {reader.line_num}: {e}") from None
+            raise DataError(f"{name} line {lines.number}: {e}") from None
+
+
+class _CsvLines:
+    """Physical lines of a CSV file, decoded for csv.reader, remembered until their row is taken."""
+
+    def __init__(self, f, name: str, notes: Notes):
+        self.f = f
+        self.name = name
+        self.notes = notes
+        self.number = 0  # the last line handed out, from 1
+        self.pending: list[bytes] = []  # lines read since the last row, with their line endings
+        self.bad: tuple[int, int, int] | None = None  # (line, byte value, byte position) of the first non-UTF-8 byte
+        self.queue: deque[bytes] = deque()  # the lines of one binary line split at lone "\r"s
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if not self.queue:
+            piece = self.f.readline()
+            if not piece:
+                raise StopIteration
+            # Binary lines end at "\n" only; a lone "\r" ends a line too (old Mac exports), as in text mode.
+            self.queue.extend(p for p in LONE_CR.split(piece) if p)
+        line = self.queue.popleft()
+        self.number += 1
+        if self.number == 1 and line.startswith(BOM):
+            line = line[3:]
+            self.notes.add("bom_removed", f"{self.name} line 1")
+        self.pending.append(line)
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if self.bad is None:
+                self.bad = (self.number, line[e.start], e.start + 1)
+            return line.decode("utf-8", errors="surrogateescape")
+
+    def take(self) -> tuple[int, bytes, tuple[int, int, int] | None]:
+        """(first line number, raw bytes without the final "\n" or lone "\r", first bad byte) of the row just parsed."""
+        start = self.number - len(self.pending) + 1
+        raw = b"".join(self.pending)
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        elif raw.endswith(b"\r"):
+            raw = raw[:-1]
+        bad = self.bad
+        self.pending, self.bad = [], None
+        return start, raw, bad
 
 
 def read_parquet(path: Path, notes: Notes) -> Iterator[Record]:

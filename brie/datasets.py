@@ -113,8 +113,8 @@ class _Rejects:
                 out["raw"] = rec.raw.decode("utf-8")
             except UnicodeDecodeError:
                 out["raw_base64"] = base64.b64encode(rec.raw).decode("ascii")
-        else:
-            out["record"] = rec.value
+        if rec.value is not None and (rec.raw is None or rec.cells):
+            out["record"] = rec.value  # a JSONL line's raw already is its record; CSV cells add the column names
         self.file.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
 
     def close(self) -> None:

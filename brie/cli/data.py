@@ -27,7 +27,11 @@ def data_import(
     prompt_field: str = typer.Option("prompt", "--prompt-field", help="Source field holding the prompt (completions)."),
     completion_field: str = typer.Option("completion", "--completion-field", help="Source field holding the answer (completions)."),
     text_field: str = typer.Option("text", "--text-field", help="Source field holding the text (text format)."),
-    messages_field: str = typer.Option("messages", "--messages-field", help="Source field holding the messages (chat)."),
+    messages_field: str = typer.Option("messages", "--messages-field", help="Source field holding the list of role/content messages (chat)."),
+    instruction_field: str = typer.Option("instruction", "--instruction-field", help="Source field holding the instruction (alpaca; becomes the prompt)."),
+    input_field: str = typer.Option("input", "--input-field", help="Source field holding the optional input (alpaca; appended to the prompt after a blank line when not empty)."),
+    output_field: str = typer.Option("output", "--output-field", help="Source field holding the answer (alpaca; becomes the completion)."),
+    conversations_field: str = typer.Option("conversations", "--conversations-field", help="Source field holding the list of from/value turns (sharegpt)."),
     valid_fraction: float = typer.Option(0.1, "--valid-fraction", help="Share of rows held out for validation (ignored when the source is split)."),
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of rows held out for testing (ignored when the source is split)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the split and the sample; the same seed gives the same split at any ratio."),
@@ -45,7 +49,8 @@ def data_import(
 
     opts = ImportOptions(
         format=fmt, fields=Fields(prompt=prompt_field, completion=completion_field, text=text_field,
-                                  messages=messages_field),
+                                  messages=messages_field, instruction=instruction_field, input=input_field,
+                                  output=output_field, conversations=conversations_field),
         valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed, sample_ratio=sample_ratio,
         max_seq_length=max_seq_length, model=model, on_error=on_error, replace=replace,
         max_line_bytes=max_line_bytes,
