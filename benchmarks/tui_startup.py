@@ -137,6 +137,25 @@ async def round_trips(root: Path, n: int = 10) -> list[float]:
     return times
 
 
+def results_speed(ws: Workspace) -> None:
+    """`brie results` over every judgment (what the Results screen shows): statsmodels' import is
+    timed apart, once, since a session pays it only on the first call."""
+    from brie.stats import results
+
+    t = time.perf_counter()
+    import statsmodels.stats.inter_rater  # noqa: F401
+    import statsmodels.stats.proportion  # noqa: F401
+    imported = time.perf_counter() - t
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        r = results(ws)
+        times.append(time.perf_counter() - t)
+    print(f"results over {r['judgments']} judgments ({len(r['results'])} groups): median "
+          f"{statistics.median(times):.2f} s (runs: {', '.join(f'{x:.2f}' for x in times)}; "
+          f"statsmodels import {imported:.2f} s apart)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", help="Build the workspace in this folder and keep it.")
@@ -156,6 +175,8 @@ def main() -> None:
     for _ in range(10):
         runs_overview(ws.store)
     print(f"runs overview query: {(time.perf_counter() - t) * 100:.1f} ms")
+    if counts["judgments"]:
+        results_speed(ws)
     ws.close()
 
     startup = [asyncio.run(first_screen(root)) for _ in range(3)]

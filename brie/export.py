@@ -9,7 +9,7 @@ import csv
 import json
 import os
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -139,31 +139,48 @@ def export_dpo(ws, out=None, suite=None, judge=None, force: bool = False) -> tup
 def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     """prompt/chosen/rejected JSONL (what mlx-lm-lora and TRL's DPOTrainer read) from decisive verdicts.
 
-    A comparison gives one pair per judge that decided it (after swap, a flip is a tie and gives
-    none). Multi-turn prompts are left out: their earlier answers differ between the two sides.
+    One pair per prompt and pair of answers, from the consensus of every judge's verdict on it
+    (humans included; after swap a flip is that judge's tie). A comparison made again with the sides
+    the other way round is the same pair. When every verdict picks the same answer it gives one
+    pair; a pair every judge tied, or one the judges disagree on (a tie against a win counts as
+    disagreeing), gives none and is counted: one pair per judge would repeat what agreeing judges
+    said and write both orders where they disagree, teaching the trainer nothing but noise.
+    Multi-turn prompts are left out: their earlier answers differ between the two sides.
     """
     check_filters(ws, suite, judge)
     comps = {c["comparison_id"]: c for c in rows.comparison_details(
         ws.store, "s.name = ?" if suite else "1", [suite] if suite else [])}
     verdicts = combined(final_verdicts([j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]))
-    pairs, skipped = [], Counter()
+    # {(turns, {answers of one side, answers of the other}): [(winning answers or None for a tie, judge, comparison)]}
+    votes: dict[tuple, list[tuple]] = defaultdict(list)
     for (cid, jname), v in sorted(verdicts.items()):
         c = comps[cid]
-        if v["verdict"] not in ("a", "b"):
+        a, b = tuple(c["a_answers"]), tuple(c["b_answers"])
+        won = {"a": a, "b": b}.get(v["verdict"]) if a != b else None  # identical answers: nothing to prefer
+        votes[(tuple(c["turns"]), frozenset((a, b)))].append((won, jname, cid))
+    pairs, skipped = [], Counter()
+    for (turns, answers), vs in votes.items():
+        winners = {won for won, _, _ in vs}
+        if winners == {None}:
             skipped["ties"] += 1
-        elif len(c["turns"]) != 1:
+        elif len(winners) > 1:
+            skipped["disagreements"] += 1
+        elif len(turns) != 1:
             skipped["multi_turn"] += 1
         else:
-            win, lose = (c["a_answers"], c["b_answers"]) if v["verdict"] == "a" else (c["b_answers"], c["a_answers"])
-            pairs.append({"prompt": c["turns"][0], "chosen": win[0], "rejected": lose[0],
-                          "judge": jname, "comparison_id": str(cid)})
-    _nonempty(pairs, f"no decisive single-turn verdicts ({skipped['ties']} ties, {skipped['multi_turn']} multi-turn)"
-              if verdicts else "no judgments")
+            [win] = winners
+            [lose] = answers - {win}
+            pairs.append({"prompt": turns[0], "chosen": win[0], "rejected": lose[0],
+                          "judges": sorted({jname for _, jname, _ in vs}),
+                          "comparison_ids": [str(cid) for cid in sorted({cid for _, _, cid in vs})]})
+    _nonempty(pairs, f"no decisive single-turn verdicts ({skipped['ties']} ties, {skipped['disagreements']} "
+              f"where judges disagree, {skipped['multi_turn']} multi-turn)" if verdicts else "no judgments")
     path = _out(ws, out, "dpo.jsonl")
     with _atomic(path, force) as f:
         for pair in pairs:
             f.write(json.dumps(pair, ensure_ascii=False) + "\n")
     return path, len(pairs), {"pairs": len(pairs), "skipped_ties": skipped["ties"],
+                              "skipped_disagreements": skipped["disagreements"],
                               "skipped_multi_turn": skipped["multi_turn"]}
 
 

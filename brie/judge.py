@@ -8,6 +8,7 @@ stored raw as `invalid` and retried up to a limit, never guessed.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -188,6 +189,18 @@ def _build(task: _Task) -> tuple[str, str, str]:
     return pairwise_prompt(c["turns"], first, second, c["reference"])
 
 
+def _cost_per_request(ws, client: JudgeClient, task: _Task, batched: bool) -> float:
+    """What one more request to this judge is expected to cost, for --max-cost: the mean of its
+    stored answers, else a guess on the high side from this request's length (about 3 characters a
+    token in, and an answer as long as the judge may write)."""
+    spec = client.spec
+    mean = rows.mean_cost(ws.store, spec.name, spec.batch)
+    if mean is None:
+        _, system, user = _build(task)
+        mean = spec.cost((len(system) + len(user)) // 3 + 1, client.max_tokens)
+    return mean * (spec.batch if batched else 1.0)
+
+
 def _record(ws, task: _Task, attempt: int, template: str, reply: Reply, batch_id: str | None = None) -> dict:
     position = None if reply.refused else parse_verdict(reply.text)
     return rows.insert_judgment(ws.store, {
@@ -198,6 +211,16 @@ def _record(ws, task: _Task, attempt: int, template: str, reply: Reply, batch_id
         "cost_usd": task.judge.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens,
                                     reply.cache_write_tokens, batched=batch_id is not None),
         "batch_id": batch_id})
+
+
+def api_judges(ws, judges: list[str | JudgeSpec], warn=None) -> list[JudgeSpec]:
+    """Specs for judges that answer through an API; a human judge or a bad name is an error, and a
+    deprecated model is warned about (once: pass the specs on, not the names)."""
+    specs = [j if isinstance(j, JudgeSpec) else parse_judge(j, ws, warn=warn) for j in judges]
+    for spec in specs:
+        if spec.provider == "human":
+            raise BrieError(f"judge {spec.name}: human verdicts are given in the UI (`brie`, then the blind session), not through an API")
+    return specs
 
 
 def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpec], swap: bool = False,
@@ -216,10 +239,7 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
     summary = JudgeRunSummary()
     comparisons = rows.comparison_details(
         ws.store, f"c.id in ({','.join('?' * len(comparison_ids))})", list(comparison_ids)) if comparison_ids else []
-    specs = [j if isinstance(j, JudgeSpec) else parse_judge(j, ws, warn=warn) for j in judges]
-    for spec in specs:
-        if spec.provider == "human":
-            raise BrieError(f"judge {spec.name}: human verdicts are given in the UI, not by `brie compare`")
+    specs = api_judges(ws, judges, warn)
     for spec in specs:
         client = JudgeClient(spec, max_retries=max_retries, timeout=timeout, max_tokens=judge_max_tokens)
         if batch:
@@ -243,6 +263,9 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
     lock = threading.Lock()
     fatal: list[BaseException] = []
     unreachable: list[str] = []
+    # Read before the threads start (they share one SQLite connection); then this run's own mean.
+    first_estimate = _cost_per_request(ws, client, tasks[0], batched=False) if tasks and max_cost is not None else 0.0
+    spent = {"usd": 0.0, "answers": 0}  # this judge's, in this run
 
     def over_budget() -> bool:
         return max_cost is not None and summary.cost_usd >= max_cost
@@ -284,6 +307,8 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
             row = _record(ws, task, attempt, template, reply)
             with lock:
                 summary.cost_usd += row["cost_usd"]
+                spent["usd"] += row["cost_usd"]
+                spent["answers"] += 1
                 if row["verdict"] == "invalid":
                     summary.invalid += 1
                 else:
@@ -299,9 +324,15 @@ def _judge_concurrent(ws, client: JudgeClient, comparisons, swap, max_attempts, 
         running = set()
         while queue or running:
             while queue and len(running) < concurrency and not fatal:
-                if max_cost is not None and summary.cost_usd >= max_cost:
-                    summary.stopped_for_cost = True
-                    queue.clear()
+                # Requests in flight will be paid for too: count them at the estimated cost, so a
+                # high --concurrency cannot carry the spend far past --max-cost.
+                with lock:
+                    per_request = spent["usd"] / spent["answers"] if spent["answers"] else first_estimate
+                    expected = summary.cost_usd + len(running) * per_request
+                if max_cost is not None and expected >= max_cost:
+                    if summary.cost_usd >= max_cost:
+                        summary.stopped_for_cost = True
+                        queue.clear()
                     break
                 running.add(pool.submit(run, queue.pop()))
             if not running:
@@ -351,16 +382,25 @@ def _judge_batched(ws, client: JudgeClient, comparisons, swap, max_attempts, max
     for open_batch in rows.open_batches(ws.store, client.spec.name):
         _collect(ws, client, open_batch, by_id, poll_seconds, summary, progress)
     first_round = True
-    for _ in range(max_attempts + 2):  # bounded: an item the API keeps erroring is left for a rerun
+    while True:
         tasks = _pending(ws, client.spec, comparisons, swap, max_attempts, summary if first_round else JudgeRunSummary())
         if first_round:
             summary.tasks += len(tasks)
             first_round = False
         if not tasks:
             return
-        if max_cost is not None and summary.cost_usd >= max_cost:
-            summary.stopped_for_cost = True
-            return
+        if max_cost is not None:
+            if summary.cost_usd >= max_cost:
+                summary.stopped_for_cost = True
+                return
+            # A batch is paid for whole: send only as many as the remaining budget allows at the
+            # estimated cost per request, as many as the non-batch path would start one after
+            # another (the last may cross the line). What is left goes in the next round, priced
+            # by what this one really cost.
+            per_request = _cost_per_request(ws, client, tasks[0], batched=True)
+            if per_request > 0:
+                tasks = tasks[:math.ceil((max_cost - summary.cost_usd) / per_request)]
+        answers_before = summary.valid + summary.invalid
         requests, meta = [], {}
         for t in tasks:
             template, system, user = _build(t)
@@ -371,6 +411,8 @@ def _judge_batched(ws, client: JudgeClient, comparisons, swap, max_attempts, max
         created = client.client.messages.batches.create(requests=requests)
         rows.insert_batch(ws.store, created.id, client.spec.name, meta)
         _collect(ws, client, {"id": created.id, "requests": meta}, by_id, poll_seconds, summary, progress)
+        if summary.valid + summary.invalid == answers_before:
+            return  # every item errored or expired: leave them for a rerun rather than loop on them
 
 
 def _collect(ws, client: JudgeClient, batch: dict, by_id: dict, poll_seconds: float,
@@ -431,8 +473,8 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str], swap: bool = Fals
     from brie.checkpoints import resolve_specs
     from brie.generate import generate_suite
 
-    for j in judges:  # fail on a bad judge name before spending minutes on generation
-        parse_judge(j, ws)
+    # Judges are checked (and a deprecated one warned about) before minutes go into generation.
+    specs = api_judges(ws, judges, warn)
     spec_a, spec_b = resolve_specs(ws, f"{a},{b}", base_model)
     if spec_a.label == spec_b.label and spec_a.model == spec_b.model:
         raise BrieError(f"--a and --b are the same model ({spec_a.label})")
@@ -441,7 +483,7 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str], swap: bool = Fals
                           progress=(lambda label, done, total: progress(("generate", label, done, total)))
                           if progress else None)
     ids = make_comparisons(ws, suite, gens, spec_a.label, spec_b.label)
-    summary = judge_comparisons(ws, ids, judges, swap=swap, concurrency=concurrency, max_cost=max_cost,
+    summary = judge_comparisons(ws, ids, specs, swap=swap, concurrency=concurrency, max_cost=max_cost,
                                 max_attempts=max_attempts, max_retries=max_retries, timeout=timeout,
                                 batch=batch, poll_seconds=poll_seconds, judge_max_tokens=judge_max_tokens,
                                 progress=(lambda s: progress(("judge", s))) if progress else None, warn=warn)
@@ -500,14 +542,14 @@ def grade(ws, suite: str, models: str, judges: list[str], samples: int = 1, temp
     import anthropic
     import openai
 
+    judge_specs = api_judges(ws, judges, warn)  # before generation, as in `compare`
     specs = resolve_specs(ws, models)
     gens = generate_suite(ws, suite, specs, samples=samples, temperature=temperature,
                           max_tokens=max_tokens, seed=seed)
     prompts = {p["id"]: p for p in list_prompts(ws.store, get_suite(ws, suite)["id"])}
     counts = {"valid": 0, "invalid": 0, "failed": 0, "cost_usd": 0.0, "errors": []}
     lock = threading.Lock()
-    for jname in judges:
-        spec = parse_judge(jname, ws, warn=warn)
+    for spec in judge_specs:
         client = JudgeClient(spec, max_retries=max_retries, timeout=timeout)
         gen_ids = [g for by_key in gens.values() for g in by_key.values()]
         stored = rows.score_attempts(ws.store, spec.name, gen_ids)

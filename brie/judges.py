@@ -134,7 +134,7 @@ class JudgeClient:
                 kwargs.update(base_url=spec.base_url, api_key=os.environ.get("OPENAI_API_KEY") or "local")
             self.client = openai.OpenAI(**kwargs)
         else:
-            raise JudgeError(f"judge {spec.name}: humans judge in the UI (brie ui), not through an API")
+            raise JudgeError(f"judge {spec.name}: humans judge in the UI (`brie`, then the blind session), not through an API")
 
     @property
     def url(self) -> str:

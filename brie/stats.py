@@ -10,7 +10,7 @@ Agreement between two judges is Cohen's kappa over a / b / tie on the comparison
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import combinations
 
 from brie.store import judging as rows
@@ -34,7 +34,8 @@ def kappa(pairs: list[tuple[str, str]]) -> float | None:
     from statsmodels.stats.inter_rater import cohens_kappa
 
     cats = ["a", "b", "tie"]
-    table = [[sum(1 for x, y in pairs if x == r and y == c) for c in cats] for r in cats]
+    counts = Counter(pairs)  # one pass, not one per cell of the table
+    table = [[counts[(r, c)] for c in cats] for r in cats]
     import numpy as np
 
     with np.errstate(invalid="ignore", divide="ignore"):  # one category only: kappa is undefined
@@ -81,6 +82,13 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
     finals = final_verdicts(judgments)
     verdicts = combined(finals)
 
+    # Each judge's standing rows by comparison, grouped once: looking them up per group below keeps
+    # `brie results` linear in the judgments (a scan of every row per group took seconds at 50,000).
+    standing: dict[tuple[int, str], list[dict]] = defaultdict(list)
+    for (cid, jname, _), row in finals.items():
+        if row["verdict"] != "invalid":
+            standing[(cid, jname)].append(row)
+
     groups: dict[tuple, dict] = defaultdict(lambda: {"cids": set(), "rows": []})
     for j in judgments:
         c = comps[j["comparison_id"]]
@@ -96,7 +104,7 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
         a_wins = sum(v["verdict"] == "a" for v in vs)
         ties = n - a_wins - b_wins
         lo, hi = wilson(b_wins + ties / 2, n)
-        stand = [finals[k] for k in finals if k[1] == jname and k[0] in g["cids"] and finals[k]["verdict"] != "invalid"]
+        stand = [r for cid in g["cids"] for r in standing.get((cid, jname), [])]
         decisive = [r for r in stand if r["verdict"] in ("a", "b")]
         swapped = [v for v in vs if v["swapped"]]
         per_sample: dict[int, list[dict]] = defaultdict(list)
@@ -122,11 +130,19 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
             "cost_usd": round(sum(r["cost_usd"] or 0 for r in g["rows"]), 6),
         })
 
+    # Every two judges that saw the same comparison, collected in one pass over the comparisons.
+    by_comparison: dict[int, dict[str, str]] = defaultdict(dict)
+    for (cid, jname), v in verdicts.items():
+        by_comparison[cid][jname] = v["verdict"]
+    pairs_of: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for cid in comps:
+        seen = by_comparison.get(cid, {})
+        for j1, j2 in combinations(sorted(seen), 2):
+            pairs_of[(j1, j2)].append((seen[j1], seen[j2]))
     agreement = []
     judges = sorted({j for _, j in verdicts})
     for j1, j2 in combinations(judges, 2):
-        pairs = [(verdicts[(cid, j1)]["verdict"], verdicts[(cid, j2)]["verdict"])
-                 for cid in comps if (cid, j1) in verdicts and (cid, j2) in verdicts]
+        pairs = pairs_of.get((j1, j2))
         if pairs:
             agreement.append({"judge_1": j1, "judge_2": j2, "n": len(pairs), "kappa": kappa(pairs),
                               "agreement": sum(x == y for x, y in pairs) / len(pairs)})

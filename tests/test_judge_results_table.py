@@ -65,3 +65,22 @@ def test_results_wide_keeps_every_column(judged_twice):
     out = show(200)
     for header in ("suite", "category", "1st-shown wins", "swap consistent", "parse fail", "cost $"):
         assert header in out, header
+
+
+def test_results_show_the_spread_across_samples_only_when_there_are_several(judged_twice):
+    from brie.judge import compare
+    from brie.stats import results
+
+    assert "sample sd" not in show(200) and "spread" not in show(80)  # one sample each
+    ws, _ = judged_twice
+    with JudgeServer(prefer_longer) as server:
+        compare(ws, "s", "base", "r1@10", [f"openai-compatible:sampled@{server.url}/v1"], samples=2,
+                temperature=0.9, max_tokens=8, max_retries=0, timeout=5.0)
+    rows = [r for r in results(ws)["results"] if r["samples"] > 1]
+    assert rows and all(r["sample_win_rate_sd"] is not None for r in rows)
+    wide, narrow = show(200), show(80)
+    assert "sample sd (samples)" in wide and "spread" in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    for row in rows:
+        cell = f"±{100 * row['sample_win_rate_sd']:.0f}% ({row['samples']})"
+        assert cell in wide and cell in narrow, cell

@@ -215,14 +215,21 @@ def _results_table(rows: list[dict], width: int) -> Table:
     def n(row) -> str:
         return str(row["n"]) + (" [yellow]![/]" if row["warning"] else "")
 
+    def spread(row) -> str:
+        return f"±{_pct(row['sample_win_rate_sd'])} ({row['samples']})" if row["samples"] > 1 else ""
+
+    # The spread across repeated samples only means something with more than one sample.
+    sampled = any(row["samples"] > 1 for row in rows)
     if width >= WIDE:
-        table = Table("suite", "category", "A", "B", "judge", "n", "B wins", "A wins", "ties", "B win rate (95% CI)",
-                      "1st-shown wins", "swap consistent", "parse fail", "cost $",
+        headers = ["suite", "category", "A", "B", "judge", "n", "B wins", "A wins", "ties", "B win rate (95% CI)"]
+        headers += ["sample sd (samples)"] if sampled else []
+        table = Table(*headers, "1st-shown wins", "swap consistent", "parse fail", "cost $",
                       title="Pairwise results (win rate of B; ties count half)")
         for row in rows:
-            table.add_row(row["suite"], row["category"], row["a"], row["b"], row["judge"], n(row), str(row["b_wins"]),
-                          str(row["a_wins"]), str(row["ties"]), ci(row), _pct(row["first_shown_win_rate"]),
-                          _pct(row["swap_consistency"]), _pct(row["parse_failure_rate"]), f"{row['cost_usd']:.4f}")
+            cells = [row["suite"], row["category"], row["a"], row["b"], row["judge"], n(row), str(row["b_wins"]),
+                     str(row["a_wins"]), str(row["ties"]), ci(row)] + ([spread(row)] if sampled else [])
+            table.add_row(*cells, _pct(row["first_shown_win_rate"]), _pct(row["swap_consistency"]),
+                          _pct(row["parse_failure_rate"]), f"{row['cost_usd']:.4f}")
         return table
     from rich import box
 
@@ -239,6 +246,7 @@ def _results_table(rows: list[dict], width: int) -> Table:
                 ("n", n, {"no_wrap": True, "justify": "right"}),
                 ("B/A/tie", lambda row: f"{row['b_wins']}/{row['a_wins']}/{row['ties']}", {"no_wrap": True}),
                 ("B win % (95% CI)", ci, {"no_wrap": True}),
+                *([("spread", spread, {"no_wrap": True})] if sampled else []),
                 ("1st won", lambda row: _pct(row["first_shown_win_rate"]), {"no_wrap": True, "justify": "right"})]
     if any(row["swap_consistency"] is not None for row in rows):
         columns.append(("swap ok", lambda row: _pct(row["swap_consistency"]), {"no_wrap": True, "justify": "right"}))
@@ -248,7 +256,8 @@ def _results_table(rows: list[dict], width: int) -> Table:
         table.add_row(*[str(get(row)) for _, get, _ in columns])
     legend = [f"{k} = {name}" for name, k in keys.items() if k != name]
     table.caption = "\n".join(legend + [
-        "1st won: how often the answer shown first won; swap ok: same verdict in both orders. "
+        ("spread: sd of B's win rate across repeated samples (how many). " if sampled else "")
+        + "1st won: how often the answer shown first won; swap ok: same verdict in both orders. "
         "Per-row parse failures and cost: a wider terminal, --json or `brie export csv`."])
     table.caption_justify = "left"
     return table
@@ -321,7 +330,9 @@ def _export(kind: str, out, suite, judge, force: bool, as_json: bool) -> None:
     elif kind == "csv":
         detail = f"over {plural(c['comparisons'], 'comparison')}"
     else:
-        detail = f"skipped: {plural(c['skipped_ties'], 'tie')}, {plural(c['skipped_multi_turn'], 'multi-turn prompt')}"
+        detail = (f"skipped: {plural(c['skipped_ties'], 'tie')}, "
+                  f"{plural(c['skipped_disagreements'], 'pair')} the judges disagree on, "
+                  f"{plural(c['skipped_multi_turn'], 'multi-turn prompt')}")
     what = {"judged": "judgment", "csv": "results row", "dpo": "DPO pair"}[kind]
     console.print(f"Wrote {plural(r['rows'], what)} to {r['path']}" + (f" ({detail})." if detail else "."),
                   markup=False, soft_wrap=True)  # soft_wrap: a path broken over lines cannot be copied

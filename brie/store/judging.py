@@ -131,6 +131,15 @@ def all_judgments(store: Store, judge: str | None = None) -> list[dict]:
     return list(store.db["judgments"].rows_where(order_by="id"))
 
 
+def mean_cost(store: Store, judge: str, batch_multiplier: float = 1.0) -> float | None:
+    """The mean cost of one of this judge's stored answers at the full price (a batched answer's
+    discount taken out again); None before its first answer."""
+    n, usd = store.db.execute(
+        "select count(*), sum(case when batch_id is null then cost_usd else cost_usd / ? end) "
+        "from judgments where judge = ?", [batch_multiplier or 1.0, judge]).fetchone()
+    return (usd or 0.0) / n if n else None
+
+
 def total_cost(store: Store) -> float:
     a = store.db.execute("select coalesce(sum(cost_usd), 0) from judgments").fetchone()[0]
     b = store.db.execute("select coalesce(sum(cost_usd), 0) from scores").fetchone()[0]
