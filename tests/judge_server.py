@@ -5,7 +5,8 @@ and chat completions (POST /v1/chat/completions). What it answers is scripted by
 function: behaviour(call) -> dict, where call = {"n": 1-based count of model calls, "kind":
 "anthropic"|"openai", "body": the request JSON, "user": the user message text}. The dict may hold
   text: the judge's answer; status: HTTP status (default 200); delay: seconds to wait first;
-  raw: bytes to send as the body instead (invalid JSON, empty); refusal: True; usage: (in, out, cache_read).
+  raw: bytes to send as the body instead (invalid JSON, empty); refusal: True; usage: (in, out, cache_read);
+  batch_result: "errored" or "expired" for a batch item that does not succeed.
 Real sockets and real JSON: the SDKs under test cannot tell it from the real service.
 """
 
@@ -31,6 +32,10 @@ def answers_in(user: str) -> tuple[str, str]:
             between("[The Start of Assistant B's Conversation with User]", "[The End of Assistant B's"))
 
 
+# Batch ids unique across servers, as the real API's are: a test may restart its server on one workspace.
+_BATCH_IDS = itertools.count(1)
+
+
 class JudgeServer:
     def __init__(self, behaviour, batch_polls_in_progress: int = 1):
         self.behaviour = behaviour
@@ -43,7 +48,6 @@ class JudgeServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -168,7 +172,7 @@ class JudgeServer:
                 "results_url": f"{self.url}/v1/messages/batches/{b['id']}/results" if ended else None}
 
     def _batch_create(self, h, body: dict):
-        bid = f"msgbatch_{next(self._ids)}"
+        bid = f"msgbatch_{next(_BATCH_IDS)}"
         b = {"id": bid, "requests": body["requests"], "polls": 0, "results": None}
         with self._lock:
             self.batches[bid] = b
@@ -188,7 +192,13 @@ class JudgeServer:
             lines = []
             for r in b["requests"]:
                 s = self._script("anthropic", r["params"])
-                lines.append({"custom_id": r["custom_id"],
-                              "result": {"type": "succeeded", "message": self.anthropic_message(r["params"], s)}})
+                if s.get("batch_result") == "errored":
+                    result = {"type": "errored", "error": {"type": "error", "error": {
+                        "type": "invalid_request_error", "message": "scripted error"}}}
+                elif s.get("batch_result") == "expired":
+                    result = {"type": "expired"}
+                else:
+                    result = {"type": "succeeded", "message": self.anthropic_message(r["params"], s)}
+                lines.append({"custom_id": r["custom_id"], "result": result})
             b["results"] = "".join(json.dumps(x) + "\n" for x in lines).encode()
         self._send(h, 200, raw=b["results"], content_type="application/binary")
