@@ -146,7 +146,10 @@ class JudgeClient:
                                          if parts.hostname else parts.netloc)).rstrip("/")
 
     def anthropic_params(self, system: str, user: str) -> dict:
-        # The fixed instructions are marked for prompt caching: every comparison reuses them.
+        # The fixed instructions are marked for prompt caching: every comparison reuses them. The API
+        # caches only prefixes above a model's minimum (about 1k tokens and up), which brie's short
+        # instructions fall under, so usually nothing is cached; costs use the cache tokens the API
+        # reports, so none is ever assumed.
         # No temperature: current Claude models take none (the SDK no longer offers it).
         return {"model": self.spec.model, "max_tokens": self.max_tokens,
                 "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
