@@ -181,3 +181,58 @@ async def test_mark_recommended_then_prune_keeps_best_last_and_recommended(demo_
         await wait_for(pilot, lambda: table.row_count == 3)
     run = get_run(demo_ws.store, "pirate-lora")
     assert [c["step"] for c in list_checkpoints(demo_ws.store, run["id"])] == [200, 250, 300]
+
+
+def drawn_text(app) -> str:
+    """The terminal's text as drawn (the SVG screenshot's text runs)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    return "".join(html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)).replace(
+        "\xa0", " ")
+
+
+def store_sweep(ws, run_name="pirate-lora", benchmark="gsm8k:gsm8k_test.jsonl"):
+    """Results as `brie eval --sweep` stores them: base once, then each checkpoint of the run."""
+    from brie.store import evals as eval_rows
+    from brie.store.runs import get_run, list_checkpoints
+
+    settings = {"limit": 10, "shots": 0}
+    points = [(None, None, {"strict": 0.2, "flexible": 0.25, "n": 10})]
+    run = get_run(ws.store, run_name)
+    for c, (strict, flexible) in zip(list_checkpoints(ws.store, run["id"])[1::2], [(0.3, 0.4), (0.1, 0.5), (0.0, 0.3)]):
+        points.append((c["step"], c["adapter_sha256"], {"strict": strict, "flexible": flexible, "n": 10}))
+    for step, sha, metrics in points:
+        row = eval_rows.get_or_create_result(
+            ws.store, label="base" if step is None else f"{run_name}@{step}", model=run["model"],
+            run=None if step is None else run_name, step=step, adapter_sha256=sha, benchmark=benchmark,
+            settings=settings, n_items=10)
+        eval_rows.finish_result(ws.store, row["id"], metrics)
+
+
+async def test_run_detail_plots_each_eval_metric_against_step_with_the_base_line(demo_ws):
+    from textual_plotext import PlotextPlot
+
+    from tui.screens.run_detail import RunDetailScreen
+
+    app = make_app(demo_ws)
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.push_screen(RunDetailScreen("pirate-lora"))
+        await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.run is not None)
+        screen = app.screen
+        sweep = screen.query_one("#sweep", PlotextPlot)
+        assert not sweep.display and "Next eval metric" not in drawn_text(app)  # no evals: no chart, no key
+
+        store_sweep(demo_ws)  # `brie eval --sweep` finishing while the screen is open
+        await wait_for(pilot, lambda: sweep.display)
+        assert screen.sweep_charts == [("gsm8k:gsm8k_test.jsonl", "flexible"), ("gsm8k:gsm8k_test.jsonl", "strict")]
+        assert screen.sweep["gsm8k:gsm8k_test.jsonl"]["steps"] == [100, 200, 300]
+        await pilot.pause(0.1)
+        text = drawn_text(app)
+        assert "gsm8k:gsm8k_test.jsonl: flexible" in text and "base 0.25" in text and "pirate-lora" in text
+        assert "Next eval metric" in text
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        text = drawn_text(app)
+        assert "gsm8k:gsm8k_test.jsonl: strict" in text and "base 0.2" in text

@@ -134,3 +134,42 @@ async def test_b_asks_for_a_name_then_starts_the_session(workspace):
         await pilot.press("t")
         await wait_for(pilot, lambda: app.screen.recorded == 1)
     assert [r["judge"] for r in workspace.store.db["judgments"].rows] == ["human:bo"]
+
+
+async def test_notices_naming_a_run_wait_until_the_session_is_over(workspace, tmp_path):
+    """"Started run X" and "X exited…" are app-wide toasts; over a blind session they would name a run."""
+    import subprocess
+    import sys
+
+    from tui.app import BrieApp
+    from tui.launch import Launched
+    from tui.messages import RunLaunched
+    from tui.screens.reveal import RevealScreen
+
+    add_comparisons(workspace, ["a", "b"])
+    app = BrieApp(workspace, poll_interval=0.1)
+
+    def notices() -> str:
+        return " ".join(n.message for n in app._notifications)
+
+    async with app.run_test(size=(150, 45)) as pilot:
+        app.notify(f"Started run {SECRET_RUN} (pid 1)")  # still up when the session starts
+        await wait_for(pilot, lambda: SECRET_RUN in notices())
+        await start_session(app, pilot)
+        await pilot.pause(0.1)
+        app.post_message(RunLaunched(SECRET_RUN, 4242, ["train"]))
+        failing = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+        app.follow(Launched(SECRET_RUN, failing, tmp_path / "none.log", ["train"], 0))
+        await wait_for(pilot, lambda: not app.launched)  # the app has seen it exit
+        await pilot.pause(1.2)  # past the app's one-second release tick
+        assert SECRET_RUN not in notices()
+        assert SECRET_RUN not in screen_text(app)
+        assert len(app.held_notices) == 3  # the old toast, started, exited
+        await pilot.press("u")  # the session's own notice names nothing and shows at once
+        await wait_for(pilot, lambda: "Nothing to undo." in notices())
+        assert SECRET_RUN not in screen_text(app)
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RevealScreen))
+        await wait_for(pilot, lambda: f"{SECRET_RUN} exited with code 3" in notices())
+        assert f"Started run {SECRET_RUN} (pid 4242)" in notices() and not app.held_notices

@@ -64,6 +64,22 @@ def test_run_detail_screen(snap_compare, demo_ws):
     assert snap_compare(app, terminal_size=SIZE, run_before=opened)
 
 
+def test_run_detail_screen_with_eval_sweep(snap_compare, demo_ws):
+    """The eval metric chart beside the loss curves, after `brie eval --sweep pirate-lora`."""
+    from tests.test_tui_app import store_sweep
+    from tui.screens.run_detail import RunDetailScreen
+
+    store_sweep(demo_ws)
+    app = demo_app(demo_ws)
+
+    async def opened(pilot):
+        app.push_screen(RunDetailScreen("pirate-lora"))
+        await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.sweep_charts
+                     and app.screen.query_one("#checkpoints").row_count == 6)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened)
+
+
 def test_data_screen(snap_compare, demo_ws):
     app = demo_app(demo_ws)
 

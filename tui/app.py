@@ -6,10 +6,11 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import Notification, Notify
 
 from brie.workspace import Workspace
 from tui.launch import Launched, log_tail
-from tui.messages import ActionFinished, RunLaunched
+from tui.messages import SESSION_NOTICE, ActionFinished, RunLaunched
 from tui.screens.compare import CompareScreen
 from tui.screens.data import DataScreen
 from tui.screens.help import HelpScreen
@@ -39,9 +40,37 @@ class BrieApp(App[None]):
         self.poll_interval = poll_interval
         self.sub_title = str(self.workspace.root)
         self.launched: list[Launched] = []
+        self.held_notices: list[Notification] = []
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._reap_launched)
+        self.set_interval(1.0, self.release_held_notices)
+
+    # --- notices during a blind session ---------------------------------------------------------
+    # A toast such as "Started run X" or "X exited…" names a run or model, and a blind session
+    # must show no identity before the reveal. While the session is on screen (or under a screen
+    # pushed over it), such notices wait in `held_notices` and are shown once it is over.
+
+    def blind_session_on(self) -> bool:
+        return any(getattr(screen, "HIDES_IDENTITIES", False) for screen in self.screen_stack)
+
+    def on_notify(self, event: Notify) -> None:
+        if self.blind_session_on() and event.notification.title != SESSION_NOTICE:
+            event.prevent_default()  # App._on_notify would show it
+            self.held_notices.append(event.notification)
+
+    def hold_notices(self) -> None:
+        """Take down toasts already showing when a blind session comes on screen; they wait too."""
+        self.held_notices += list(self._notifications)  # Textual keeps no public list of them
+        self.clear_notifications()
+
+    def release_held_notices(self) -> None:
+        if not self.held_notices or self.blind_session_on():
+            return
+        held, self.held_notices = self.held_notices, []
+        for n in held:  # each gets its full time on screen now that it can be read
+            self.notify(n.message, title=n.title or "During the blind session", severity=n.severity,
+                        timeout=n.timeout, markup=n.markup)
 
     def follow(self, launched: Launched) -> None:
         """Watch a process the UI started, to say so if it fails right away (bad arguments, …)."""

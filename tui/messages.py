@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+# The title of the blind session's own notices ("Nothing to undo."): they name no model, so the app
+# shows them at once, while every other notice waits until the session is over (see BrieApp).
+SESSION_NOTICE = "Blind session"
+
 
 @dataclass
 class RunsRefreshed(Message):
@@ -19,6 +23,8 @@ class RunDetailRefreshed(Message):
     run: dict | None
     checkpoints: list[dict]
     series: dict[str, list[tuple[int, float]]]
+    # brie.plots.sweep_series: {benchmark: {"steps", "metrics", "base"}} from stored eval results
+    sweep: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -3,7 +3,11 @@
     PYTHONPATH=. python docs/screenshots/make_screenshots.py WORKSPACE [--run NAME]
 
 Takes the Runs screen, one run's detail, the Data screen and (when the workspace has comparisons)
-a blind session, on the workspace given (for example the one `brie demo` made).
+a blind session, on the workspace given (for example the one `brie demo` made). The PNGs here come
+from a fresh `brie demo` workspace plus a sweep, so the run detail shows its eval chart too:
+
+    brie eval --sweep demo-lora --benchmarks perplexity:demo,gsm8k:../shared/benchmarks/gsm8k_test.jsonl \
+        --limit 5 --max-tokens 64 --batch-size 5
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from brie.store.ui import suite_names
 from brie.workspace import Workspace
-from tui.messages import ActionFinished, VerdictRecorded
+from tui.messages import SESSION_NOTICE, VerdictRecorded
 from tui.reading import reading
 
 KEY_TO_CHOICE = {"a": "first", "b": "second", "t": "tie"}
@@ -108,6 +108,7 @@ class PendingLoaded:
 
 class BlindSessionScreen(Screen):
     CSS_PATH = "blind.tcss"
+    HIDES_IDENTITIES = True  # the app holds back notices (which may name a run) while this is on screen
     BINDINGS = [
         Binding("a", "choose('a')", "A is better"),
         Binding("b", "choose('b')", "B is better"),
@@ -139,6 +140,17 @@ class BlindSessionScreen(Screen):
             with VerticalScroll(id="answer-b", classes="answer"):
                 yield Static("", id="text-b", markup=False)
         yield Footer()
+
+    def on_screen_resume(self) -> None:
+        self.app.hold_notices()  # a toast from before the session ("Started run X") must not stay up
+
+    def on_unmount(self) -> None:
+        self.app.call_later(self.app.release_held_notices)
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """This screen's own notices name no model, so they are marked to show during the session."""
+        self.app.notify(message, title=SESSION_NOTICE, severity=severity, timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
         self.query_one("#answer-a").border_title = "A"
@@ -260,8 +272,8 @@ class BlindSessionScreen(Screen):
                     else:
                         delete_human_verdict(ws.store, comparison_id, f"human:{self.setup.name}")
                         self.recorded -= 1
-                except Exception as e:  # shown; the session goes on
-                    self.post_message(ActionFinished(f"could not store the verdict: {e}", error=True))
+                except Exception as e:  # shown at once (names no model); the session goes on
+                    self.notify(f"could not store the verdict: {e}", severity="error", timeout=8)
         finally:
             ws.close()
             self._writes_done.set()

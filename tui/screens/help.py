@@ -23,6 +23,7 @@ HELP = """\
 | `q` | anywhere | Quit (training runs keep going) |
 | `enter` | Runs | Open the run: config, checkpoints, loss curves |
 | `m` / `u` / `x` / `p` / `e` | Run | Mark recommended, resume, cancel, prune, export |
+| `s` | Run | Next eval metric chart (after `brie eval --sweep <run>`) |
 | `a` / `b` / `t` / `s` | Blind session | Prefer A, prefer B, tie, skip |
 | `u` | Blind session | Undo the last choice |
 | `escape` | Blind session | Finish: the reveal (your win rates, agreement with the LLM judges) |

@@ -1,4 +1,4 @@
-"""One run: its resolved config, checkpoints, loss curves, and what can be done with it."""
+"""One run: its resolved config, checkpoints, loss curves, eval metrics by step, and what can be done with it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 from brie.words import plural
 from brie.store import Store
 from brie.store import runs as run_rows
-from brie.store.ui import metric_series
+from brie.store.ui import eval_signature, metric_series
 from brie.workspace import Workspace
 from tui import format as fmt
 from tui.launch import launch_training, run_to_end, shown_command
@@ -70,6 +70,7 @@ class RunDetailScreen(PollingScreen):
         Binding("x", "cancel_run", "Cancel run"),
         Binding("p", "prune", "Prune"),
         Binding("e", "export", "Export"),
+        Binding("s", "next_sweep_chart", "Next eval metric"),
     ]
 
     def __init__(self, run_name: str):
@@ -79,6 +80,10 @@ class RunDetailScreen(PollingScreen):
         self.checkpoints: list[dict] = []
         self._shown_series: dict | None = None
         self._shown_config: str | None = None
+        self._sweep_read: tuple | None = None  # (eval_signature, sweep) as last read, in the worker
+        self.sweep: dict = {}
+        self.sweep_charts: list[tuple[str, str]] = []  # (benchmark, metric), one chart shown at a time
+        self.sweep_index = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,7 +96,9 @@ class RunDetailScreen(PollingScreen):
             yield table
             with VerticalScroll(id="config-box"):
                 yield Static("", id="config", markup=False)
-        yield PlotextPlot(id="loss")
+        with Horizontal(id="charts"):
+            yield PlotextPlot(id="loss")
+            yield PlotextPlot(id="sweep")  # shown once the run has eval results (`brie eval --sweep`)
         yield Footer()
 
     def read(self, store: Store) -> RunDetailRefreshed:
@@ -100,7 +107,18 @@ class RunDetailScreen(PollingScreen):
             return RunDetailRefreshed(None, [], {})
         checkpoints = run_rows.list_checkpoints(store, run["id"])
         series = metric_series(store, run["id"])
-        return RunDetailRefreshed(run, checkpoints, series)
+        return RunDetailRefreshed(run, checkpoints, series, self._read_sweep(store))
+
+    def _read_sweep(self, store: Store) -> dict:
+        """The run's eval metrics by step; sweep_series looks up a base result per row, so it is
+        read again only when an evaluation was added or finished, not on every poll."""
+        signature = eval_signature(store)
+        if self._sweep_read is None or self._sweep_read[0] != signature:
+            from brie.plots import sweep_series
+
+            sweep = sweep_series(Workspace(self.app.workspace.root, _store=store), self.run_name) if signature else {}
+            self._sweep_read = (signature, sweep)
+        return self._sweep_read[1]
 
     def on_run_detail_refreshed(self, message: RunDetailRefreshed) -> None:
         message.stop()
@@ -115,6 +133,8 @@ class RunDetailScreen(PollingScreen):
         losses = {k: v for k, v in message.series.items() if k in LOSS_CURVES}
         if losses != self._shown_series:
             self._show_losses(losses)
+        if message.sweep != self.sweep:
+            self._show_sweep(message.sweep)
 
     def _show_summary(self, run: dict) -> None:
         config = json.loads(run.get("config_json") or "{}")
@@ -185,6 +205,58 @@ class RunDetailScreen(PollingScreen):
             steps, values = zip(*series[name]) if series[name] else ((), ())
             plt.plot(list(steps), list(values), label=name, marker="braille")
         widget.refresh()
+
+    def _show_sweep(self, sweep: dict) -> None:
+        self.sweep = sweep
+        charts = [(bench, metric) for bench in sorted(sweep) for metric in sweep[bench]["metrics"]]
+        shown = self.sweep_charts[self.sweep_index] if self.sweep_charts else None
+        self.sweep_charts = charts  # a new result keeps the chart on screen where it still exists
+        self.sweep_index = charts.index(shown) if shown in charts else 0
+        self.query_one("#sweep").display = bool(charts)
+        self.refresh_bindings()  # `s` is offered only when there is more than one chart
+        if charts:
+            self._draw_sweep()
+
+    def _draw_sweep(self) -> None:
+        """One metric against checkpoint step, the base model's value as a flat reference line."""
+        from brie.evals import display_name
+
+        bench, metric = self.sweep_charts[self.sweep_index]
+        entry = self.sweep[bench]
+        points = [(s, v) for s, v in zip(entry["steps"], entry["metrics"][metric]) if v is not None]
+        widget = self.query_one("#sweep", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        n = len(self.sweep_charts)
+        plt.title(f"{display_name(bench)}: {metric}" + (f"  ({self.sweep_index + 1}/{n}, s: next)" if n > 1 else ""))
+        plt.xlabel("step")
+        if points:
+            steps, values = [s for s, _ in points], [v for _, v in points]
+            base = entry["base"].get(metric)
+            if isinstance(base, (int, float)):  # drawn first, so the run's points stay on top of it
+                plt.plot([steps[0], steps[-1]], [base, base], label=f"base {base:.4g}", color="gray",
+                         marker="braille")
+            plt.plot(steps, values, label=self.run_name, marker="braille", color="cyan")
+            plt.scatter(steps, values, marker="●", color="cyan")  # the checkpoints themselves: a sweep has few
+            # Room around the points: a sweep's first and best checkpoints would sit on the frame, or
+            # under the legend in the top left corner.
+            ys = values + ([base] if isinstance(base, (int, float)) else [])
+            dy = (max(ys) - min(ys)) or abs(ys[0]) or 1.0
+            dx = (steps[-1] - steps[0]) or 1
+            low = min(ys) - 0.1 * dy
+            plt.ylim(0 if min(ys) >= 0 > low else low, max(ys) + 0.3 * dy)  # no negative axis for a rate
+            plt.xlim(steps[0] - 0.05 * dx, steps[-1] + 0.05 * dx)
+        widget.refresh()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "next_sweep_chart":
+            return len(self.sweep_charts) > 1
+        return True
+
+    def action_next_sweep_chart(self) -> None:
+        if self.sweep_charts:
+            self.sweep_index = (self.sweep_index + 1) % len(self.sweep_charts)
+            self._draw_sweep()
 
     # --- actions ---------------------------------------------------------------------------------
 

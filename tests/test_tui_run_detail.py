@@ -1,0 +1,77 @@
+"""Run detail actions with real effects: `u` resumes a cancelled run in its own process, `e` exports
+the selected checkpoint under exports/ (both on the tiny random model, so they take seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.tui_fixtures import wait_for
+
+pytestmark = pytest.mark.anyio
+
+
+def make_app(ws):
+    from tui.app import BrieApp
+
+    return BrieApp(ws, poll_interval=0.1)
+
+
+async def open_detail(app, pilot, name):
+    from tui.screens.run_detail import RunDetailScreen
+
+    app.push_screen(RunDetailScreen(name))
+    await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.checkpoints)
+    return app.screen
+
+
+async def test_u_resumes_a_cancelled_run_in_its_own_process(workspace, tiny_model_dir, tmp_path):
+    from brie.train import TrainCallback, train
+    from tests.train_helpers import tiny_config, write_chat_data
+
+    class CancelAt6(TrainCallback):
+        def on_step(self, step):
+            if step == 6:
+                raise KeyboardInterrupt  # what ctrl+c does: the run is marked cancelled
+
+    data = write_chat_data(tmp_path / "chat")
+    run = train(workspace, tiny_config(tiny_model_dir, data, iters=8, save_every=4), "halfway", callback=CancelAt6())
+    assert run["status"] == "cancelled"
+
+    app = make_app(workspace)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_detail(app, pilot, "halfway")
+        assert [c["step"] for c in screen.checkpoints] == [4]
+        await pilot.press("u")
+        await wait_for(pilot, lambda: any("Started run halfway" in n.message for n in app._notifications))
+        (launched,) = app.launched
+        assert launched.command == ["train", "--resume", "halfway"]
+        # The UI follows the resumed process through the store: it finishes the remaining steps.
+        await wait_for(pilot, lambda: screen.run["status"] == "completed", tries=2400)
+        assert screen.run["step"] == 8
+        await wait_for(pilot, lambda: screen.query_one("#checkpoints", DataTable).row_count == 2)
+        assert launched.process.wait(timeout=30) == 0
+        assert "Resuming halfway from step 4" in launched.log_path.read_text()
+
+
+async def test_e_exports_the_selected_checkpoint(workspace, tiny_model_dir, tmp_path):
+    from tests.evalkit import make_adapter, register_run
+
+    adapters = {10: make_adapter(tiny_model_dir, tmp_path / "10", seed=3),
+                20: make_adapter(tiny_model_dir, tmp_path / "20", seed=4)}
+    register_run(workspace, "exp", str(tiny_model_dir), adapters, best_step=20)
+
+    app = make_app(workspace)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_detail(app, pilot, "exp")
+        app.screen.query_one("#checkpoints", DataTable).focus()
+        await pilot.press("down")  # step 20
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("exp@20" in n.message for n in app._notifications), tries=2400)
+        assert [n.message for n in app._notifications if "exp@20" in n.message] == ["Exported exp@20."]
+    out = workspace.exports_dir / "models" / "exp-20"
+    meta = json.loads((out / "brie_export.json").read_text())
+    assert meta["step"] == 20 and meta["fused"] is True
+    assert (out / "config.json").exists() and not (workspace.exports_dir / "models" / "exp-10").exists()
