@@ -151,13 +151,46 @@ def _count_rows(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
+# What each engine imports, and the install line that provides it.
+BACKEND_PACKAGES = {
+    "torch": (("torch", "transformers", "peft", "accelerate", "mlx_lm"), "pip install 'brie[cuda]'"),
+    "mlx": (("mlx.core", "mlx_lm"), "pip install mlx mlx-lm (on Linux: pip install 'mlx[cpu]' mlx-lm)"),
+}
+
+
+def check_backend(cfg: TrainConfig) -> None:
+    """The engine's packages import, and it supports the options asked for (cfg.backend is resolved)."""
+    import importlib
+
+    names, fix = BACKEND_PACKAGES[cfg.backend]
+    missing = []
+    for module in names:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # also a package set to None in sys.modules, or one whose own imports fail
+            missing.append(module.split(".")[0])
+    if missing:
+        raise BrieError(f"--backend {cfg.backend} needs {', '.join(missing)}, which cannot be imported; {fix}")
+    if cfg.backend == "torch":
+        from brie.train_torch import check_options
+    else:
+        from brie.train_mlx import check_options
+    check_options(cfg)
+    rank, size = launch_rank()
+    if size > 1 and cfg.batch_size % size:
+        raise BrieError(f"batch_size={cfg.batch_size}: with {size} processes it must be a multiple of {size} "
+                        "(each process takes an equal share of every batch)")
+
+
 def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path) -> None:
     """Every check that can be made before a run exists, so a mistake never leaves a failed run
-    behind (and its name taken): model, data size, layers, reporting packages, early stopping."""
+    behind (and its name taken): the engine's packages and options, model, data size, layers,
+    reporting packages, early stopping."""
     import importlib.util
 
     from brie.models import resolve_model
 
+    check_backend(cfg)
     if cfg.guard_data:
         guard_file(ws, cfg.guard_data)
     target = Path(resolve_model(ws, cfg.model))
@@ -181,11 +214,79 @@ def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path) -> None:
             raise BrieError("--report-to tensorboard needs tensorboard (pip install tensorboard torch) or tensorboardX")
 
 
+# ---------------------------------------------------------------- several processes
+
+
+def launch_rank() -> tuple[int, int]:
+    """(rank, number of processes) of this process: `accelerate launch` and torchrun set RANK and
+    WORLD_SIZE, `mlx.launch` sets MLX_RANK (its size is the group's); (0, 1) when run alone."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return int(os.environ.get("RANK", "0")), int(os.environ["WORLD_SIZE"])
+    if "MLX_RANK" in os.environ:
+        import mlx.core as mx
+
+        group = mx.distributed.init()
+        return group.rank(), group.size()
+    return 0, 1
+
+
+def share(backend: str, value):
+    """The main process's `value`, on every process of a launch (the others pass None)."""
+    if backend == "torch":
+        import torch
+        from accelerate import PartialState
+        from accelerate.utils import broadcast_object_list
+
+        # joins the process group the launcher set up (gloo without CUDA, as train_torch's Accelerator)
+        PartialState(cpu=not torch.cuda.is_available())
+        box = [value]
+        broadcast_object_list(box, from_process=0)
+        return box[0]
+    import pickle
+
+    import mlx.core as mx
+    import numpy as np
+
+    # mx.distributed has no broadcast: every rank adds its bytes, and only rank 0's are not zeros.
+    group = mx.distributed.init()
+    data = np.frombuffer(pickle.dumps(value), np.uint8) if group.rank() == 0 else np.zeros(0, np.uint8)
+    n = int(mx.distributed.all_sum(mx.array([data.size], mx.int32), stream=mx.cpu).item())
+    buf = np.zeros(n, np.int32)
+    buf[:data.size] = data
+    total = mx.distributed.all_sum(mx.array(buf), stream=mx.cpu)
+    return pickle.loads(np.array(total).astype(np.uint8).tobytes())
+
+
+def on_main(backend: str, make):
+    """make() on the main process only, its result (or its error) on every process: so under a
+    multi-process launch one process creates or updates the run in the store and the rest follow."""
+    rank, size = launch_rank()
+    if size == 1:
+        return make()
+    if rank == 0:
+        try:
+            result = make()
+        except Exception as e:
+            share(backend, (None, str(e)))
+            raise
+        share(backend, (result, None))
+        return result
+    result, error = share(backend, None)
+    if error is not None:
+        raise BrieError(error)
+    return result
+
+
 def create_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix: bool = False) -> dict:
     """A new run: its own folder and a pending row. Never touches an existing run.
 
-    Everything that can be checked is checked before the folder and the row are made.
+    Everything that can be checked is checked before the folder and the row are made. Under a
+    multi-process launch only the main process makes them; the others get its row.
     """
+    return on_main(pick_backend(cfg.backend), lambda: _create_run(ws, cfg, name, suffix))
+
+
+def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool) -> dict:
     reap_dead_runs(ws)
     cfg.validate()
     data_path, dataset = resolve_data(ws, cfg.data)
@@ -195,8 +296,8 @@ def create_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix:
     if not NAME_OK.match(name):
         raise BrieError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or ',')")
     name = _free_name(ws, name, suffix)
-    preflight(ws, cfg, data_path)
     cfg.backend = pick_backend(cfg.backend)
+    preflight(ws, cfg, data_path)
     folder = ws.runs_dir / name
     folder.mkdir(parents=True, exist_ok=False)
     (folder / "checkpoints").mkdir()
@@ -312,6 +413,7 @@ class RunContext:
     data_path: Path
     callback: TrainCallback
     resume: bool = False
+    main: bool = True  # False on the other processes of a launch: they train, only the main one writes
     stop_reason: str | None = None
     monitor: Monitor = field(init=False)
     _reporters: list = field(default_factory=list)
@@ -329,6 +431,8 @@ class RunContext:
         return guard_file(self.ws, self.cfg.guard_data) if self.cfg.guard_data else None
 
     def set_total(self, total: int) -> None:
+        if not self.main:
+            return
         run_rows.update_run(self.ws.store, self.run["id"], total_steps=total)
         self.run["total_steps"] = total
 
@@ -353,6 +457,8 @@ class RunContext:
                     and sha256_file(folder / ADAPTER_FILE) == row["adapter_sha256"]:
                 point = (folder, json.loads((folder / STATE_FILE).read_text()))
                 break
+        if not self.main:
+            return point
         step = point[1]["step"] if point else 0
         # Whatever the dead process left after that point is redone: its metrics, half-written
         # temporary folders, and a renamed folder it did not live to register.
@@ -380,6 +486,8 @@ class RunContext:
 
     def record(self, step: int, metrics: dict) -> None:
         """Metrics into the store (one transaction), metrics.jsonl and any --report-to service."""
+        if not self.main:
+            return
         metrics = {k: float(v) for k, v in metrics.items() if v is not None}
         run_rows.insert_metrics(self.ws.store, self.run["id"], step, metrics)
         with (self.folder / "metrics.jsonl").open("a") as f:
@@ -396,12 +504,18 @@ class RunContext:
                   "training goes on normally")
 
     def warn(self, message: str) -> None:
+        if not self.main:
+            return
         run_rows.add_warning(self.ws.store, self.run["id"], message)
         self.callback.on_message("warning: " + message)
 
     def save_checkpoint(self, step: int, epoch: float, train_loss: float | None, val_loss: float | None,
                         write_files, state: dict) -> dict:
-        """Write a checkpoint folder atomically (temporary name, then rename) and register it."""
+        """Write a checkpoint folder atomically (temporary name, then rename) and register it.
+
+        Returns None on the other processes of a launch, which write nothing."""
+        if not self.main:
+            return None
         ckdir = self.folder / "checkpoints"
         final, tmp = ckdir / str(step), ckdir / f".tmp-{step}"
         if final.exists():
@@ -516,13 +630,17 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
             raise BrieError(f"run {name!r}: its dataset version is gone ({data_path / 'train.jsonl'} is missing)")
     if resume:  # the model, data or packages may have changed since the run was created
         preflight(ws, cfg, data_path)
-    run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),
-                        started_at=run["started_at"] or utcnow(), ended_at=None, error=None)
-    run = run_rows.get_run(ws.store, name)
-    ctx = RunContext(ws, run, cfg, data_path, callback, resume=resume)
+    main = launch_rank()[0] == 0
+    if main:
+        run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),
+                            started_at=run["started_at"] or utcnow(), ended_at=None, error=None)
+        run = run_rows.get_run(ws.store, name)
+    else:  # the other processes of a launch train in step with the main one, silently
+        callback = TrainCallback()
+    ctx = RunContext(ws, run, cfg, data_path, callback, resume=resume, main=main)
     status, error = "completed", None
     try:
-        ctx._reporters = _reporters(cfg, run, ctx.folder)
+        ctx._reporters = _reporters(cfg, run, ctx.folder) if main else []
         if run["backend"] == "torch":
             from brie.train_torch import train_torch as engine
         else:
@@ -538,8 +656,9 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
         status, error = "failed", f"{type(e).__name__}: {e}"
         raise
     finally:
-        run_rows.update_run(ws.store, run["id"], status=status, error=error, ended_at=utcnow(),
-                            stop_reason=ctx.stop_reason)
+        if main:
+            run_rows.update_run(ws.store, run["id"], status=status, error=error, ended_at=utcnow(),
+                                stop_reason=ctx.stop_reason)
         final = run_rows.get_run(ws.store, name)
         callback.on_end(final)
     return final
@@ -547,14 +666,19 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
 
 def resume_training(ws: Workspace, name: str, callback: TrainCallback | None = None) -> dict:
     """Continue a failed or cancelled run from its last complete checkpoint (weights, optimizer, step, data)."""
-    reap_dead_runs(ws)
     run = run_rows.get_run(ws.store, name)
     if run is None:
         raise BrieError(f"no run named {name!r} (see `brie runs list`)")
-    if run["status"] in ("pending", "running"):
-        raise BrieError(f"run {name!r} is {run['status']} (process {run['pid']}); it cannot be resumed twice")
-    if run["status"] == "completed":
-        raise BrieError(f"run {name!r} already completed ({run['stop_reason'] or 'all steps done'})")
+
+    def check():
+        reap_dead_runs(ws)
+        run = run_rows.get_run(ws.store, name)
+        if run["status"] in ("pending", "running"):
+            raise BrieError(f"run {name!r} is {run['status']} (process {run['pid']}); it cannot be resumed twice")
+        if run["status"] == "completed":
+            raise BrieError(f"run {name!r} already completed ({run['stop_reason'] or 'all steps done'})")
+
+    on_main(run["backend"], check)
     return run_training(ws, name, callback, resume=True)
 
 

@@ -103,6 +103,18 @@ def load_guard(path: Path, tokenizer):
     return CacheDataset(create_dataset(rows, tokenizer, types.SimpleNamespace(mask_prompt=False)))
 
 
+def check_options(cfg) -> None:
+    """What only this engine can tell before a run exists: that mlx-lm builds the lr_schedule."""
+    if cfg.lr_schedule:
+        from mlx_lm.tuner.utils import build_schedule
+
+        try:
+            build_schedule(cfg.lr_schedule)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise BrieError(f"lr_schedule={cfg.lr_schedule!r}: mlx-lm cannot build it ({e}); e.g. "
+                            "{name: cosine_decay, arguments: [1e-4, 1000, 1e-6], warmup: 100}") from None
+
+
 def build_optimizer(cfg, total_steps: int):
     import inspect
 
@@ -191,6 +203,10 @@ def train_mlx(ctx: RunContext) -> None:
         return
     ctx.callback.on_start(ctx.run, start, total)
 
+    # mlx-lm's grad_checkpoint patches the block's class, not the model: undone when the loop ends,
+    # or every later run in this process (the UI, tests) would checkpoint too
+    block_class = type(model.layers[0])
+    block_call = block_class.__call__
     if cfg.grad_checkpoint:
         grad_checkpoint(model.layers[0])
     loss_value_and_grad = nn.value_and_grad(model, default_loss)
@@ -246,42 +262,48 @@ def train_mlx(ctx: RunContext) -> None:
     if start == 0 and (valid_set is not None or guard_set is not None):
         run_eval(0)  # the base model's losses: where validation starts and what the guard compares to
 
-    model.train()
-    losses, n_tokens, steps, train_time, last_train = 0, 0, 0, 0.0, None
-    batches = iterate_batches(train_set, cfg.batch_size, cfg.max_seq_length, loop=True, seed=cfg.seed,
-                              start=start, comm_group=mx.distributed.init())
-    for it, batch in zip(range(start + 1, total + 1), batches):
-        tic = time.perf_counter()
-        lvalue, toks, grad_accum = step_fn(batch, grad_accum, it % accum_steps == 0)
-        losses += lvalue
-        n_tokens += toks
-        steps += 1
-        mx.eval(state, losses, n_tokens, grad_accum)
-        if cfg.clear_cache_threshold and mx.get_cache_memory() > cfg.clear_cache_threshold:
-            mx.clear_cache()
-        train_time += time.perf_counter() - tic
-        ctx.callback.on_step(it)
+    try:
+        model.train()
+        losses, n_tokens, steps, train_time, last_train = 0, 0, 0, 0.0, None
+        group = mx.distributed.init()
+        world = group.size()
+        batches = iterate_batches(train_set, cfg.batch_size, cfg.max_seq_length, loop=True, seed=cfg.seed,
+                                  start=start, comm_group=group)
+        for it, batch in zip(range(start + 1, total + 1), batches):
+            tic = time.perf_counter()
+            lvalue, toks, grad_accum = step_fn(batch, grad_accum, it % accum_steps == 0)
+            losses += lvalue
+            n_tokens += toks
+            steps += 1
+            mx.eval(state, losses, n_tokens, grad_accum)
+            if cfg.clear_cache_threshold and mx.get_cache_memory() > cfg.clear_cache_threshold:
+                mx.clear_cache()
+            train_time += time.perf_counter() - tic
+            ctx.callback.on_step(it)
 
-        save = it % cfg.save_every == 0 or it == total
-        if it % cfg.steps_per_report == 0 or save:
-            last_train = losses.item() / steps
-            ntok = n_tokens.item()
-            trained_tokens += ntok
-            metrics = {"train_loss": last_train, "learning_rate": optimizer.learning_rate.item(),
-                       "tokens_per_second": ntok / train_time, "iterations_per_second": steps / train_time,
-                       "trained_tokens": trained_tokens, "peak_memory_gb": mx.get_peak_memory() / 1e9}
-            ctx.record(it, metrics)
-            ctx.callback.on_report(it, metrics)
-            losses, n_tokens, steps, train_time = 0, 0, 0, 0.0
+            save = it % cfg.save_every == 0 or it == total
+            if it % cfg.steps_per_report == 0 or save:
+                # under mlx.launch, every rank's share of the batches, as mlx-lm reports it
+                last_train = mx.distributed.all_sum(losses, stream=mx.cpu).item() / (steps * world)
+                ntok = mx.distributed.all_sum(n_tokens, stream=mx.cpu).item()
+                trained_tokens += ntok
+                metrics = {"train_loss": last_train, "learning_rate": optimizer.learning_rate.item(),
+                           "tokens_per_second": ntok / train_time, "iterations_per_second": steps / train_time,
+                           "trained_tokens": trained_tokens, "peak_memory_gb": mx.get_peak_memory() / 1e9}
+                ctx.record(it, metrics)
+                ctx.callback.on_report(it, metrics)
+                losses, n_tokens, steps, train_time = 0, 0, 0, 0.0
 
-        stop = val = None
-        if (valid_set is not None or guard_set is not None) and (it % cfg.eval_every == 0 or save):
-            val, stop = run_eval(it)
-        if save or stop:
-            ctx.save_checkpoint(it, it / per_epoch, last_train, val, write_files,
-                                {"trained_tokens": trained_tokens})
-            mx.random.seed(rng_seed(cfg.seed, it))
-        if stop:
-            ctx.stop_reason = stop
-            say(stop)
-            break
+            stop = val = None
+            if (valid_set is not None or guard_set is not None) and (it % cfg.eval_every == 0 or save):
+                val, stop = run_eval(it)
+            if save or stop:
+                ctx.save_checkpoint(it, it / per_epoch, last_train, val, write_files,
+                                    {"trained_tokens": trained_tokens})
+                mx.random.seed(rng_seed(cfg.seed, it))
+            if stop:
+                ctx.stop_reason = stop
+                say(stop)
+                break
+    finally:
+        block_class.__call__ = block_call

@@ -9,7 +9,10 @@ and forgetting guard (all in brie/train.py). A checkpoint folder holds:
     peft/                                        the same adapter in peft's own format
     optimizer.pt, trainer_state.json             optimizer + scheduler state; step, data position
 
-Several GPUs: run `accelerate launch -m brie train --backend torch …` — not tested here (no GPU).
+Several GPUs: `accelerate launch -m brie train --backend torch …` (or torchrun). Every process
+trains its share of each batch (the batch is split across processes, as mlx-lm does), gradients
+are averaged by the Accelerator's DistributedDataParallel, and only the main process writes the
+store, metrics and checkpoints (brie/train.py: RunContext.main).
 """
 
 from __future__ import annotations
@@ -25,19 +28,72 @@ from brie.train import CONFIG_FILE, RunContext, rng_seed
 OPTIMIZER_FILE = "optimizer.pt"
 
 
-def _lr_lambda(cfg, total_steps: int):
+# mlx.optimizers' schedules as plain functions of the optimizer update count, so an mlx-lm
+# `lr_schedule: {name, arguments, warmup, warmup_init}` means the same on this backend.
+def _cosine_decay(init, decay_steps, end=0.0):
+    if decay_steps < 1:
+        raise ValueError(f"decay_steps must be at least 1, not {decay_steps}")
+    return lambda s: end + 0.5 * (1.0 + math.cos(math.pi / decay_steps * min(s, decay_steps))) * (init - end)
+
+
+def _linear_schedule(init, end, steps):
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, not {steps}")
+    return lambda s: min(s, steps) * ((end - init) / steps) + init
+
+
+def _exponential_decay(init, decay_rate):
+    return lambda s: init * decay_rate ** s
+
+
+def _step_decay(init, decay_rate, step_size):
+    if step_size < 1:
+        raise ValueError(f"step_size must be at least 1, not {step_size}")
+    return lambda s: init * decay_rate ** (s // step_size)
+
+
+SCHEDULES = {"cosine_decay": _cosine_decay, "linear_schedule": _linear_schedule,
+             "exponential_decay": _exponential_decay, "step_decay": _step_decay}
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def learning_rate_at(cfg, total_steps: int):
+    """The learning rate after `step` optimizer updates, as brie/train_mlx.py's build_optimizer gives it."""
+    if cfg.lr_schedule:
+        spec = cfg.lr_schedule
+        make = SCHEDULES.get(spec.get("name"))
+        if make is None:
+            raise BrieError(f"lr_schedule name {spec.get('name')!r}: the torch backend has "
+                            f"{', '.join(SCHEDULES)} (mlx.optimizers' names, as mlx-lm configs use)")
+        args = spec.get("arguments")
+        try:
+            main = make(*args)
+        except (TypeError, ValueError) as e:
+            raise BrieError(f"lr_schedule {spec['name']}: arguments {args!r} do not fit ({e})") from None
+        warmup = spec.get("warmup", 0)
+        if not warmup:
+            return main
+        # mlx-lm's build_schedule: linear warmup to arguments[0], joined at warmup + 1
+        warm = _linear_schedule(spec.get("warmup_init", 0.0), args[0], warmup)
+        return lambda s: warm(s) if s < warmup + 1 else main(s - warmup - 1)
     updates = max(math.ceil(total_steps / cfg.grad_accumulation_steps), 1)
+    lr = cfg.learning_rate
+    main = _cosine_decay(lr, max(updates - cfg.warmup_steps, 1), cfg.min_lr) if cfg.lr_decay == "cosine" \
+        else (lambda s: lr)
+    if not cfg.warmup_steps:
+        return main
+    warm = _linear_schedule(0.0, lr, cfg.warmup_steps)
+    return lambda s: warm(s) if s < cfg.warmup_steps else main(s - cfg.warmup_steps)
 
-    def factor(step: int) -> float:  # step = optimizer updates done, as mlx's schedules count them
-        if cfg.warmup_steps and step < cfg.warmup_steps:
-            return step / cfg.warmup_steps
-        if cfg.lr_decay == "cosine":
-            t = min(step - cfg.warmup_steps, max(updates - cfg.warmup_steps, 1)) / max(updates - cfg.warmup_steps, 1)
-            end = cfg.min_lr / cfg.learning_rate
-            return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * t))
-        return 1.0
 
-    return factor
+def check_options(cfg) -> None:
+    """What this engine cannot do, said before a run exists (brie.train.preflight calls it)."""
+    if cfg.fine_tune_type == "dora":
+        raise BrieError("fine_tune_type=dora: the torch backend trains lora or full; use --backend mlx for dora")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise BrieError(f"optimizer={cfg.optimizer!r}: the torch backend has {', '.join(OPTIMIZERS)}; "
+                        f"use --backend mlx for {cfg.optimizer}")
+    learning_rate_at(cfg, 1)
 
 
 def _optimizer(cfg, params):
@@ -50,7 +106,7 @@ def _optimizer(cfg, params):
         return torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, **extra)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, **extra)
-    raise BrieError(f"optimizer={cfg.optimizer!r}: the torch backend has adam, adamw and sgd")
+    raise BrieError(f"optimizer={cfg.optimizer!r}: the torch backend has {', '.join(OPTIMIZERS)}")
 
 
 def _mlx_adapter(peft_model, cfg) -> dict:
@@ -58,12 +114,9 @@ def _mlx_adapter(peft_model, cfg) -> dict:
     import numpy as np
 
     out = {}
+    if cfg.fine_tune_type == "full":  # the trained blocks only, as the MLX engine saves them
+        return {name: p.detach().float().cpu().numpy() for name, p in peft_model.named_parameters() if p.requires_grad}
     for name, tensor in peft_model.state_dict().items():
-        if cfg.fine_tune_type == "full":
-            if name.startswith("base_model.model."):
-                name = name[len("base_model.model."):]
-            out[name] = tensor.detach().float().cpu().numpy()
-            continue
         if ".lora_A." not in name and ".lora_B." not in name:
             continue
         base = name.replace("base_model.model.", "", 1)
@@ -72,8 +125,23 @@ def _mlx_adapter(peft_model, cfg) -> dict:
     return out
 
 
+class _Shard:
+    """This process's place in a launch, shaped like the mx.distributed group iterate_batches takes."""
+
+    def __init__(self, rank: int, size: int):
+        self._rank, self._size = rank, size
+
+    def rank(self) -> int:
+        return self._rank
+
+    def size(self) -> int:
+        return self._size
+
+
 def train_torch(ctx: RunContext) -> None:
     import torch
+    from accelerate import Accelerator
+    from accelerate.utils import broadcast_object_list
     from safetensors.numpy import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -81,13 +149,17 @@ def train_torch(ctx: RunContext) -> None:
     from brie.train_mlx import iterate_batches, load_guard, load_splits
 
     cfg = ctx.cfg
-    if cfg.fine_tune_type == "dora":
-        raise BrieError("fine_tune_type=dora: the torch backend trains lora or full")
+    check_options(cfg)
     say = ctx.callback.on_message
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # One process, or one of several under `accelerate launch`; brie does its own gradient
+    # accumulation (as mlx-lm counts it), so the Accelerator's is left at 1.
+    # Without CUDA, cpu=True: the processes of a launch then talk over gloo.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    device = accelerator.device
+    world = accelerator.num_processes
     path = resolve_model(ctx.ws, cfg.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if device.type == "cuda" else torch.float32)
     model.to(device)
     train_set, valid_set = load_splits(ctx.data_path, tokenizer, cfg)
     guard_set = load_guard(ctx.guard_path, tokenizer) if ctx.guard_path else None
@@ -120,10 +192,15 @@ def train_torch(ctx: RunContext) -> None:
             layers_to_transform=list(range(len(layers) - n, len(layers))), task_type="CAUSAL_LM"))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = _optimizer(cfg, params)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, total))
+    lr_at = learning_rate_at(cfg, total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
 
     start, trained_tokens = 0, 0
-    point = ctx.resume_point()
+    # The main process finds the checkpoint (and removes what a dead run left after it); the rest load the same one.
+    box = [ctx.resume_point() if ctx.main else None]
+    if world > 1:
+        broadcast_object_list(box, from_process=0)
+    point = box[0]
     if point is not None:
         folder, state = point
         saved = torch.load(folder / OPTIMIZER_FILE, map_location=device, weights_only=False)
@@ -139,7 +216,13 @@ def train_torch(ctx: RunContext) -> None:
         return
     ctx.callback.on_start(ctx.run, start, total)
     if cfg.grad_checkpoint:
-        model.gradient_checkpointing_enable()
+        # non-reentrant: works with peft's frozen inputs and with DistributedDataParallel
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # The scheduler stays outside prepare(): accelerate's wrapper would step it once per process.
+    # Gradients are averaged across processes at every backward (no no_sync), so the gradients a
+    # checkpoint saves in the middle of accumulation are the same on every process.
+    model, optimizer = accelerator.prepare(model, optimizer)
+    bare = accelerator.unwrap_model(model)
 
     def loss_fn(batch, bounds):
         batch = torch.from_numpy(batch).long().to(device)
@@ -153,6 +236,8 @@ def train_torch(ctx: RunContext) -> None:
         return ce.sum() / ntoks, ntoks
 
     def loss_on(dataset, batches):
+        """Every process scores the whole set; the mean over processes makes the numbers (and so
+        early-stopping decisions) identical everywhere."""
         if dataset is None:
             return None
         model.eval()
@@ -166,7 +251,8 @@ def train_torch(ctx: RunContext) -> None:
                 total_loss += loss.item() * toks.item()
                 total_toks += toks.item()
         model.train()
-        return total_loss / max(total_toks, 1)
+        value = total_loss / max(total_toks, 1)
+        return accelerator.reduce(torch.tensor([value], device=device), "mean").item() if world > 1 else value
 
     def run_eval(step):
         val, guard = loss_on(valid_set, cfg.val_batches), loss_on(guard_set, cfg.guard_batches)
@@ -180,17 +266,17 @@ def train_torch(ctx: RunContext) -> None:
             ctx.warn(warning)
         return val, stop
 
-    def write_files(folder: Path):
+    def write_files(folder: Path):  # main process only (ctx.save_checkpoint)
         import json
 
-        save_file(_mlx_adapter(model, cfg), str(folder / ADAPTER_FILE))
+        save_file(_mlx_adapter(bare, cfg), str(folder / ADAPTER_FILE))
         (folder / CONFIG_FILE).write_text(json.dumps({**ctx.adapter_config(n), "backend": "torch"}, indent=2))
         if cfg.fine_tune_type != "full":
-            model.save_pretrained(str(folder / "peft"))
+            bare.save_pretrained(str(folder / "peft"))
         if cfg.fine_tune_type == "full":
-            trainable = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
+            trainable = {k: v.detach() for k, v in bare.named_parameters() if v.requires_grad}
         else:
-            trainable = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+            trainable = {k: v for k, v in bare.state_dict().items() if "lora_" in k}
         torch.save({"trainable": trainable, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "grads": [None if p.grad is None else p.grad.detach().cpu() for p in params]},
                    folder / OPTIMIZER_FILE)
@@ -199,18 +285,18 @@ def train_torch(ctx: RunContext) -> None:
         run_eval(0)
 
     model.train()
-    if device == "cuda":
+    if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     losses, n_tokens, steps, train_time, last_train = 0.0, 0, 0, 0.0, None
     batches = iterate_batches(train_set, cfg.batch_size, cfg.max_seq_length, loop=True, seed=cfg.seed,
-                              start=start, as_numpy=True)
+                              start=start, comm_group=_Shard(accelerator.process_index, world) if world > 1 else None, as_numpy=True)
     for it, (batch, bounds) in zip(range(start + 1, total + 1), batches):
         tic = time.perf_counter()
         loss, toks = loss_fn(batch, bounds)
-        (loss / cfg.grad_accumulation_steps).backward()
+        accelerator.backward(loss / cfg.grad_accumulation_steps)
         if it % cfg.grad_accumulation_steps == 0:
             if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                accelerator.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -222,9 +308,12 @@ def train_torch(ctx: RunContext) -> None:
 
         save = it % cfg.save_every == 0 or it == total
         if it % cfg.steps_per_report == 0 or save:
+            if world > 1:  # every process's share of the batches, as mlx-lm reports it
+                summed = accelerator.reduce(torch.tensor([losses, float(n_tokens)], device=device), "sum")
+                losses, n_tokens = summed[0].item() / world, int(summed[1].item())
             last_train = losses / steps
             trained_tokens += n_tokens
-            peak = (torch.cuda.max_memory_allocated() if device == "cuda" else _rss_bytes()) / 1e9
+            peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _rss_bytes()) / 1e9
             metrics = {"train_loss": last_train, "learning_rate": scheduler.get_last_lr()[0],
                        "tokens_per_second": n_tokens / train_time, "iterations_per_second": steps / train_time,
                        "trained_tokens": trained_tokens, "peak_memory_gb": peak}
@@ -237,6 +326,7 @@ def train_torch(ctx: RunContext) -> None:
             val, stop = run_eval(it)
         if save or stop:
             ctx.save_checkpoint(it, it / per_epoch, last_train, val, write_files, {"trained_tokens": trained_tokens})
+            accelerator.wait_for_everyone()  # nobody runs ahead of the checkpoint being written
             torch.manual_seed(rng_seed(cfg.seed, it))
         if stop:
             ctx.stop_reason = stop

@@ -128,17 +128,23 @@ def train(
     micro-batch of --batch-size examples); afterwards use the run as <name>@best, <name>@last or
     <name>@<step>. A --config YAML file (brie or mlx-lm lora keys) sets defaults; options here win.
     """
-    given = dict(locals())
+    given = dict(locals())  # first: the options, and nothing else
+    from brie.train import launch_rank
+
     ws = Workspace.open()
-    callback = RichProgress() if not as_json else TrainCallback()
+    # Under `accelerate launch` every process runs this command; only the main one prints.
+    main = launch_rank()[0] == 0
+    callback = RichProgress() if main and not as_json else TrainCallback()
     # The UI stops a run with SIGTERM: treat it as Ctrl-C, so the run is marked cancelled.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         run = _train(ws, given, callback, name, config, resume, suffix, as_json, patience, min_delta, keys)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if not main:
+        return
     if as_json:
-        print_json(_decoded(run))
+        print_json(_decoded(run, ws))
         return
     _print_outcome(ws, run)
     if run["status"] == "cancelled":
@@ -164,12 +170,15 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
         overrides.update(early_stopping_patience=patience, early_stopping_min_delta=min_delta,
                          keys=keys.split(",") if keys else None)
         cfg = resolve_config(config, overrides)
+        from brie.train import launch_rank
+
         run = create_run(ws, cfg, name, suffix)
-        if not as_json:
+        if not as_json and launch_rank()[0] == 0:
             console.print(f"Run {run['name']} ({run['backend']}, {cfg.fine_tune_type}"
                           + (f", rank {cfg.rank}, alpha {cfg.alpha:g}, LoRA scale {cfg.lora_scale:g}"
                              if cfg.fine_tune_type != "full" else "")
-                          + (", dry run" if cfg.is_dry_run else "") + f") → {run['path']}/")
+                          + (", dry run" if cfg.is_dry_run else "")
+                          + f"; data {_data_text(_dataset(ws, run), run, long=True)}) → {run['path']}/")
         run = run_training(ws, run["name"], callback)
     return run
 
@@ -219,29 +228,58 @@ def runs_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
     """All runs, newest last, with status, step and best checkpoint."""
     from brie.store.runs import list_runs
 
-    rows = list_runs(_open().store)
+    ws = _open()
+    rows = list_runs(ws.store)
     if as_json:
-        print_json([_decoded(r) for r in rows])
+        print_json([_decoded(r, ws) for r in rows])
         return
-    # Fits 80 columns: only the model (often a long path) folds; everything else stays on one line.
-    # Backend and method show only when not the usual MLX LoRA (runs show has them all).
+    # Fits 80 columns: only the model (often a long path) and the data fold; everything else
+    # stays on one line. Backend and method show only when not the usual MLX LoRA (runs show has them all).
     fixed = dict(no_wrap=True)
     table = Table(Column("name", **fixed), Column("status", **fixed), Column("model", overflow="fold"),
-                  Column("step", **fixed), Column("best/rec.", **fixed), Column("started", **fixed),
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+                  Column("data", overflow="fold"), Column("step", **fixed), Column("best/rec.", **fixed),
+                  Column("started", **fixed), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for r in rows:
         step = f"{r['step'] or 0}/{r['total_steps']}" if r["total_steps"] else str(r["step"] or 0)
         marks = "/".join("—" if r[k] is None else str(r[k]) for k in ("best_step", "recommended_step"))
         how = "" if (r["backend"], r["method"]) in (("mlx", "lora"), (None, None)) else f" ({r['backend']} {r['method']})"
-        table.add_row(r["name"], r["status"] + (" (dry)" if r["dry_run"] else ""), r["model"] + how, step, marks,
+        table.add_row(r["name"], r["status"] + (" (dry)" if r["dry_run"] else ""), r["model"] + how,
+                      _data_text(_dataset(ws, r), r), step, marks,
                       (r["started_at"] or "")[5:16].replace("T", " "))  # MM-DD HH:MM
     console.print(table)
 
 
-def _decoded(run: dict) -> dict:
-    """A run row for --json: its config as an object, not a JSON string inside the JSON."""
+def _dataset(ws, run: dict) -> dict | None:
+    """The dataset version a run trains on: name, version, sample ratio; None for a plain folder."""
+    from brie.store.datasets import get_dataset_by_id
+
+    if run.get("dataset_id") is None:
+        return None
+    row = get_dataset_by_id(ws.store, run["dataset_id"])
+    if row is None:
+        return None
+    return {"id": row["id"], "name": row["name"], "version": row["version"], "sample_ratio": row["sample_ratio"]}
+
+
+def _data_text(dataset: dict | None, run: dict, long: bool = False) -> str:
+    """'chat v2 (50%)' (short) or 'chat v2, sample ratio 0.5' (long); a folder as its path."""
+    if dataset is None:
+        return run["data"] if long else run["data"].rstrip("/").rsplit("/", 1)[-1] + "/"
+    text = f"{dataset['name']} v{dataset['version']}"
+    ratio = dataset["sample_ratio"]
+    if ratio is None:
+        return text
+    if long:
+        return f"{text}, sample ratio {ratio:g}"
+    return text if ratio == 1 else f"{text} ({ratio:.0%})"
+
+
+def _decoded(run: dict, ws) -> dict:
+    """A run row for --json: its config as an object, not a JSON string inside the JSON, and its
+    dataset version (name, version, sample ratio; null for a plain folder)."""
     out = {k: v for k, v in run.items() if k != "config_json"}
     out["config"] = json.loads(run["config_json"]) if run.get("config_json") else None
+    out["dataset"] = _dataset(ws, run)
     return out
 
 
@@ -261,7 +299,7 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
         last[m["name"]] = {"step": m["step"], "value": m["value"]}
     cfg = json.loads(run["config_json"])
     if as_json:
-        shown = _decoded(run)
+        shown = _decoded(run, ws)
         print_json({"run": shown, "config": shown.pop("config"), "checkpoints": ckpts, "last_metrics": last})
         return
     table = Table(show_header=False, box=None)
@@ -276,6 +314,8 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
             text = str(run[key])
             if key in ("best_step", "recommended_step") and run[key] not in steps:
                 text += " (checkpoint pruned)"
+            if key == "data":
+                text = _data_text(_dataset(ws, run), run, long=True)
             table.add_row(f"[bold]{key}[/]", text)
     if cfg["fine_tune_type"] != "full":
         table.add_row("[bold]LoRA[/]", f"rank {cfg['rank']}, alpha {cfg['alpha']:g} → scale {cfg['lora_scale']:g}, "
@@ -320,7 +360,7 @@ def runs_cancel(name: str = typer.Argument(..., help="Run name."),
     reap_dead_runs(ws)  # a process that died without saying so is marked failed
     run = get_run(ws.store, name)
     if as_json:
-        print_json(_decoded(run))
+        print_json(_decoded(run, ws))
     elif run["status"] not in ACTIVE:
         console.print(f"Run {name} is {run['status']} at step {run['step'] or 0}; "
                       f"`brie train --resume {name}` continues it.")
@@ -342,7 +382,7 @@ def runs_recommend(name: str = typer.Argument(..., help="Run name."),
         raise BrieError(f"run {name!r} has no checkpoint at step {step} (see `brie runs show {name}`)")
     set_recommended(ws.store, run["id"], step)
     if as_json:
-        print_json(_decoded(get_run(ws.store, name)))
+        print_json(_decoded(get_run(ws.store, name), ws))
         return
     console.print(f"Marked {name}@{step} recommended.")
 
