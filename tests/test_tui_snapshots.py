@@ -25,6 +25,12 @@ async def settle(pilot, condition, tries: int = 100):
         except NoMatches:  # the screen has not composed yet
             pass
         await pilot.pause(0.05)
+    # Under load a table row could be painted before its columns reached their final widths (seen
+    # on CI: the cursor row cut short); repaint everything once the condition holds.
+    await pilot.pause(0.1)
+    pilot.app.screen.refresh(layout=True)
+    for widget in pilot.app.screen.walk_children():
+        widget.refresh()
     await pilot.pause(0.1)
 
 
