@@ -112,9 +112,44 @@ def base_result_for(ws: Workspace, result: dict) -> dict | None:
                                  json.loads(result["settings_json"]))
 
 
+def _recency(result: dict) -> tuple:
+    return (result.get("ended_at") or "", result["id"])
+
+
+def current_results(results: list[dict]) -> list[dict]:
+    """Per benchmark, the completed results with the settings it was evaluated with last, one per
+    step (the newest). A benchmark run again with other settings (--shots, --max-tokens, a judge)
+    keeps both sets of rows; mixing them would plot two settings as one line, or count one benchmark
+    twice in the table and its mean. Tables and plots all use this one choice."""
+    done = [r for r in results if r["status"] == "completed"]
+    latest: dict[str, dict] = {}
+    for r in done:
+        if r["benchmark"] not in latest or _recency(r) > _recency(latest[r["benchmark"]]):
+            latest[r["benchmark"]] = r
+    chosen: dict[tuple[str, int | None], dict] = {}
+    for r in done:
+        if r["settings_json"] != latest[r["benchmark"]]["settings_json"]:
+            continue
+        key = (r["benchmark"], r["step"])
+        if key not in chosen or _recency(r) > _recency(chosen[key]):
+            chosen[key] = r
+    return sorted(chosen.values(), key=lambda r: r["id"])
+
+
+def left_out_settings(results: list[dict]) -> dict[str, list[dict]]:
+    """{benchmark: [settings…]} of completed results that current_results leaves out."""
+    kept = {r["id"] for r in current_results(results)}
+    out: dict[str, list[dict]] = {}
+    for r in results:
+        if r["status"] == "completed" and r["id"] not in kept and r["settings"] not in out.get(r["benchmark"], []):
+            out.setdefault(r["benchmark"], []).append(r["settings"])
+    return out
+
+
 def forgetting_table(ws: Workspace, run: str, step: int | None = None, alpha: float = 0.05) -> list[Delta]:
-    """Deltas vs base for one checkpoint of a run (default: the best, else the last evaluated step)."""
-    results = [r for r in eval_rows.list_results(ws.store, run=run) if r["status"] == "completed"]
+    """Deltas vs base for one checkpoint of a run (default: the best, else the last evaluated step),
+    one per benchmark, at the settings each was last evaluated with (see current_results)."""
+    results = current_results(eval_rows.list_results(ws.store, run=run))
     if not results:
         return []
     if step is None:

@@ -24,14 +24,16 @@ def _slug(text: str) -> str:
 
 
 def sweep_series(ws: Workspace, run: str) -> dict[str, dict]:
-    """{benchmark: {"steps": [...], "metrics": {name: [...]}, "base": {name: value}}} from stored results."""
+    """{benchmark: {"steps": [...], "metrics": {name: [...]}, "base": {name: value}, "settings": {...}}}
+    from stored results: per benchmark, the settings it was evaluated with last (as the forgetting
+    table picks them), so two settings never share one line."""
     import json
 
+    from brie.forgetting import current_results
+
     out: dict[str, dict] = {}
-    for r in eval_rows.list_results(ws.store, run=run):
-        if r["status"] != "completed":
-            continue
-        entry = out.setdefault(r["benchmark"], {"points": {}, "base": {}})
+    for r in current_results(eval_rows.list_results(ws.store, run=run)):
+        entry = out.setdefault(r["benchmark"], {"points": {}, "base": {}, "settings": r["settings"]})
         entry["points"][r["step"]] = r["metrics"]
         base = eval_rows.find_result(ws.store, r["model"], None, r["benchmark"], json.loads(r["settings_json"]))
         if base is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from brie.errors import BrieError
 from brie.experiments import _dataset, _key_config
 from brie.evals import display_name
-from brie.forgetting import forgetting_table, summarize
+from brie.forgetting import current_results, forgetting_table, left_out_settings, summarize
 from brie.plots import plot_losses, plot_sweep, sweep_series
 from brie.store import evals as eval_rows
 from brie.store import runs as run_rows
@@ -30,6 +30,10 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in rows]
     return out
+
+
+def _settings(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) or "defaults"
 
 
 def _loss_series(ws: Workspace, run_id: int) -> dict[str, list[tuple[int, float]]]:
@@ -189,6 +193,11 @@ def build_report(ws: Workspace, run: str) -> str:
         for png in plot_sweep(ws, run):
             lines += [f"![{png.stem}]({png.name})"]
         lines += [""]
+    current = {e["benchmark"]: e for e in current_results(eval_rows.list_results(ws.store, run=run))}
+    for bench, others in left_out_settings(eval_rows.list_results(ws.store, run=run)).items():
+        caveats.append(f"{display_name(bench)}: shown with the settings it was evaluated with last "
+                       f"({_settings(current[bench]['settings'])}); results with other settings "
+                       f"({'; '.join(map(_settings, others))}) are left out of the tables and plots.")
     unfinished = [r for r in eval_rows.list_results(ws.store, run=run) if r["status"] != "completed"]
     for r in unfinished:
         caveats.append(f"{r['label']} on {display_name(r['benchmark'])} is {r['status']} ({r['n_done']}/{plural(r['n_items'], 'item')}); "

@@ -86,3 +86,54 @@ def test_report_of_a_failed_run_says_how_far_it_got(fresh_ws):
     assert "None" not in report
     assert "| **steps** | none recorded (the run is failed) |" in report
     assert "| **error** | out of memory |" in report
+
+
+def test_report_shows_judge_agreement_with_n_and_the_parse_failure_rate(fresh_ws):
+    """Two judges on r1's comparisons; the second's 1st and 3rd answers name no verdict (stored
+    invalid, asked again). The agreement row and the caveat are checked against the stored rows."""
+    import itertools
+
+    from brie.judge import compare, judge_comparisons
+    from brie.report import build_report
+    from tests.judge_server import answers_in
+
+    calls_two = itertools.count(1)
+
+    def behaviour(call):
+        if call["body"]["model"] == "one":
+            return {"text": "[[A]]"}
+        if next(calls_two) in (1, 3):
+            return {"text": "Both answers have merit; I cannot decide."}
+        first, second = answers_in(call["user"])
+        return {"text": "[[A]]" if len(first) >= len(second) else "[[B]]"}
+
+    with JudgeServer(behaviour) as server:
+        one, two = (f"openai-compatible:{m}@{server.url}/v1" for m in ("one", "two"))
+        ids, _ = compare(fresh_ws, "s", "base", "r1@10", [one], max_tokens=8, max_retries=1, timeout=5.0)
+        judge_comparisons(fresh_ws, ids, [two], concurrency=1, max_retries=1, timeout=5.0)
+
+    # by hand, from the stored judgments: each judge's valid verdict per comparison
+    rows = list(fresh_ws.store.db["judgments"].rows)
+    final = {j: {r["comparison_id"]: r["verdict"] for r in rows if r["judge"] == j and r["verdict"] != "invalid"}
+             for j in (one, two)}
+    n = len(ids)
+    assert set(final[one]) == set(final[two]) == set(ids)
+    pairs = [(final[one][c], final[two][c]) for c in ids]
+    agreement = sum(x == y for x, y in pairs) / n
+    cats = {"a", "b", "tie"}
+    expected_by_chance = sum(sum(x == c for x, _ in pairs) * sum(y == c for _, y in pairs) for c in cats) / n ** 2
+    kappa = (agreement - expected_by_chance) / (1 - expected_by_chance)
+    assert 0 < agreement < 1  # the two judges disagree on some comparisons, agree on others
+    invalid = [r for r in rows if r["judge"] == two and r["verdict"] == "invalid"]
+    assert len(invalid) == 2 and sum(r["judge"] == two for r in rows) == n + 2
+
+    report = build_report(fresh_ws, "r1")
+    section = report.split("## Win rates and judge agreement")[1].split("## Forgetting")[0]
+    assert "Judge agreement (Cohen's kappa" in section
+    assert f"| {one} | {two} | {n} | {agreement:.4g} | {kappa:.4g} |" in section
+    caveats = report.split("## Caveats")[1]
+    rate = 2 / (n + 2)
+    assert f"- {two} on s: {rate:.0%} of its answers did not parse" in caveats
+    assert f"{one} on s: " not in caveats  # judge one's answers all parsed
+    # the win-rate row of judge two shows the same rate
+    assert f"| s | base | r1@10 | {two} | {n} |" in section and f"| {rate:.0%} |" in section

@@ -105,12 +105,22 @@ class LmEvalTask(Benchmark):
         loaded, name, task = self._task()
         lm = _harness_model(model, tokenizer, batch_size)
         first_metric = task.config.metric_list[0]["metric"] if task.config.metric_list else None
-        indices = [idx for idx, _ in items]
-        for start in range(0, len(indices), CHUNK):
+        shots = task.get_config("num_fewshot") or 0
+        docs = task.eval_docs
+        # The harness draws each document's few-shot examples from one stream, seeded once and read in
+        # document order. Restart it for every model and move it past the documents not scored here
+        # (stored before a resume), so a document always gets the examples one uninterrupted harness
+        # run gives it, whichever model, chunk or resume point: base and checkpoint see the same prompt.
+        task.set_fewshot_seed(seed=1234)
+        at = 0  # the document the stream is at
+        for chunk in _runs(sorted(idx for idx, _ in items), CHUNK):
+            for j in range(at, chunk[0]) if shots else ():
+                task.fewshot_context(docs[j], num_fewshot=shots, gen_prefix=task.doc_to_prefix(docs[j]))
+            at = chunk[-1] + 1
             # evaluate(), not simple_evaluate(): the latter also shells out to git and collects torch's
             # environment report on every call. Quiet its tqdm bars and mlx-lm's generation stats; brie shows its own progress per item
             with open(os.devnull, "w") as sink, redirect_stderr(sink), redirect_stdout(sink):
-                out = evaluate(lm, loaded, samples={name: indices[start:start + CHUNK]}, bootstrap_iters=0,
+                out = evaluate(lm, loaded, samples={name: chunk}, bootstrap_iters=0,
                                log_samples=True, verbosity="ERROR")
             for sample in sorted(out["samples"][name], key=lambda s: s["doc_id"]):
                 metrics = {m: float(sample[m]) for m in sample.get("metrics", []) if isinstance(sample.get(m), (int, float))}
@@ -118,6 +128,18 @@ class LmEvalTask(Benchmark):
                     raise BrieError(f"{self.spec}: the task reports no per-document number; brie cannot store it")
                 metrics["score"] = metrics.get(first_metric, next(iter(metrics.values())))
                 yield Scored(sample["doc_id"], _readable(sample.get("filtered_resps")), metrics)
+
+
+def _runs(indices: list[int], most: int) -> list[list[int]]:
+    """Sorted indices cut into runs of consecutive ones, at most `most` long: a gap (an item stored
+    earlier) ends a run, so the few-shot stream can be moved past it before the next."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][-1] == i - 1 and len(runs[-1]) < most:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
 
 
 def _readable(resps) -> str | None:
