@@ -47,9 +47,15 @@ def generate_batch_torch(model, tokenizer, conversations: list[list[dict]], max_
     """The same contract as brie.generate.generate_batch, through `model.generate`."""
     import torch
 
+    from brie.models import end_of_text_tokens
+
     if seed is not None:
         torch.manual_seed(seed)
     texts = [chat_prompt(tokenizer, c) for c in conversations]
+    # the model's own end tokens and its end-of-text ones, as brie.models.load_model does for MLX
+    own = model.generation_config.eos_token_id
+    own = [] if own is None else [own] if isinstance(own, int) else list(own)
+    eos = sorted(set(own) | {tokenizer.convert_tokens_to_ids(t) for t in end_of_text_tokens(tokenizer)})
     answers: list[str] = []
     for start in range(0, len(texts), batch_size):
         enc = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True,
@@ -57,7 +63,7 @@ def generate_batch_torch(model, tokenizer, conversations: list[list[dict]], max_
         sampling = {"do_sample": True, "temperature": temp} if temp > 0 else {"do_sample": False}
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=max_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 **sampling)
+                                 eos_token_id=eos, **sampling)
         answers.extend(tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
     return answers
 

@@ -154,4 +154,20 @@ def load_model(ws: Workspace | None, ref: str, adapter_path: str | Path | None =
 
         # On the CPU, float16/bfloat16 matmuls miss the fast BLAS path (about 20x slower).
         model.set_dtype(mx.float32)
+    # A fine-tune can end its answer with the pretraining end token instead of the chat one (seen:
+    # the demo LoRA on SmolLM2 wrote `<|endoftext|>` and rambled on), and the config names only the
+    # chat one: generation stops at either.
+    for token in end_of_text_tokens(tokenizer):
+        tokenizer.add_eos_token(token)
     return model, tokenizer
+
+
+# Special tokens that end a document in pretraining and never belong inside an answer.
+END_OF_TEXT = ("<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "<|end|>", "</s>")
+
+
+def end_of_text_tokens(tokenizer) -> list[str]:
+    """The END_OF_TEXT tokens this tokenizer has as special tokens (mlx-lm's wrapper or Hugging Face's)."""
+    special = set(getattr(tokenizer, "all_special_tokens", []))
+    vocab = tokenizer.get_vocab()
+    return [t for t in END_OF_TEXT if t in special and t in vocab]
