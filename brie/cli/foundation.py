@@ -56,6 +56,8 @@ def doctor(
         ("workspace", f"{report['workspace']['path']}" + (f" (schema {report['workspace']['schema_version']})" if report["workspace"]["exists"] else " (none)")),
     ]
     table = Table(show_header=False, box=None)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # paths fold onto the next line whole, never cut with an ellipsis
     for k, v in rows:
         table.add_row(f"[bold]{k}[/]", v)
     console.print(table)
