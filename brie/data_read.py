@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from brie.errors import BrieError
+from brie.words import plural
 
 BOM = b"\xef\xbb\xbf"
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
@@ -182,6 +183,11 @@ def read_csv(path: Path, notes: Notes) -> Iterator[Record]:
     each row knows its own lines: its number, its raw bytes for rejected.jsonl, and where a byte that
     is not UTF-8 sits. Such a byte rejects only its row; it is decoded with surrogateescape meanwhile
     so the row's quotes and delimiters still parse and the rows after it stay in step.
+
+    A quoted cell that is never closed would, in the csv module's default (non-strict) mode, swallow
+    every line to the end of the file into one row, silently. It is reported as an error at the line
+    where the quote opened, and the lines after that one are read again as rows of their own, so
+    `--on-error fail` lists their problems too and `--on-error skip` loses only the broken row.
     """
     name = path.name
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
@@ -190,7 +196,18 @@ def read_csv(path: Path, notes: Notes) -> Iterator[Record]:
         reader = csv.reader(lines, delimiter=delimiter)
         header: list[str] | None = None
         try:
-            for cells in reader:
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                if lines.ended:
+                    # Every line the reader gets ends a record unless a quoted cell is open (see
+                    # _CsvLines), so a row that comes only once the lines ran out has an open quote.
+                    rec = _unclosed_quote(lines, delimiter, header is None)
+                    reader = csv.reader(lines, delimiter=delimiter)  # a fresh one for the lines given back
+                    yield rec
+                    continue
                 start, raw, bad = lines.take()
                 if not cells:
                     notes.add("blank_lines_skipped", f"{name} line {start}")
@@ -218,11 +235,61 @@ def read_csv(path: Path, notes: Notes) -> Iterator[Record]:
                     rec.error, rec.kind = f"fewer cells than the header's {len(header)} columns", "wrong_cells"
                 yield rec
         except csv.Error as e:
-            raise DataError(f"{name} line {lines.number}: {e}") from None
+            opened = _open_quote_line(lines.pending, lines.number - len(lines.pending) + 1, delimiter)
+            hint = f" (in the quoted cell opened on line {opened}, which may never be closed)" if opened else ""
+            raise DataError(f"{name} line {lines.number}: {e}{hint}") from None
+
+
+def _unclosed_quote(lines: "_CsvLines", delimiter: str, in_header: bool) -> Record:
+    """The rejected row for a quoted cell open at the end of the file; the lines after it are given back."""
+    start = lines.number - len(lines.pending) + 1
+    opened = _open_quote_line(lines.pending, start, delimiter) or start
+    after = lines.number - opened
+    here = "here" if opened == start else f"on line {opened}"
+    if in_header:
+        raise DataError(f"{lines.name} line {opened}: a quoted cell opened here in the header row is never "
+                        "closed, so no column can be named")
+    if after:
+        msg = (f"a quoted cell opened {here} is never closed: it would swallow the {plural(after, 'line')} "
+               "to the end of the file, so they are read as rows of their own")
+    else:
+        msg = f"a quoted cell opened {here} is never closed (it is the last line of the file)"
+    raw = lines.give_back(opened)
+    rec = Record(f"{lines.name} line {start}", lines.name, start, raw=raw)
+    rec.error, rec.kind = msg, "unclosed_quote"
+    return rec
+
+
+def _open_quote_line(pieces: list[bytes], first: int, delimiter: str) -> int | None:
+    """The line where a still-open quoted cell began in these lines of one row, or None if none is open.
+
+    The csv module's rules for the default dialect, non-strict: a quote opens a cell only at its start;
+    inside, a doubled quote is a quote and a single one closes the cell; anything after the closing
+    quote up to the delimiter is kept as text.
+    """
+    state, opened = "start", None  # start of a cell | unquoted cell | quoted cell | just after a quote in one
+    for n, piece in enumerate(pieces, first):
+        for c in piece.decode("utf-8", errors="surrogateescape"):
+            if state == "quoted":
+                if c == '"':
+                    state = "quote"
+            elif state == "quote":
+                state = "quoted" if c == '"' else "start" if c == delimiter else "start" if c in "\r\n" else "text"
+            elif c == delimiter or c in "\r\n":
+                state = "start"
+            elif state == "start" and c == '"':
+                state, opened = "quoted", n
+            else:
+                state = "text"
+    return opened if state == "quoted" else None
 
 
 class _CsvLines:
-    """Physical lines of a CSV file, decoded for csv.reader, remembered until their row is taken."""
+    """Physical lines of a CSV file, decoded for csv.reader, remembered until their row is taken.
+
+    The csv module ends a record at the end of every line it is given unless a quoted cell is open,
+    so when it still asks for a line after the last one (`ended`), a quote was left open.
+    """
 
     def __init__(self, f, name: str, notes: Notes):
         self.f = f
@@ -231,7 +298,8 @@ class _CsvLines:
         self.number = 0  # the last line handed out, from 1
         self.pending: list[bytes] = []  # lines read since the last row, with their line endings
         self.bad: tuple[int, int, int] | None = None  # (line, byte value, byte position) of the first non-UTF-8 byte
-        self.queue: deque[bytes] = deque()  # the lines of one binary line split at lone "\r"s
+        self.queue: deque[bytes] = deque()  # the lines of one binary line split at lone "\r"s, or given back
+        self.ended = False  # the reader asked for a line after the last one
 
     def __iter__(self):
         return self
@@ -240,6 +308,7 @@ class _CsvLines:
         if not self.queue:
             piece = self.f.readline()
             if not piece:
+                self.ended = True
                 raise StopIteration
             # Binary lines end at "\n" only; a lone "\r" ends a line too (old Mac exports), as in text mode.
             self.queue.extend(p for p in LONE_CR.split(piece) if p)
@@ -255,6 +324,16 @@ class _CsvLines:
             if self.bad is None:
                 self.bad = (self.number, line[e.start], e.start + 1)
             return line.decode("utf-8", errors="surrogateescape")
+
+    def give_back(self, last: int) -> bytes:
+        """Take the pending row's lines up to line `last` (its raw bytes); the lines after it are read again."""
+        start = self.number - len(self.pending) + 1
+        keep, again = self.pending[:last - start + 1], self.pending[last - start + 1:]
+        self.queue.extendleft(reversed(again))
+        self.number = last
+        self.pending, self.bad, self.ended = [], None, False
+        raw = b"".join(keep)
+        return raw[:-1] if raw.endswith((b"\n", b"\r")) else raw
 
     def take(self) -> tuple[int, bytes, tuple[int, int, int] | None]:
         """(first line number, raw bytes without the final "\n" or lone "\r", first bad byte) of the row just parsed."""

@@ -35,6 +35,7 @@ from brie.data_normalize import INPUT_FORMATS, Fields, Normalizer, RowError
 from brie.data_read import DataError, Notes, Record, open_source
 from brie.store import datasets as dataset_rows
 from brie.store.scratch import DiskSet
+from brie.words import plural
 from brie.workspace import Workspace
 
 SPLITS = ("train", "valid", "test")
@@ -248,14 +249,15 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
         shown = "\n  ".join(rejects.first)
         more = rejects.count - len(rejects.first)
         raise DataError(
-            f"{source}: {rejects.count} of {read} rows rejected; nothing was written "
+            f"{source}: {rejects.count} of {plural(read, 'row')} rejected; nothing was written "
             f"(--on-error skip imports the good rows and keeps the rejected lines in rejected.jsonl):\n  {shown}"
             + (f"\n  … and {more} more" if more > 0 else "")
         )
     total_unique = sum(unique.values())
     if total_unique == 0:
         why = "".join(f"\n  {line}" for line in rejects.first)
-        raise DataError(f"{source}: no usable rows ({read} read, {rejects.count} rejected, {duplicates} duplicates)"
+        raise DataError(f"{source}: no usable rows ({read} read, {rejects.count} rejected, "
+                        f"{plural(duplicates, 'duplicate')})"
                         + (f"; nothing was written. First rejects:{why}" if why else ""))
 
     # How many rows go where: exact counts, drawn by sequential selection (each row is picked with
@@ -375,7 +377,7 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
         warnings.append("valid.jsonl is empty: brie train will run without validation loss (best checkpoint = "
                         "the last one, no early stopping); plain mlx_lm.lora refuses to train without it")
     if written["train"] < 4:
-        warnings.append(f"only {written['train']} training rows")
+        warnings.append(f"only {plural(written['train'], 'training row')}")
     report = {
         "name": name, "version": version, "source": source, "source_kind": kind,
         "input_format": norm.fmt, "format": norm.output_format, "sha256": sha, "files": file_shas,
