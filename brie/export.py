@@ -16,6 +16,7 @@ from pathlib import Path
 from brie.errors import BrieError
 from brie.stats import combined, final_verdicts, results
 from brie.store import judging as rows
+from brie.words import plural
 
 
 def check_filters(ws, suite: str | None, judge: str | None) -> None:
@@ -150,7 +151,8 @@ def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     check_filters(ws, suite, judge)
     comps = {c["comparison_id"]: c for c in rows.comparison_details(
         ws.store, "s.name = ?" if suite else "1", [suite] if suite else [])}
-    verdicts = combined(final_verdicts([j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]))
+    judgments = [j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]
+    verdicts = combined(final_verdicts(judgments))
     # {(turns, {answers of one side, answers of the other}): [(winning answers or None for a tie, judge, comparison)]}
     votes: dict[tuple, list[tuple]] = defaultdict(list)
     for (cid, jname), v in sorted(verdicts.items()):
@@ -173,8 +175,15 @@ def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
             pairs.append({"prompt": turns[0], "chosen": win[0], "rejected": lose[0],
                           "judges": sorted({jname for _, jname, _ in vs}),
                           "comparison_ids": [str(cid) for cid in sorted({cid for _, _, cid in vs})]})
+    # Judgments stored but none valid is not "no judgments yet": that would send the user to make
+    # more when what they have needs looking at.
+    if judgments and not verdicts:
+        raise BrieError(f"nothing to export: no decisive single-turn verdicts ({plural(len(judgments), 'judgment')}, "
+                        "all without a valid verdict; see `brie results` or `brie export judged`)")
+    no_verdict = len({(j["comparison_id"], j["judge"]) for j in judgments} - set(verdicts))
     _nonempty(pairs, f"no decisive single-turn verdicts ({skipped['ties']} ties, {skipped['disagreements']} "
-              f"where judges disagree, {skipped['multi_turn']} multi-turn)" if verdicts else "no judgments")
+              f"where judges disagree, {skipped['multi_turn']} multi-turn"
+              + (f", {no_verdict} without a valid verdict" if no_verdict else "") + ")" if verdicts else "no judgments")
     path = _out(ws, out, "dpo.jsonl")
     with _atomic(path, force) as f:
         for pair in pairs:

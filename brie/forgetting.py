@@ -167,10 +167,25 @@ def forgetting_table(ws: Workspace, run: str, step: int | None = None, alpha: fl
 
 
 def summarize(deltas: list[Delta]) -> dict:
-    """Mean change (positive = better, in each metric's units), the worst benchmark, flagged drops."""
+    """Mean change (positive = better, in each metric's units), the worst benchmark, flagged drops.
+
+    `worst` is the least improved benchmark even when it got better; `worst_improvement` (≥ 0: none
+    got worse) is there so that text can say so instead of naming it as if it had. See `worst_text`."""
     if not deltas:
-        return {"n_benchmarks": 0, "mean_improvement": None, "worst": None, "drops": []}
+        return {"n_benchmarks": 0, "mean_improvement": None, "worst": None, "worst_improvement": None, "drops": []}
     worst = min(deltas, key=lambda d: d.improvement)
     return {"n_benchmarks": len(deltas),
             "mean_improvement": float(np.mean([d.improvement for d in deltas])),
-            "worst": worst.benchmark, "drops": [d.benchmark for d in deltas if d.drop]}
+            "worst": worst.benchmark, "worst_improvement": worst.improvement,
+            "drops": [d.benchmark for d in deltas if d.drop]}
+
+
+def worst_text(summary: dict) -> str:
+    """'worst: <benchmark>' when one got worse, else 'no benchmark got worse' (report and CLI)."""
+    from brie.evals import display_name
+
+    if summary["worst"] is None:
+        return "no benchmarks"
+    if summary["worst_improvement"] >= 0:
+        return "no benchmark got worse"
+    return f"worst: {display_name(summary['worst'])}"

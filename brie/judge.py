@@ -13,11 +13,13 @@ import random
 import re
 import threading
 import time
+import tomllib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from brie.errors import BrieError
-from brie.judges import JudgeClient, JudgeSpec, Reply, anthropic_reply, parse_judge
+from brie.judges import (JudgeClient, JudgeError, JudgeSpec, Reply, anthropic_reply, load_table, missing_key,
+                         parse_judge)
 from brie.store import judging as rows
 
 PAIRWISE_SYSTEM = (
@@ -213,13 +215,40 @@ def _record(ws, task: _Task, attempt: int, template: str, reply: Reply, batch_id
         "batch_id": batch_id})
 
 
-def api_judges(ws, judges: list[str | JudgeSpec], warn=None) -> list[JudgeSpec]:
-    """Specs for judges that answer through an API; a human judge or a bad name is an error, and a
-    deprecated model is warned about (once: pass the specs on, not the names)."""
+def default_judges(ws) -> list[str]:
+    """The judges used when none are named: the table's `default` (comma-separated names allowed)."""
+    return [j.strip() for j in load_table(ws)["default"].split(",") if j.strip()]
+
+
+def _default_source(ws) -> str:
+    own = ws.root / "judges.toml" if ws is not None else None
+    if own is not None and own.exists() and "default" in tomllib.loads(own.read_text()):
+        return str(own)
+    return "brie/judges.toml"
+
+
+def api_judges(ws, judges: list[str | JudgeSpec] | None, warn=None) -> list[JudgeSpec]:
+    """Specs for judges that answer through an API; a human judge, a bad name or a missing API key
+    is an error, and a deprecated model is warned about (once: pass the specs on, not the names).
+
+    `judges=None` means the table's default judge, and a missing key then says that the default was
+    used: a new user who never chose a judge should learn which one was picked and how to pick another.
+    Called before generation, so none of these errors costs minutes first.
+    """
+    defaulted = judges is None
+    if defaulted:
+        judges = default_judges(ws)
     specs = [j if isinstance(j, JudgeSpec) else parse_judge(j, ws, warn=warn) for j in judges]
     for spec in specs:
         if spec.provider == "human":
             raise BrieError(f"judge {spec.name}: human verdicts are given in the UI (`brie`, then the blind session), not through an API")
+        missing = missing_key(spec)
+        if missing and defaulted:
+            raise JudgeError(f"judge {spec.name}: {missing} is not set; no --judge given, so the default "
+                             f"{spec.name} ({_default_source(ws)}) was used; set {missing} or pass "
+                             "--judge openai-compatible:<model>@<url> for a local server")
+        if missing:
+            raise JudgeError(f"judge {spec.name}: {missing} is not set")
     return specs
 
 
@@ -463,13 +492,15 @@ def make_comparisons(ws, suite_name: str, gens: dict[str, dict[tuple[int, int], 
     return rows.ensure_comparisons(ws.store, new)
 
 
-def compare(ws, suite: str, a: str, b: str, judges: list[str], swap: bool = False, samples: int = 1,
+def compare(ws, suite: str, a: str, b: str, judges: list[str] | None, swap: bool = False, samples: int = 1,
             temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
             max_cost: float | None = None, batch: bool = False, max_attempts: int = 3,
             max_retries: int = 4, timeout: float = 120.0, poll_seconds: float = 30.0,
             judge_max_tokens: int = 1024, base_model: str | None = None, engine: str = "auto",
             progress=None, warn=None) -> tuple[list[int], JudgeRunSummary]:
-    """Generate what is missing for A and B on the suite, then judge every comparison."""
+    """Generate what is missing for A and B on the suite, then judge every comparison.
+
+    `judges=None`: the table's default judge (see `api_judges`)."""
     from brie.checkpoints import resolve_specs
     from brie.generate import generate_suite
 
@@ -530,7 +561,7 @@ def record_human_verdict(ws, comparison_id: int, name: str, chosen: str) -> dict
 
 # --- single-answer grading ----------------------------------------------------------------------
 
-def grade(ws, suite: str, models: str, judges: list[str], samples: int = 1, temperature: float = 0.0,
+def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 1, temperature: float = 0.0,
           max_tokens: int = 256, seed: int = 0, concurrency: int = 4, max_attempts: int = 3,
           max_retries: int = 4, timeout: float = 120.0, progress=None, warn=None) -> dict:
     """MT-Bench single-answer grading: each answer rated 1–10; reference-guided when the prompt has one."""

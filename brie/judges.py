@@ -101,6 +101,21 @@ def local_judge(name: str, base_url: str, model: str = "default_model") -> Judge
     return JudgeSpec(name=name, provider="openai-compatible", model=model, base_url=base_url)
 
 
+def missing_key(spec: JudgeSpec) -> str | None:
+    """The environment variable this judge's SDK needs and does not have, else None.
+
+    Checked up front (see `brie.judge.api_judges`) so that a missing key stops a comparison before
+    minutes of generation, not after. A local openai-compatible server needs no key.
+    """
+    if spec.provider == "anthropic":
+        # The SDK also takes a bearer token in place of a key.
+        if not os.environ.get("ANTHROPIC_API_KEY") and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+            return "ANTHROPIC_API_KEY"
+    elif spec.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
+        return "OPENAI_API_KEY"
+    return None
+
+
 @dataclass
 class Reply:
     text: str  # the judge's whole answer ("" when it gave none)
@@ -117,17 +132,16 @@ class JudgeClient:
     def __init__(self, spec: JudgeSpec, max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 1024):
         self.spec = spec
         self.max_tokens = max_tokens
+        missing = missing_key(spec)
+        if missing:
+            raise JudgeError(f"judge {spec.name}: {missing} is not set")
         if spec.provider == "anthropic":
             import anthropic
 
-            if not os.environ.get("ANTHROPIC_API_KEY") and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
-                raise JudgeError(f"judge {spec.name}: ANTHROPIC_API_KEY is not set")
             self.client = anthropic.Anthropic(max_retries=max_retries, timeout=timeout)
         elif spec.provider in ("openai", "openai-compatible"):
             import openai
 
-            if spec.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
-                raise JudgeError(f"judge {spec.name}: OPENAI_API_KEY is not set")
             kwargs = {"max_retries": max_retries, "timeout": timeout}
             if spec.base_url:
                 # Local servers ignore the key, but the SDK insists on one.

@@ -10,7 +10,7 @@ from pathlib import Path
 from brie.errors import BrieError
 from brie.experiments import _dataset, _key_config
 from brie.evals import display_name
-from brie.forgetting import current_results, forgetting_table, left_out_settings, summarize
+from brie.forgetting import current_results, forgetting_table, left_out_settings, summarize, worst_text
 from brie.plots import plot_losses, plot_sweep, sweep_series
 from brie.store import evals as eval_rows
 from brie.store import runs as run_rows
@@ -18,6 +18,10 @@ from brie.workspace import Workspace
 from brie.words import plural
 
 SMALL_N = 100  # below this many items a benchmark's interval is wide; say so
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]  # not str.capitalize: it lowercases a benchmark's name
 
 
 def _fmt(v, digits: int = 4) -> str:
@@ -176,7 +180,7 @@ def build_report(ws: Workspace, run: str) -> str:
         lines += _table(["benchmark", "metric", "n", "base", "checkpoint", "delta", "95% CI", "p", ""], table)
         s = summarize(deltas)
         lines += ["", f"Mean change over {plural(s['n_benchmarks'], 'benchmark')}, positive = better: "
-                      f"{s['mean_improvement']:+.4g}. Worst: {display_name(s['worst'])}. "
+                      f"{s['mean_improvement']:+.4g}. {_sentence(worst_text(s))}. "
                   + (f"Significant drops: {', '.join(map(display_name, s['drops']))}." if s["drops"] else "No significant drop."), ""]
         for d in deltas:
             if d.n < SMALL_N:

@@ -49,7 +49,9 @@ def test_sweep_experiments_and_report(sweep_ws):
     res = runner.invoke(app, ["eval", "--models", "base,demo-run@best", "--benchmarks", f"mcq:{mcq}"])
     assert res.exit_code == 0, res.output
     assert "Change vs base" in res.stdout and ws.store.db["eval_samples"].count == 12
-    assert "demo-run@20: worst mcq" in res.stdout and "significant drops:" in res.stdout
+    worse = out["summary"]["demo-run@20"]["worst_improvement"] < 0
+    assert ("demo-run@20: " + ("worst: mcq" if worse else "no benchmark got worse")) in res.stdout
+    assert "significant drops:" in res.stdout
 
     res = runner.invoke(app, ["experiments", "--csv"])
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
@@ -114,3 +116,23 @@ def test_report_of_a_bare_run_shows_what_is_missing(workspace):
     for expected in ["No loss metrics recorded.", "No checkpoints.", "No judgments yet.",
                      "No evaluations of this run against its base yet", "status is **running**"]:
         assert expected in text, expected
+
+
+def test_a_smaller_limit_later_keeps_the_stored_items_and_says_so(workspace, tiny_model_dir, tmp_path):
+    mcq = tmp_path / "mcq.jsonl"
+    mcq.write_text("\n".join(json.dumps({"question": f"{i}?", "choices": ["a", "b"], "answer": i % 2})
+                             for i in range(6)))
+    runner = CliRunner()
+    common = ["eval", "--models", "base", "--base-model", str(tiny_model_dir), "--benchmarks", f"mcq:{mcq}"]
+    first = json.loads(runner.invoke(app, common + ["--limit", "5", "--json"]).stdout)["results"][0]
+    res = runner.invoke(app, common + ["--limit", "3"])
+    assert res.exit_code == 0, res.output
+    (row,) = [line for line in res.stdout.splitlines() if line.startswith("│ base")]
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells[2] == "5" and cells[3].endswith("(n=5)")  # the n column and the metrics agree
+    assert "5 items were already stored (more than --limit 3); n and the metrics cover all of them." \
+        in " ".join(res.stdout.split())
+    res = json.loads(runner.invoke(app, common + ["--limit", "3", "--json"]).stdout)["results"][0]
+    assert res["metrics"] == first["metrics"] and res["n_done"] == 5
+    (exp,) = json.loads(runner.invoke(app, ["experiments", "--json"]).stdout)
+    assert exp["metrics"].endswith("(n=5)")

@@ -6,7 +6,7 @@ import pytest
 
 from brie.evals.gsm8k import extract_flexible, extract_strict, normalize_number, score_output, target_of
 from brie.evals.mcq import normalize_row, pick
-from brie.forgetting import bootstrap_ci, mcnemar_exact, paired_delta, summarize
+from brie.forgetting import bootstrap_ci, mcnemar_exact, paired_delta, summarize, worst_text
 
 
 @pytest.mark.parametrize("output, strict, flexible", [
@@ -76,6 +76,7 @@ def test_paired_delta_flags_a_significant_drop():
     assert not small.drop  # one discordant item: p = 1
     s = summarize([d, up, small])
     assert s["worst"] == "gsm8k" and s["drops"] == ["gsm8k", "perplexity:x"]
+    assert worst_text(s) == "worst: gsm8k"
     assert s["mean_improvement"] == pytest.approx((-0.5 - 0.5 - 0.5) / 3)
 
 
@@ -104,3 +105,14 @@ def test_overlap_scores_match_the_libraries():
     p, r = 4 / 6, 4 / 5
     assert item_scores(hyps[1], refs[1])["rougeL"] == pytest.approx(2 * p * r / (p + r))
     assert not math.isnan(got["bleu"])
+
+
+def test_a_summary_where_nothing_got_worse_names_no_worst():
+    better = paired_delta("gsm8k", "flexible", "base", "r@2", [0, 0, 1], [1, 0, 1], True, True)
+    same = paired_delta("mcq:m.jsonl", "acc", "base", "r@2", [1, 0], [1, 0], True, True)
+    lower = paired_delta("perplexity:x", "loss", "base", "r@2", [1.0, 1.2], [0.8, 1.0], False, False)
+    s = summarize([better, same, lower])
+    assert s["worst_improvement"] == 0 and worst_text(s) == "no benchmark got worse"
+    worse = paired_delta("mcq:m.jsonl", "acc", "base", "r@2", [1, 1], [1, 0], True, True)
+    assert worst_text(summarize([better, worse])) == "worst: mcq:m.jsonl"
+    assert worst_text(summarize([])) == "no benchmarks"

@@ -90,3 +90,26 @@ def test_the_same_answers_compared_with_sides_swapped_are_one_pair(fresh_ws, tmp
     record_human_verdict(fresh_ws, again, "y", "second")
     with pytest.raises(BrieError, match="1 where judges disagree"):
         export_dpo(fresh_ws, tmp_path / "dpo-y.jsonl", judge="human:y")
+
+
+def test_judgments_without_a_valid_verdict_are_not_called_no_judgments(fresh_ws, tmp_path):
+    with JudgeServer(lambda call: {"text": "I cannot decide."}) as server:
+        compare(fresh_ws, "s", "base", "r1@10", [f"openai-compatible:j@{server.url}/v1"], max_attempts=1, **FAST)
+    n = fresh_ws.store.db["judgments"].count
+    assert n == 12
+    want = (f"nothing to export: no decisive single-turn verdicts ({n} judgments, all without a valid verdict; "
+            "see `brie results` or `brie export judged`)")
+    # the function the TUI's export key calls, and the CLI
+    with pytest.raises(BrieError) as err:
+        export_dpo(fresh_ws, tmp_path / "dpo.jsonl")
+    assert str(err.value) == want and not (tmp_path / "dpo.jsonl").exists()
+    r = CliRunner().invoke(app, ["export", "dpo"])
+    assert r.exit_code == 1 and want in " ".join(r.output.split()) and "no judgments yet" not in r.output
+
+
+def test_comparisons_without_a_valid_verdict_are_counted_among_the_skipped(fresh_ws, tmp_path):
+    # every comparison tied, except one whose judge never gives a verdict
+    with JudgeServer(lambda call: {"text": "no idea" if "fact number 3." in call["user"] else "[[C]]"}) as server:
+        compare(fresh_ws, "s", "base", "r1@10", [f"openai-compatible:j@{server.url}/v1"], max_attempts=1, **FAST)
+    with pytest.raises(BrieError, match=r"\(11 ties, 0 where judges disagree, 0 multi-turn, 1 without a valid verdict\)"):
+        export_dpo(fresh_ws, tmp_path / "dpo.jsonl")

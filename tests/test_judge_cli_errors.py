@@ -151,3 +151,19 @@ def test_exports_with_nothing_to_export_write_nothing(fresh_ws):
     r = runner.invoke(app, ["export", "dpo"])
     assert r.exit_code == 1 and f"no decisive single-turn verdicts ({N} ties" in r.output
     assert runner.invoke(app, ["export", "judged"]).exit_code == 0
+
+
+def test_results_rejects_unknown_filters_as_export_does(fresh_ws):
+    runner = CliRunner()
+    with JudgeServer(lambda call: {"text": "[[A]]"}) as server:
+        judge = f"openai-compatible:j@{server.url}/v1"
+        assert runner.invoke(app, COMPARE + ["--judge", judge]).exit_code == 0
+    for args, want in ((["--suite", "nope"], "error: --suite 'nope': no such suite (suites: s)"),
+                       (["--judge", "nope"], f"error: --judge 'nope': no judgments by that judge "
+                                             f"(judges with judgments: {judge})")):
+        for command in (["results"], ["export", "csv"]):
+            r = runner.invoke(app, command + args)
+            assert r.exit_code == 1, (command, r.output)
+            assert want in " ".join(r.output.split()) and "No pairwise judgments" not in r.output
+    r = runner.invoke(app, ["results", "--suite", "s", "--judge", judge])
+    assert r.exit_code == 0 and "12 judgments;" in r.output

@@ -65,7 +65,7 @@ def eval_command(
     from brie.evals import display_name, parse_benchmarks
     from brie.evals.runner import evaluate, sweep_specs
     from brie.experiments import headline
-    from brie.forgetting import base_result_for, compare_results, summarize
+    from brie.forgetting import base_result_for, compare_results, summarize, worst_text
 
     ws = Workspace.open()
     if bool(models) == bool(sweep):
@@ -114,6 +114,13 @@ def eval_command(
     for r in results:
         table.add_row(r["label"], display_name(r["benchmark"]), str(r["n_done"]), headline(r))
     console.print(table)
+    # A stored result keeps every item an earlier, larger --limit scored (see brie/evals/runner.py):
+    # say so, or "--limit 3" next to "n 5" looks like a bug.
+    more = [r for r in results if limit and r["n_done"] > limit]
+    for r in more:
+        console.print(f"{r['label']} · {display_name(r['benchmark'])}: {r['n_done']} items were already stored "
+                      f"(more than --limit {limit}); n and the metrics cover all of them.",
+                      markup=False, soft_wrap=True)
     if deltas:
         table = Table(title="Change vs base (paired)")
         for col in ("model", "benchmark", "metric", "delta", "95% CI", "p", ""):
@@ -126,7 +133,7 @@ def eval_command(
         console.print(table)
         for label, s in summaries.items():
             drops = ", ".join(display_name(b) for b in s["drops"]) or "none"
-            console.print(f"{label}: worst {display_name(s['worst'])}; significant drops: {drops}; mean change "
+            console.print(f"{label}: {worst_text(s)}; significant drops: {drops}; mean change "
                           f"{s['mean_improvement']:+.4g} (positive = better, in each metric's own units)",
                           markup=False, soft_wrap=True)
     for p in plots:

@@ -36,16 +36,22 @@ def _warn(msg: str) -> None:
 def suites_import(
     file: str = typer.Argument(..., help="JSONL: `prompt` or MT-Bench `turns`; optional `id`, `category`, `reference`."),
     name: Optional[str] = typer.Option(None, "--name", help="Suite name (default: the file name without .jsonl)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace the prompts of an existing suite of this name "
+                                 "(refused once generations, comparisons or evals were made from them)."),
     as_json: bool = typer.Option(False, "--json", help="Print the suite record as JSON."),
 ) -> None:
     """Import a prompt suite from a JSONL file."""
     from brie.suites import import_suite
 
-    row = import_suite(Workspace.open(), file, name)
+    row = import_suite(Workspace.open(), file, name, replace=replace)
     if as_json:
         print_json(row)
+    elif row["status"] == "unchanged":
+        console.print(f"Suite {row['name']} already holds this file's prompts (sha256 {row['sha256'][:12]}); "
+                      "nothing changed.", markup=False, soft_wrap=True)
     else:
-        console.print(f"Imported suite {row['name']}: {plural(row['n_prompts'], 'prompt')}.")
+        verb = "Replaced" if row["status"] == "replaced" else "Imported"
+        console.print(f"{verb} suite {row['name']}: {plural(row['n_prompts'], 'prompt')}.", markup=False)
 
 
 @suites_app.command("list")
@@ -108,10 +114,10 @@ def compare(
 ) -> None:
     """Generate what is missing for A and B on a suite, then judge them blind; resumable."""
     from brie.judge import compare as run_compare
-    from brie.judges import load_table
 
     ws = Workspace.open()
-    judges = [j.strip() for j in (judge or load_table(ws)["default"]).split(",") if j.strip()]
+    # None: the table's default, which the core names in its error when that judge cannot be used.
+    judges = [j.strip() for j in judge.split(",") if j.strip()] if judge else None
 
     def progress(event) -> None:
         if event[0] == "judge" and not as_json:
@@ -171,10 +177,9 @@ def grade(
 ) -> None:
     """Single-answer grading (MT-Bench: `Rating: [[N]]`, 1–10; reference-guided when a prompt has a reference)."""
     from brie.judge import grade as run_grade
-    from brie.judges import load_table
 
     ws = Workspace.open()
-    judges = [j.strip() for j in (judge or load_table(ws)["default"]).split(",") if j.strip()]
+    judges = [j.strip() for j in judge.split(",") if j.strip()] if judge else None
     counts = run_grade(ws, suite, models, judges, samples=samples, temperature=temperature,
                        max_tokens=max_tokens, concurrency=concurrency, max_retries=retries, timeout=timeout,
                        warn=_warn)
@@ -278,9 +283,14 @@ def results(
     as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
 ) -> None:
     """Win rates (ties as half) with 95% Wilson intervals, position bias, swap consistency, agreement, cost."""
+    from brie.export import check_filters
     from brie.stats import results as compute
 
-    r = compute(Workspace.open(), suite, judge)
+    ws = Workspace.open()
+    # A typo in --suite or --judge is an error listing what exists, as in `brie export`, not an
+    # empty table that reads as "nothing judged yet".
+    check_filters(ws, suite, judge)
+    r = compute(ws, suite, judge)
     if as_json:
         print_json(r)
         return

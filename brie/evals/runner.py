@@ -34,7 +34,10 @@ ProgressFn = Callable[[EvalProgress], None]
 
 def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark], limit: int | None = None,
              batch_size: int = 8, progress: ProgressFn | None = None, judge=None) -> list[dict]:
-    """Evaluate every model on every benchmark; returns the result rows (with `metrics`)."""
+    """Evaluate every model on every benchmark; returns the result rows (with `metrics`).
+
+    `limit` is how many items must be stored at least; a result that already holds more (from an
+    earlier, larger --limit) keeps them, and its metrics and n cover all of them."""
     progress = progress or (lambda p: None)
     items_of, available = {}, {}
     for bench in benchmarks:
@@ -79,9 +82,12 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
                 except BrieError as e:
                     eval_rows.fail_result(ws.store, row["id"], str(e))
                     raise
-            # metrics over this call's items: a smaller --limit than before reports on its own prefix
-            samples = eval_rows.samples(ws.store, row["id"], below=len(items))
-            eval_rows.finish_result(ws.store, row["id"], bench.aggregate_samples(samples))
+            # Metrics over every stored item, not just this call's --limit prefix: the row is the one
+            # `brie experiments`, the report and the paired deltas read, so a smaller --limit later
+            # must not shrink what an earlier, larger one stored (its n would then disagree with them).
+            samples = eval_rows.samples(ws.store, row["id"])
+            eval_rows.finish_result(ws.store, row["id"], bench.aggregate_samples(samples),
+                                     n_items=max(len(items), len(samples)))
             results.append(eval_rows.get_result(ws.store, row["id"]))
     return results
 

@@ -23,8 +23,11 @@ def get_or_create_result(store: Store, *, label: str, model: str, run: str | Non
         if rows:
             row = rows[0]
             # a rerun under a new label (e.g. best → 290) keeps the identity; refresh what is shown
+            # n_items never drops below what is stored: items an earlier, larger --limit stored stay
+            # part of the result (see brie/evals/runner.py)
+            stored = db.execute("select count(*) from eval_samples where result_id = ?", [row["id"]]).fetchone()[0]
             db["eval_results"].update(row["id"], {"label": label, "run": run, "step": step,
-                                                  "n_items": n_items, "n_available": n_available,
+                                                  "n_items": max(n_items, stored), "n_available": n_available,
                                                   "status": "running"})
             return db["eval_results"].get(row["id"])
         pk = db["eval_results"].insert({
@@ -67,10 +70,13 @@ def samples(store: Store, result_id: int, below: int | None = None) -> list[dict
 
 
 def finish_result(store: Store, result_id: int, metrics: dict, status: str = "completed",
-                  error: str | None = None) -> None:
+                  error: str | None = None, n_items: int | None = None) -> None:
+    """Store the aggregate; `n_items`, when given, is how many items it covers."""
+    fields = {"metrics_json": json.dumps(metrics), "status": status, "error": error, "ended_at": utcnow()}
+    if n_items is not None:
+        fields["n_items"] = n_items
     with store.transaction() as db:
-        db["eval_results"].update(result_id, {"metrics_json": json.dumps(metrics), "status": status,
-                                              "error": error, "ended_at": utcnow()})
+        db["eval_results"].update(result_id, fields)
 
 
 def fail_result(store: Store, result_id: int, error: str) -> None:
