@@ -23,6 +23,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "benchmark"
 
 
+COUNTS = {"n", "tokens"}
+
+
 def sweep_series(ws: Workspace, run: str) -> dict[str, dict]:
     """{benchmark: {"steps": [...], "metrics": {name: [...]}, "base": {name: value}, "settings": {...}}}
     from stored results: per benchmark, the settings it was evaluated with last (as the forgetting
@@ -41,7 +44,9 @@ def sweep_series(ws: Workspace, run: str) -> dict[str, dict]:
     for entry in out.values():
         steps = sorted(entry.pop("points").items())
         entry["steps"] = [s for s, _ in steps]
-        names = sorted({k for _, m in steps for k, v in m.items() if isinstance(v, (int, float)) and k != "n"})
+        # counts (items, scored tokens) are not metrics: they say how much, not how well
+        names = sorted({k for _, m in steps for k, v in m.items()
+                        if isinstance(v, (int, float)) and k not in COUNTS})
         entry["metrics"] = {k: [m.get(k) for _, m in steps] for k in names}  # None where a step lacks it
     return out
 

@@ -60,3 +60,14 @@ def test_two_settings_of_one_benchmark_never_mix(workspace, tiny_model_dir, tmp_
     expect_series(zero, [2, 4])
     expect_table(zero, 5)
     assert "(max_tokens=4, shots=0); results with other settings (max_tokens=4, shots=1)" in build_report(workspace, "r1")
+
+
+def test_perplexity_sweep_plots_loss_and_perplexity_not_the_token_count(workspace, tiny_model_dir, tmp_path):
+    data = tmp_path / "text.jsonl"
+    data.write_text("".join(json.dumps({"text": f"Cheese number {i} is a fine cheese."}) + "\n" for i in range(3)))
+    register_run(workspace, "r1", str(tiny_model_dir), {2: make_adapter(tiny_model_dir, tmp_path / "a2", seed=1)},
+                 best_step=2)
+    evaluate(workspace, sweep_specs(workspace, "r1"), [parse_benchmark(f"perplexity:{data}")])
+    (entry,) = sweep_series(workspace, "r1").values()
+    assert sorted(entry["metrics"]) == ["loss", "perplexity"]
+    assert entry["base"]["tokens"] > 0  # stored, just not plotted
