@@ -236,3 +236,24 @@ async def test_run_detail_plots_each_eval_metric_against_step_with_the_base_line
         await pilot.pause(0.1)
         text = drawn_text(app)
         assert "gsm8k:gsm8k_test.jsonl: strict" in text and "base 0.2" in text
+
+
+@pytest.mark.parametrize("key", ["r", "v"])
+async def test_help_and_quit_fit_in_an_80_column_footer(demo_ws, key):
+    from textual.widgets import Footer
+
+    app = make_app(demo_ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(key)
+        await pilot.pause(0.3)
+        footer = app.screen.query_one(Footer)
+
+        def shown():
+            return {k.key: k.region for k in footer.children if getattr(k, "key", None) and k.region.width}
+
+        await wait_for(pilot, lambda: {"question_mark", "q"} <= set(shown()))
+        keys = shown()
+        for k in ("question_mark", "q"):
+            assert keys[k].right <= 80, f"{k} cut off at 80 columns"
+        if key == "r":
+            assert "r" not in keys  # the key of the screen already on makes room

@@ -173,3 +173,157 @@ async def test_notices_naming_a_run_wait_until_the_session_is_over(workspace, tm
         await wait_for(pilot, lambda: isinstance(app.screen, RevealScreen))
         await wait_for(pilot, lambda: f"{SECRET_RUN} exited with code 3" in notices())
         assert f"Started run {SECRET_RUN} (pid 4242)" in notices() and not app.held_notices
+        def title(start: str) -> str:
+            (found,) = [n.title for n in app._notifications if n.message.startswith(start)]
+            return found
+
+        assert title(f"Started run {SECRET_RUN} (pid 4242)") == "During the blind session"
+        # The toast from before the session is shown again as it was: it did not arise during it.
+        assert title(f"Started run {SECRET_RUN} (pid 1)") != "During the blind session"
+
+
+def notice_messages(app) -> str:
+    return " ".join(n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize("key", ["r", "d", "c", "n"])
+async def test_leaving_with_an_app_key_ends_the_session_and_b_resumes_with_what_is_left(workspace, key):
+    """The repro: v, b, a name, enter, a, a, then another screen's key, then v: no stale session."""
+    from textual.widgets import Input
+
+    from tui.app import BrieApp
+    from tui.screens.blind import BlindSessionScreen, BlindSetupScreen
+    from tui.screens.results import ResultsScreen
+
+    add_comparisons(workspace, ["a", "b", "a", "b"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSetupScreen))
+        app.screen.query_one("#judge-name", Input).value = "tester"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSessionScreen) and app.screen.items is not None)
+        session = app.screen
+        await pilot.press("a", "a")
+        await pilot.press(key)
+        await wait_for(pilot, lambda: not any(isinstance(s, BlindSessionScreen) for s in app.screen_stack))
+        await wait_for(pilot, lambda: "Blind session ended: 2 verdicts given as human:tester" in notice_messages(app))
+        await wait_for(pilot, lambda: session.recorded == 2)  # what was queued is still written
+        if key == "n":
+            await pilot.press("escape")  # out of the new-run form
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))  # not the old session
+
+        app.clear_notifications()
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSetupScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#judge-name", Input).value == "tester")  # prefilled
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSessionScreen) and app.screen.items is not None)
+        assert len(app.screen.items) == 2  # only what is left
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen.recorded == 1)
+        assert "could not store" not in notice_messages(app)
+    judged = [r["comparison_id"] for r in workspace.store.db["judgments"].rows_where("judge = ?", ["human:tester"])]
+    assert len(judged) == len(set(judged)) == 3
+
+
+async def test_the_name_dialog_offers_the_last_human_judge_of_the_workspace(workspace):
+    from textual.widgets import Input
+
+    from brie.judge import record_human_verdict
+    from tui.app import BrieApp
+    from tui.screens.blind import BlindSetupScreen
+
+    made = add_comparisons(workspace, ["a", "b"])
+    record_human_verdict(workspace, made[0]["comparison_id"], "old-name", "tie")
+    record_human_verdict(workspace, made[1]["comparison_id"], "zoe", "tie")  # the most recent
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSetupScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#judge-name", Input).value == "zoe")
+
+
+async def test_a_verdict_that_cannot_be_stored_is_taken_back(workspace, monkeypatch):
+    import brie.judge
+    from brie.errors import BrieError
+    from tui.app import BrieApp
+
+    add_comparisons(workspace, ["a", "b", "a"])
+    real = brie.judge.record_human_verdict
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise BrieError("database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(brie.judge, "record_human_verdict", flaky)
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        first = session.current()["comparison_id"]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "could not store the verdict: database is locked" in notice_messages(app))
+        # Not advanced past it: the same prompt is shown again, and nothing counts as judged.
+        assert session.current()["comparison_id"] == first and session.index == 0
+        assert session.history == [] and session.recorded == 0 and session.verdicts_given() == 0
+        await pilot.press("b")
+        await wait_for(pilot, lambda: session.recorded == 1)
+        assert session.history[0].comparison_id == first
+    rows = list(workspace.store.db["judgments"].rows_where("judge = ?", ["human:ann"]))
+    assert [r["comparison_id"] for r in rows] == [first]
+
+
+async def test_a_prompt_judged_elsewhere_meanwhile_is_not_counted_nor_undone(workspace):
+    from brie.judge import record_human_verdict
+    from tui.app import BrieApp
+    from tui.screens.reveal import RevealScreen
+
+    add_comparisons(workspace, ["a", "b", "a"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        first = session.current()["comparison_id"]
+        record_human_verdict(workspace, first, "ann", "tie")  # another session under the same name
+        await pilot.press("a")
+        await wait_for(pilot, lambda: f"human:ann already judged comparison {first}" in notice_messages(app))
+        await wait_for(pilot, lambda: not session.history)
+        assert first not in {i["comparison_id"] for i in session.items[session.index:]}
+        assert session.index == 0 and len(session.items) == 2
+        await pilot.press("u")  # nothing of this session to undo: the other session's verdict stays
+        await wait_for(pilot, lambda: "Nothing to undo." in notice_messages(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RevealScreen) and app.screen.revealed is not None)
+        summary = str(app.screen.query_one("#summary", Static).render())
+        assert summary.startswith("You judged 0 comparisons this session")
+    rows = list(workspace.store.db["judgments"].rows_where("judge = ?", ["human:ann"]))
+    assert [(r["comparison_id"], r["raw"]) for r in rows] == [(first, "tie")]
+
+
+async def test_a_resumed_session_drops_what_was_judged_meanwhile(workspace):
+    from brie.judge import record_human_verdict
+    from tui.app import BrieApp
+    from tui.screens.blind import BlindSessionScreen
+    from tui.screens.help import HelpScreen
+
+    add_comparisons(workspace, ["a", "b", "a"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: session.recorded == 1)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        later = session.items[2]["comparison_id"]
+        record_human_verdict(workspace, later, "ann", "tie")  # judged elsewhere while help was up
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, BlindSessionScreen))
+        await wait_for(pilot, lambda: len(session.items) == 2)
+        assert later not in {i["comparison_id"] for i in session.items}
+        await pilot.press("u")  # undo still steps back to the first prompt
+        assert session.index == 0

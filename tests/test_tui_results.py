@@ -60,7 +60,8 @@ async def test_filters_narrow_the_tables_and_the_exports(two_suites):
         await wait_for(pilot, lambda: screen.data is not None and suites() == {"suite-one"})
         assert screen.data["judgments"] == 3 and judges() == {"anthropic:judge-one"}
         await pilot.press("j")
-        await wait_for(pilot, lambda: "Wrote 3 records" in notices(app))
+        judged = (ws.exports_dir / "judged.jsonl").resolve()
+        await wait_for(pilot, lambda: f"Wrote 3 records to {judged}." in notices(app))  # the full path
         lines = [json.loads(line) for line in (ws.exports_dir / "judged.jsonl").read_text().splitlines()]
         assert len(lines) == 3 and {line["suite"] for line in lines} == {"suite-one"}
 
@@ -82,10 +83,20 @@ async def test_filters_narrow_the_tables_and_the_exports(two_suites):
         assert len(pairs) == 2 and all("BETA" in json.dumps(p["chosen"]) for p in pairs)
         assert all("ALPHA" in json.dumps(p["rejected"]) for p in pairs)
 
-        # a second press writes a fresh file (the key asks for it; --force is implied)
+        # A second press finds exports/judged.jsonl there: it asks, and keeps the file unless told yes.
+        from tui.screens.confirm import ConfirmScreen
+
         await pilot.press("j")
-        await wait_for(pilot, lambda: "Wrote 2 records" in notices(app))
-        assert len((ws.exports_dir / "judged.jsonl").read_text().splitlines()) == 2
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert str(judged) in str(app.screen.query_one("#detail").render())
+        await pilot.press("n")
+        await wait_for(pilot, lambda: f"Kept {judged}" in notices(app))
+        assert len(judged.read_text().splitlines()) == 3
+        await pilot.press("j")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: f"Wrote 2 records to {judged}." in notices(app))
+        assert len(judged.read_text().splitlines()) == 2
 
 
 async def test_export_with_nothing_to_export_says_so(workspace):

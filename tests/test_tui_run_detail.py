@@ -70,8 +70,38 @@ async def test_e_exports_the_selected_checkpoint(workspace, tiny_model_dir, tmp_
         await pilot.press("down")  # step 20
         await pilot.press("e")
         await wait_for(pilot, lambda: any("exp@20" in n.message for n in app._notifications), tries=2400)
-        assert [n.message for n in app._notifications if "exp@20" in n.message] == ["Exported exp@20."]
-    out = workspace.exports_dir / "models" / "exp-20"
-    meta = json.loads((out / "brie_export.json").read_text())
-    assert meta["step"] == 20 and meta["fused"] is True
-    assert (out / "config.json").exists() and not (workspace.exports_dir / "models" / "exp-10").exists()
+        out = (workspace.exports_dir / "models" / "exp-20").resolve()
+        # The message says where the model went.
+        assert [n.message for n in app._notifications if "exp@20" in n.message] == [f"Exported exp@20 to {out}."]
+        meta = json.loads((out / "brie_export.json").read_text())
+        assert meta["step"] == 20 and meta["fused"] is True
+        assert (out / "config.json").exists() and not (workspace.exports_dir / "models" / "exp-10").exists()
+
+        # Again: the folder exists and is never overwritten, so the UI asks to export to the next free one
+        # (not the CLI's "give --out").
+        from tui.screens.confirm import ConfirmScreen
+
+        app.clear_notifications()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        again = out.parent / "exp-20-2"
+        assert str(again) in str(app.screen.query_one("#detail").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("exp@20" in n.message for n in app._notifications), tries=2400)
+        assert [n.message for n in app._notifications if "exp@20" in n.message] == [f"Exported exp@20 to {again}."]
+        assert json.loads((again / "brie_export.json").read_text())["step"] == 20
+        assert json.loads((out / "brie_export.json").read_text()) == meta  # the first one is kept
+
+
+async def test_u_on_a_completed_run_says_so_and_starts_nothing(workspace):
+    from tests.tui_fixtures import fill_demo
+
+    fill_demo(workspace)  # pirate-lora is completed
+    app = make_app(workspace)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_detail(app, pilot, "pirate-lora")
+        assert screen.run["status"] == "completed"
+        await pilot.press("u")
+        await wait_for(pilot, lambda: any("pirate-lora is completed" in n.message for n in app._notifications))
+        assert not app.launched  # no `brie train --resume` that would fail with "already completed"
+        assert not any("Started run" in n.message for n in app._notifications)

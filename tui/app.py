@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from time import time
 
 from textual.app import App
 from textual.binding import Binding
@@ -24,11 +25,12 @@ class BrieApp(App[None]):
     MODES = {"runs": RunsScreen, "data": DataScreen, "compare": CompareScreen, "results": ResultsScreen}
     DEFAULT_MODE = "runs"
     BINDINGS = [
+        # Short descriptions, so the footer keeps `? Help` and `q Quit` at 80 columns (help has the long ones).
         Binding("r", "switch_mode('runs')", "Runs"),
         Binding("d", "switch_mode('data')", "Data"),
         Binding("c", "switch_mode('compare')", "Compare"),
         Binding("v", "switch_mode('results')", "Results"),
-        Binding("b", "blind", "Blind judge"),
+        Binding("b", "blind", "Blind"),
         Binding("n", "new_run", "New run"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -41,6 +43,7 @@ class BrieApp(App[None]):
         self.sub_title = str(self.workspace.root)
         self.launched: list[Launched] = []
         self.held_notices: list[Notification] = []
+        self.blind_began: float | None = None  # when the blind session now on came on screen
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._reap_launched)
@@ -49,7 +52,9 @@ class BrieApp(App[None]):
     # --- notices during a blind session ---------------------------------------------------------
     # A toast such as "Started run X" or "X exited…" names a run or model, and a blind session
     # must show no identity before the reveal. While the session is on screen (or under a screen
-    # pushed over it), such notices wait in `held_notices` and are shown once it is over.
+    # pushed over it), such notices wait in `held_notices` and are shown once it is over. Only
+    # those raised during the session are titled so: one from before it (a toast taken down when
+    # the session came on) is shown again under its own title, for the time it had left.
 
     def blind_session_on(self) -> bool:
         return any(getattr(screen, "HIDES_IDENTITIES", False) for screen in self.screen_stack)
@@ -61,16 +66,65 @@ class BrieApp(App[None]):
 
     def hold_notices(self) -> None:
         """Take down toasts already showing when a blind session comes on screen; they wait too."""
-        self.held_notices += list(self._notifications)  # Textual keeps no public list of them
-        self.clear_notifications()
+        if self.blind_began is None:
+            self.blind_began = time()
+        # Textual keeps no public list of the toasts showing; the session's own stay up.
+        taken = [n for n in self._notifications if n.title != SESSION_NOTICE]
+        for n in taken:
+            self._unnotify(n, refresh=False)
+        self.held_notices += taken
+        self._refresh_notifications()
 
     def release_held_notices(self) -> None:
-        if not self.held_notices or self.blind_session_on():
+        if self.blind_session_on():
             return
+        began, self.blind_began = self.blind_began, None
         held, self.held_notices = self.held_notices, []
-        for n in held:  # each gets its full time on screen now that it can be read
+        for n in held:
+            if began is not None and n.raised_at < began:  # raised before the session: seen already
+                if n.time_left > 0.5:
+                    self.notify(n.message, title=n.title, severity=n.severity, timeout=n.time_left,
+                                markup=n.markup)
+                continue
+            # Raised during the session: each gets its full time on screen now that it can be read.
             self.notify(n.message, title=n.title or "During the blind session", severity=n.severity,
                         timeout=n.timeout, markup=n.markup)
+
+    # --- leaving a blind session ------------------------------------------------------------------
+    # The session (and its reveal) is pushed over whatever screen was on; switching mode would
+    # leave it in that mode's stack, to come back later with a list of prompts judged meanwhile.
+    # So every way to another screen (r, d, c, v, n, b) ends it first: queued verdicts are still
+    # written, and `b` later goes on with what is left.
+
+    async def end_blind_session(self) -> None:
+        from tui.screens.blind import BlindSessionScreen
+        from tui.screens.reveal import RevealScreen
+
+        stack = self.screen_stack
+        bottom = next((i for i, s in enumerate(stack) if isinstance(s, (BlindSessionScreen, RevealScreen))), None)
+        if bottom is None or bottom == 0:
+            return
+        sessions = [s for s in stack[bottom:] if isinstance(s, BlindSessionScreen)]
+        for session in sessions:
+            session.end()
+        for _ in range(len(stack) - bottom):
+            await self.pop_screen()
+        for session in sessions:
+            given = session.verdicts_given()
+            self.notify(f"Blind session ended: {given} verdict{'s' if given != 1 else ''} given as "
+                        f"human:{session.setup.name}. Press b to go on with what is left.")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # The key of the screen already on (r on Runs, where it would do nothing) leaves the footer,
+        # for room at 80 columns; over a pushed screen (a run, a blind session) it shows: it leads back.
+        if action == "switch_mode" and parameters and parameters[0] == self.current_mode \
+                and len(self.screen_stack) == 1:
+            return False  # Textual: False hides the binding, None would show it dimmed
+        return True
+
+    async def action_switch_mode(self, mode: str) -> None:
+        await self.end_blind_session()
+        self.switch_mode(mode)
 
     def follow(self, launched: Launched) -> None:
         """Watch a process the UI started, to say so if it fails right away (bad arguments, …)."""
@@ -93,12 +147,13 @@ class BrieApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def action_new_run(self) -> None:
+    async def action_new_run(self) -> None:
         from tui.screens.new_run import NewRunScreen
 
+        await self.end_blind_session()
         self.push_screen(NewRunScreen())
 
-    def action_blind(self) -> None:
+    async def action_blind(self) -> None:
         import importlib.util
 
         from tui.screens.blind import BlindSessionScreen, BlindSetupScreen
@@ -106,6 +161,8 @@ class BrieApp(App[None]):
         if importlib.util.find_spec("brie.judge") is None:
             self.notify("This brie has no judging core yet, so no blind session.", severity="error")
             return
+
+        await self.end_blind_session()  # from a reveal: a new session is not pushed over the old one
 
         def start(setup) -> None:
             if setup is not None:

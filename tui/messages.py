@@ -57,5 +57,15 @@ class VerdictRecorded(Message):
 
 
 @dataclass
+class VerdictNotStored(Message):
+    """The blind session's writer could not store the verdict given at `step` (a blind.Step);
+    `judged` when this human has a verdict on that comparison already (another session's)."""
+
+    step: object
+    error: str
+    judged: bool
+
+
+@dataclass
 class ResultsRefreshed(Message):
     tables: dict = field(default_factory=dict)

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from brie.store.ui import suite_names
 from brie.workspace import Workspace
-from tui.messages import SESSION_NOTICE, VerdictRecorded
+from tui.messages import SESSION_NOTICE, VerdictNotStored, VerdictRecorded
 from tui.reading import reading
 
 KEY_TO_CHOICE = {"a": "first", "b": "second", "t": "tie"}
@@ -71,7 +71,16 @@ class BlindSetupScreen(ModalScreen[BlindSetup | None]):
     def _load_suites(self) -> None:
         with reading(self.app.workspace.root) as store:
             names = suite_names(store)
-        self.app.call_from_thread(self.query_one("#suite", Select).set_options, [(n, n) for n in names])
+            last = last_human_name(store)
+        self.app.call_from_thread(self._loaded, names, last)
+
+    def _loaded(self, suites: list[str], last: str | None) -> None:
+        self.query_one("#suite", Select).set_options([(n, n) for n in suites])
+        name = self.query_one("#judge-name", Input)
+        # The name judged under last in this workspace, so a resumed session keeps its judge, unless
+        # the user has started typing one already.
+        if last and name.value == _default_name():
+            name.value = last
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
@@ -94,16 +103,21 @@ class BlindSetupScreen(ModalScreen[BlindSetup | None]):
         self.dismiss(None)
 
 
+def last_human_name(store) -> str | None:
+    """The <name> of the most recent human:<name> verdict in the store, if any."""
+    if "judgments" not in store.db.table_names():
+        return None
+    for row in store.db["judgments"].rows_where("judge like ?", ["human:%"], order_by="id desc", limit=1,
+                                                select="judge"):
+        return row["judge"].split(":", 1)[1] or None
+    return None
+
+
 def _default_name() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no user name in some containers
         return "me"
-
-
-@dataclass
-class PendingLoaded:
-    items: list[dict]
 
 
 class BlindSessionScreen(Screen):
@@ -128,6 +142,7 @@ class BlindSessionScreen(Screen):
         self.recorded = 0
         self._writes: queue.Queue = queue.Queue()
         self._writes_done = threading.Event()
+        self.ended = False  # finished (the reveal) or left (another screen): takes no more keys
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -143,6 +158,8 @@ class BlindSessionScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.app.hold_notices()  # a toast from before the session ("Started run X") must not stay up
+        if self.items is not None:  # back from a dialog: what is left may have changed meanwhile
+            self._load(resumed=True)
 
     def on_unmount(self) -> None:
         self.app.call_later(self.app.release_held_notices)
@@ -159,8 +176,8 @@ class BlindSessionScreen(Screen):
         self._load()
         self._writer()
 
-    @work(thread=True, exit_on_error=False)
-    def _load(self) -> None:
+    @work(thread=True, exit_on_error=False, group="load", exclusive=True)
+    def _load(self, resumed: bool = False) -> None:
         ws = Workspace(self.app.workspace.root)
         try:
             from brie.judge import pending_for_human
@@ -171,6 +188,9 @@ class BlindSessionScreen(Screen):
             return
         finally:
             ws.close()
+        if resumed:
+            self.app.call_from_thread(self._reloaded, items)
+            return
         # Shuffle prompt order too, so a session does not walk a suite in file order.
         self.rng.shuffle(items)
         self.app.call_from_thread(self._loaded, items)
@@ -179,6 +199,22 @@ class BlindSessionScreen(Screen):
         self.items = items
         self.index = 0
         self._show()
+
+    def _reloaded(self, pending: list[dict]) -> None:
+        """What is left to judge, read again: prompts judged elsewhere meanwhile drop out, new ones
+        join at the end. The prompts already passed stay as they are, so undo still steps back."""
+        if self.items is None or self.ended:
+            return
+        before = (self.current() or {}).get("comparison_id"), len(self.items)
+        left = {p["comparison_id"] for p in pending}
+        known = {item["comparison_id"] for item in self.items}
+        # The store may not yet hold a verdict still queued for the writer: those were passed already.
+        ahead = [item for item in self.items[self.index:] if item["comparison_id"] in left]
+        new = [p for p in pending if p["comparison_id"] not in known]
+        self.rng.shuffle(new)
+        self.items = self.items[:self.index] + ahead + new
+        if ((self.current() or {}).get("comparison_id"), len(self.items)) != before:
+            self._show()
 
     def _show(self) -> None:
         items = self.items or []
@@ -212,36 +248,73 @@ class BlindSessionScreen(Screen):
 
     def action_choose(self, key: str) -> None:
         item = self.current()
-        if item is None:
+        if item is None or self.ended:
             return
         choice = KEY_TO_CHOICE[key]
-        self.history.append(Step(self.index, item["comparison_id"], choice))
-        self._writes.put(("record", item["comparison_id"], choice))
+        step = Step(self.index, item["comparison_id"], choice)
+        self.history.append(step)
+        self._writes.put(("record", step))
         self.index += 1
+        self._show()
+
+    def on_verdict_not_stored(self, message: VerdictNotStored) -> None:
+        """Take back the step whose verdict failed: it is not this session's, and must not count."""
+        message.stop()
+        step = message.step
+        if self.items is None or not any(s is step for s in self.history):  # undone meanwhile
+            self.notify(f"could not store the verdict: {message.error}", severity="error", timeout=8)
+            return
+        self.history = [s for s in self.history if s is not step]
+        item = self.items.pop(step.index)
+        for later in self.history:
+            if later.index > step.index:
+                later.index -= 1
+        self.index -= 1
+        if message.judged:  # judged as this human already (another session): nothing left to do here
+            self.notify(f"could not store the verdict: {message.error}; that prompt is left out of this session.",
+                        severity="error", timeout=8)
+        else:  # shown again, now, to be judged again
+            self.items.insert(self.index, item)
+            self.notify(f"could not store the verdict: {message.error}; the prompt is shown again.",
+                        severity="error", timeout=8)
         self._show()
 
     def action_skip(self) -> None:
         item = self.current()
-        if item is None:
+        if item is None or self.ended:
             return
         self.history.append(Step(self.index, item["comparison_id"], "skip"))
         self.index += 1
         self._show()
 
     def action_undo(self) -> None:
+        if self.ended:
+            return
         if not self.history:
             self.notify("Nothing to undo.")
             return
         step = self.history.pop()
         if step.choice != "skip":
-            self._writes.put(("undo", step.comparison_id, step.choice))
+            self._writes.put(("undo", step))
         self.index = step.index
         self._show()
+
+    def verdicts_given(self) -> int:
+        """Verdicts given this session (stored, or queued for the writer), failed ones taken back."""
+        return sum(1 for s in self.history if s.choice != "skip")
+
+    def end(self) -> None:
+        """No more keys; the writer finishes what is queued and stops."""
+        if not self.ended:
+            self.ended = True
+            self._writes.put(None)
 
     def action_finish(self) -> None:
         from tui.screens.reveal import RevealScreen
 
-        self._writes.put(None)  # the writer finishes what is queued, then the reveal reads it all
+        if self.ended:
+            return
+        self.end()  # the writer finishes what is queued, then the reveal reads it all
         judged = [s.comparison_id for s in self.history if s.choice != "skip"]
         self.app.switch_screen(RevealScreen(self.setup, judged, self._writes_done))
 
@@ -249,10 +322,13 @@ class BlindSessionScreen(Screen):
     def _writer(self) -> None:
         """The one thread that writes this session's verdicts, in the order they were given."""
         from brie.judge import record_human_verdict
+        from brie.store.judging import judgment_attempts
         from brie.store.ui import delete_human_verdict
 
         worker = get_current_worker()
         ws = Workspace(self.app.workspace.root)
+        judge = f"human:{self.setup.name}"
+        stored: set[int] = set()  # what this session wrote: undo deletes only those, never an older verdict
         try:
             while True:
                 try:
@@ -263,17 +339,29 @@ class BlindSessionScreen(Screen):
                     continue
                 if job is None:
                     break
-                op, comparison_id, choice = job
+                op, step = job
+                if op == "undo":
+                    if step.comparison_id in stored:
+                        try:
+                            delete_human_verdict(ws.store, step.comparison_id, judge)
+                            stored.discard(step.comparison_id)
+                            self.recorded -= 1
+                        except Exception as e:  # names no model
+                            self.notify(f"could not undo the verdict: {e}", severity="error", timeout=8)
+                    continue
                 try:
-                    if op == "record":
-                        row = record_human_verdict(ws, comparison_id, self.setup.name, choice)
-                        self.recorded += 1
-                        self.post_message(VerdictRecorded(comparison_id, row["verdict"]))
-                    else:
-                        delete_human_verdict(ws.store, comparison_id, f"human:{self.setup.name}")
-                        self.recorded -= 1
-                except Exception as e:  # shown at once (names no model); the session goes on
-                    self.notify(f"could not store the verdict: {e}", severity="error", timeout=8)
+                    row = record_human_verdict(ws, step.comparison_id, self.setup.name, step.choice)
+                except Exception as e:  # names no model; the screen takes the step back
+                    try:
+                        judged = bool(judgment_attempts(ws.store, judge, [step.comparison_id]))
+                    except Exception:
+                        judged = False
+                    if not self.post_message(VerdictNotStored(step, str(e), judged)):  # the screen is gone
+                        self.notify(f"could not store the verdict: {e}", severity="error", timeout=8)
+                    continue
+                stored.add(step.comparison_id)
+                self.recorded += 1
+                self.post_message(VerdictRecorded(step.comparison_id, row["verdict"]))
         finally:
             ws.close()
             self._writes_done.set()

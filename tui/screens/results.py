@@ -4,6 +4,7 @@ consistency and parse failures; judge agreement; exports."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -16,7 +17,12 @@ from brie.store.ui import eval_signature, evaluated_runs, judge_names, suite_nam
 from brie.workspace import Workspace
 from tui import format as fmt
 from tui.messages import ActionFinished, ResultsRefreshed
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.polling import PollingScreen
+
+# The files under exports/ that `brie export judged|csv|dpo` write by default; the UI passes the path
+# itself, so the file it asks about is the one written.
+EXPORT_FILES = {"judged": "judged.jsonl", "csv": "results.csv", "dpo": "dpo.jsonl"}
 
 RESULT_COLUMNS = [
     ("suite", "Suite"), ("category", "Category"), ("a", "A"), ("b", "B"), ("judge", "Judge"), ("n", "n"),
@@ -47,10 +53,11 @@ class ResultsScreen(PollingScreen):
     CSS_PATH = "results.tcss"
     POLL_EVERY = 10.0  # statistics over every judgment: cheap enough, but no need every second
     BINDINGS = [
-        Binding("j", "export('judged')", "Export judged JSONL"),
-        Binding("x", "export('csv')", "Export CSV"),
-        Binding("p", "export('dpo')", "Export DPO pairs"),
-        Binding("f5", "refresh_results", "Refresh"),
+        # Short, so `? Help` and `q Quit` stay in an 80-column footer; help (and the tooltips) say more.
+        Binding("j", "export('judged')", "JSONL", tooltip="Export judged JSONL to exports/judged.jsonl"),
+        Binding("x", "export('csv')", "CSV", tooltip="Export the results table to exports/results.csv"),
+        Binding("p", "export('dpo')", "DPO", tooltip="Export DPO pairs to exports/dpo.jsonl"),
+        Binding("f5", "refresh_results", "Refresh", show=False),
     ]
 
     def __init__(self):
@@ -174,8 +181,26 @@ class ResultsScreen(PollingScreen):
     def action_refresh_results(self) -> None:
         self.refresh_now()
 
-    @work(thread=True, group="export")
     def action_export(self, kind: str) -> None:
+        """Write exports/<file>; one that exists is overwritten only when the user says so (the
+        CLI refuses without --force), so an export made with other filters is not lost by a key press."""
+        path = (self.app.workspace.exports_dir / EXPORT_FILES[kind]).resolve()
+        filters = (self.filters.suite, self.filters.judge)
+        if not path.exists():
+            self._export(kind, path, filters, force=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._export(kind, path, filters, force=True)
+            else:
+                self.notify(f"Kept {path}; nothing exported.")
+
+        self.app.push_screen(ConfirmScreen(f"Overwrite {path.name}?", f"{path} already exists.",
+                                           yes="Overwrite"), answered)
+
+    @work(thread=True, group="export")
+    def _export(self, kind: str, path: Path, filters: tuple[str | None, str | None], force: bool) -> None:
         try:
             from brie import export
         except ImportError:
@@ -184,9 +209,8 @@ class ResultsScreen(PollingScreen):
         fn = {"judged": export.export_judged, "csv": export.export_csv, "dpo": export.export_dpo}[kind]
         ws = Workspace(self.app.workspace.root)
         try:
-            # The key press asks for a fresh file; the CLI's refusal to overwrite (--force) is for scripts.
-            path, n = fn(ws, None, self.filters.suite, self.filters.judge, force=True)
-            self.post_message(ActionFinished(f"Wrote {n} records to {path}."))
+            written, n = fn(ws, path, *filters, force=force)
+            self.post_message(ActionFinished(f"Wrote {n} records to {Path(written).resolve()}."))
         except Exception as e:
             self.post_message(ActionFinished(f"export {kind}: {e}", error=True))
         finally:

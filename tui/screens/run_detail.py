@@ -37,6 +37,7 @@ CHECKPOINT_COLUMNS = [
 
 
 KEEP = "best,last,recommended"
+RESUMABLE = ("failed", "cancelled")
 LOSS_CURVES = ("train_loss", "val_loss", "guard_loss")
 LATEST = [
     ("train_loss", "train loss", lambda v: f"{v:.4f}"),
@@ -283,8 +284,18 @@ class RunDetailScreen(PollingScreen):
         self.app.call_from_thread(self.refresh_now)
 
     def action_resume(self) -> None:
-        if self.run and self.run["status"] == "running":
-            self.notify(f"{self.run_name} is already running.")
+        # Said here rather than by a process that fails a moment later: only a failed or cancelled
+        # run has steps left to resume (`brie train --resume` refuses the others).
+        status = (self.run or {}).get("status")
+        if status is None:
+            self.notify(f"{self.run_name} is not read yet; try again in a moment.")
+            return
+        if status in ("running", "pending"):
+            self.notify(f"{self.run_name} is already {status}.")
+            return
+        if status not in RESUMABLE:
+            self.notify(f"{self.run_name} is {status}: nothing to resume (only a failed or cancelled run "
+                        "can be resumed). Press n for a new run.", severity="warning")
             return
         args = ["--resume", self.run_name]
         launched = launch_training(self.app.workspace, self.run_name, args)
@@ -369,11 +380,36 @@ class RunDetailScreen(PollingScreen):
         self.app.call_from_thread(self.refresh_now)
 
     def action_export(self) -> None:
+        """`brie export model <run>@<step>` to exports/models/<run>-<step>/. Exports are never
+        overwritten, so when that folder exists the UI offers the next free one (<run>-<step>-2/ …)."""
         step = self._selected_step()
         if step is None:
             self.notify("No checkpoint to export yet.")
             return
-        self._run_brie(["export", "model", f"{self.run_name}@{step}"], f"Exported {self.run_name}@{step}.")
+        spec = f"{self.run_name}@{step}"
+        models = self.app.workspace.exports_dir.resolve() / "models"
+        out = models / f"{self.run_name}-{step}"
+        if not out.exists():
+            self._export(spec, out)
+            return
+        n = 2
+        while (models / f"{out.name}-{n}").exists():
+            n += 1
+        fresh = models / f"{out.name}-{n}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._export(spec, fresh)
+            else:
+                self.notify(f"Not exported again; {spec} is in {out}.")
+
+        self.app.push_screen(ConfirmScreen(
+            f"{spec} was exported before. Export it again to {fresh.name}?",
+            f"{out} already exists and is kept (exports are never overwritten).\nThe new export goes to {fresh}.",
+            yes="Export again"), answered)
+
+    def _export(self, spec: str, out) -> None:
+        self._run_brie(["export", "model", spec, "--out", str(out)], f"Exported {spec} to {out}.")
 
     @work(thread=True, group="action")
     def _run_brie(self, args: list[str], done: str) -> None:
