@@ -113,32 +113,41 @@ def test_invalid_answers_are_stored_raw_retried_and_never_guessed(fresh_ws, serv
     assert len(server.calls) == calls and s2.tasks == 0  # exhausted and valid ones are both done
 
 
-def test_429_and_500_sequences_and_bad_bodies_are_retried(fresh_ws, server_env):
+# Messages (Anthropic) and chat completions (OpenAI and OpenAI-compatible) survive the same failures.
+BOTH = pytest.mark.parametrize("judge", [CLAUDE, "openai:gpt-5"])
+
+
+@BOTH
+def test_429_and_500_sequences_and_bad_bodies_are_retried(fresh_ws, server_env, judge):
     def behaviour(call):
         return {1: {"status": 429}, 2: {"status": 500}, 3: {"status": 529},
                 4: {"raw": b'{"id": "msg_1", "content": [{"type": "text", "text": "\\q'},  # broken JSON
                 5: {"raw": b""}}.get(call["n"], {"text": "[[B]]"})
 
-    server_env(behaviour)
-    ids, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], concurrency=1, **FAST)
+    server = server_env(behaviour)
+    ids, s = compare(fresh_ws, "s", "base", "r1@10", [judge], concurrency=1, **FAST)
     assert s.valid == N and s.failed == 0
-    assert len(rows.all_judgments(fresh_ws.store)) == N
+    stored = rows.all_judgments(fresh_ws.store)
+    assert len(stored) == N and {j["raw"] for j in stored} == {"[[B]]"}
+    assert len(server.calls) == N + 5  # each failure was asked again, once
 
 
-def test_slow_answers_time_out_and_are_retried(fresh_ws, server_env):
+@BOTH
+def test_slow_answers_time_out_and_are_retried(fresh_ws, server_env, judge):
     server_env(lambda call: {"text": "[[A]]", "delay": 3 if call["n"] == 1 else 0})
-    ids, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], concurrency=2, max_tokens=8,
+    ids, s = compare(fresh_ws, "s", "base", "r1@10", [judge], concurrency=2, max_tokens=8,
                      max_retries=2, timeout=1.0)
     assert s.valid == N and s.failed == 0
 
 
-def test_a_dead_server_stores_nothing_and_a_rerun_finishes(fresh_ws, server_env):
+@BOTH
+def test_a_dead_server_stores_nothing_and_a_rerun_finishes(fresh_ws, server_env, judge):
     server_env(lambda call: {"status": 500})
-    _, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], concurrency=4, max_attempts=1,
+    _, s = compare(fresh_ws, "s", "base", "r1@10", [judge], concurrency=4, max_attempts=1,
                    max_tokens=8, max_retries=0, timeout=5)
     assert s.failed == N and rows.all_judgments(fresh_ws.store) == []
     server_env(always("[[C]]"))
-    _, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], **FAST)
+    _, s = compare(fresh_ws, "s", "base", "r1@10", [judge], **FAST)
     assert s.valid == N
 
 

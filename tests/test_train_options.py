@@ -15,8 +15,8 @@ from safetensors import safe_open
 
 from brie.errors import BrieError
 from brie.store import runs as run_rows
-from brie.train import TrainCallback, create_run, resume_training, train
-from tests.train_helpers import tiny_config, write_chat_data
+from brie.train import create_run, resume_training, train
+from tests.train_helpers import StopAt, tiny_config, write_chat_data
 
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "peft", "accelerate"))
 
@@ -91,15 +91,6 @@ def test_mlx_option_trains_and_is_recorded(workspace, tiny_model_dir, data_dir, 
         assert run["total_steps"] == 6 and last["epoch"] == pytest.approx(0.5)
     else:  # LoRA on every linear layer
         assert any(".mlp.down_proj.lora_a" in k for k in keys)
-
-
-class StopAt(TrainCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, step):
-        if step == self.step:
-            raise KeyboardInterrupt
 
 
 def test_resume_removes_a_leftover_tmp_checkpoint(workspace, tiny_model_dir, data_dir):

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from brie.checkpoints import resolve_spec, sha256_file
 from brie.errors import BrieError
 from brie.store import runs as run_rows
-from brie.train import TrainCallback, create_run, reap_dead_runs, train
+from brie.train import create_run, reap_dead_runs, train
 from brie.train_config import resolve_config
-from tests.train_helpers import register_dataset, tiny_config, write_chat_data, write_text_data
+from tests.train_helpers import StopAt, register_dataset, tiny_config, write_chat_data, write_text_data
 
 
 @pytest.fixture
@@ -144,15 +144,6 @@ def test_dead_process_is_reaped(workspace, tiny_model_dir, data_dir):
     assert json.loads(r.stdout)[0]["status"] == "failed"
     row = run_rows.get_run(workspace.store, "ghost")
     assert "ended without finishing" in row["error"] and reap_dead_runs(workspace) == []
-
-
-class StopAt(TrainCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, step):
-        if step == self.step:
-            raise KeyboardInterrupt
 
 
 def test_ctrl_c_cancels_and_keeps_checkpoints(workspace, tiny_model_dir, data_dir):

@@ -6,20 +6,11 @@ import numpy as np
 import pytest
 
 from brie.store import runs as run_rows
-from brie.train import TrainCallback, resume_training, train
-from tests.train_helpers import tiny_config, write_chat_data
+from brie.train import resume_training, train
+from tests.train_helpers import StopAt, tiny_config, write_chat_data
 
 pytest.importorskip("torch")
 pytest.importorskip("peft")
-
-
-class StopAt(TrainCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, step):
-        if step == self.step:
-            raise KeyboardInterrupt
 
 
 def test_torch_backend_run_loads_in_mlx_and_resumes(workspace, tiny_model_dir, tmp_path):

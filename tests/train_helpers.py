@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 from brie.store import utcnow
+from brie.train import TrainCallback
 
 
 def write_chat_data(folder: Path, n_train: int = 48, n_valid: int = 16, seed: int = 0, word: str = "cheese") -> Path:
@@ -47,3 +48,14 @@ def tiny_config(model: Path, data: Path, **kw):
                   batch_size=4, num_layers=-1, learning_rate=1e-3, val_batches=2)
     values.update(kw)
     return resolve_config(None, values)
+
+
+class StopAt(TrainCallback):
+    """Interrupts the run at one step, as Ctrl-C would."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, step):
+        if step == self.step:
+            raise KeyboardInterrupt
