@@ -263,11 +263,16 @@ def on_main(backend: str, make):
     rank, size = launch_rank()
     if size == 1:
         return make()
+    # Every process sees the same environment, so each raises this itself: nobody waits on another.
+    launcher = "accelerate launch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "mlx.launch"
+    if (launcher == "accelerate launch") != (backend == "torch"):
+        raise BrieError(f"--backend {backend} under {launcher}: use `accelerate launch` with --backend torch, "
+                        "or `mlx.launch` with --backend mlx")
     if rank == 0:
         try:
             result = make()
-        except Exception as e:
-            share(backend, (None, str(e)))
+        except BaseException as e:  # Ctrl-C too: the others must not wait on the broadcast for ever
+            share(backend, (None, str(e) or type(e).__name__))
             raise
         share(backend, (result, None))
         return result
@@ -446,9 +451,18 @@ class RunContext:
     # -- resume
 
     def resume_point(self) -> tuple[Path, dict] | None:
-        """The last registered checkpoint whose folder is complete, with its trainer state; cleans the rest."""
+        """The last registered checkpoint whose folder is complete, with its trainer state; cleans the rest.
+
+        Under a launch the main process alone looks and cleans (the others would race its deletions);
+        every process gets its point and loads the same early-stopping state, so all stop together."""
         if not self.resume:
             return None
+        point = on_main(self.run["backend"], self._find_resume_point)
+        if point:
+            self.monitor.load(point[1].get("monitor", {}))
+        return point
+
+    def _find_resume_point(self) -> tuple[Path, dict] | None:
         ckpts = run_rows.list_checkpoints(self.ws.store, self.run["id"])
         point = None
         for row in reversed(ckpts):
@@ -457,8 +471,6 @@ class RunContext:
                     and sha256_file(folder / ADAPTER_FILE) == row["adapter_sha256"]:
                 point = (folder, json.loads((folder / STATE_FILE).read_text()))
                 break
-        if not self.main:
-            return point
         step = point[1]["step"] if point else 0
         # Whatever the dead process left after that point is redone: its metrics, half-written
         # temporary folders, and a renamed folder it did not live to register.
@@ -472,8 +484,6 @@ class RunContext:
                 run_rows.delete_checkpoint(self.ws.store, self.run["id"], row["step"])
         run_rows.delete_metrics_after(self.ws.store, self.run["id"], step)
         self._trim_metrics_file(step)
-        if point:
-            self.monitor.load(point[1].get("monitor", {}))
         return point
 
     def _trim_metrics_file(self, step: int) -> None:

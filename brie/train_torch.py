@@ -141,7 +141,6 @@ class _Shard:
 def train_torch(ctx: RunContext) -> None:
     import torch
     from accelerate import Accelerator
-    from accelerate.utils import broadcast_object_list
     from safetensors.numpy import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -196,11 +195,7 @@ def train_torch(ctx: RunContext) -> None:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
 
     start, trained_tokens = 0, 0
-    # The main process finds the checkpoint (and removes what a dead run left after it); the rest load the same one.
-    box = [ctx.resume_point() if ctx.main else None]
-    if world > 1:
-        broadcast_object_list(box, from_process=0)
-    point = box[0]
+    point = ctx.resume_point()  # the main process's, on every process
     if point is not None:
         folder, state = point
         saved = torch.load(folder / OPTIMIZER_FILE, map_location=device, weights_only=False)

@@ -51,6 +51,18 @@ def test_missing_torch_packages_fail_before_the_run_exists(workspace, tiny_model
     assert no_runs(workspace)
 
 
+def test_a_launcher_that_does_not_match_the_backend_is_refused_on_every_process(workspace, tiny_model_dir,
+                                                                                tmp_path, monkeypatch):
+    data = write_chat_data(tmp_path / "chat")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as `accelerate launch` sets it; rank 1 must not wait on rank 0
+    for rank in ("0", "1"):
+        monkeypatch.setenv("RANK", rank)
+        with pytest.raises(BrieError, match=r"--backend mlx under accelerate launch: use `accelerate launch` "
+                                            r"with --backend torch, or `mlx.launch` with --backend mlx"):
+            create_run(workspace, tiny_config(tiny_model_dir, data, backend="mlx"), "mixed")
+    assert no_runs(workspace)
+
+
 def test_dataset_version_and_ratio_in_start_line_runs_list_and_show(workspace, tiny_model_dir, tmp_path):
     folder = write_chat_data(tmp_path / "chat")
     dataset_id = register_dataset(workspace, "a-rather-long-dataset-name", folder, version=3)
