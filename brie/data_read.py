@@ -201,6 +201,20 @@ def read_csv(path: Path, notes: Notes) -> Iterator[Record]:
                     cells = next(reader)
                 except StopIteration:
                     break
+                except csv.Error:
+                    opened = _open_quote_line(lines.pending, lines.number - len(lines.pending) + 1, delimiter)
+                    if opened is None or header is None:
+                        raise
+                    # A quoted cell past the csv module's size limit: almost surely never closed. Only
+                    # its row is lost; the lines after the quote are read as rows of their own.
+                    start = lines.number - len(lines.pending) + 1
+                    rec = Record(f"{name} line {start}", name, start, raw=lines.give_back(opened))
+                    rec.error, rec.kind = (f"a quoted cell opened {'here' if opened == start else f'on line {opened}'} "
+                                           f"runs past {csv.field_size_limit()} characters, so it is probably never "
+                                           "closed; the lines after it are read as rows of their own"), "unclosed_quote"
+                    reader = csv.reader(lines, delimiter=delimiter)
+                    yield rec
+                    continue
                 if lines.ended:
                     # Every line the reader gets ends a record unless a quoted cell is open (see
                     # _CsvLines), so a row that comes only once the lines ran out has an open quote.
