@@ -36,7 +36,8 @@ def train(home: Path, name: str, backend: str, a) -> dict:
 
     ws = Workspace.open(home)
     run = run_rows.get_run(ws.store, name)
-    tps = [m["value"] for m in run_rows.get_metrics(ws.store, run["id"], "tokens_per_second")][1:]
+    tps = [m["value"] for m in run_rows.get_metrics(ws.store, run["id"], "tokens_per_second")]
+    tps = tps[1:] or tps  # the first window is warm-up, unless it is the only one
     peak = max(m["value"] for m in run_rows.get_metrics(ws.store, run["id"], "peak_memory_gb"))
     ws.close()
     return {"tps": statistics.mean(tps), "peak_gb": peak}

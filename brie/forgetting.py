@@ -138,10 +138,14 @@ def current_results(results: list[dict]) -> list[dict]:
 
 def left_out_settings(results: list[dict]) -> dict[str, list[dict]]:
     """{benchmark: [settings…]} of completed results that current_results leaves out."""
-    kept = {r["id"] for r in current_results(results)}
+    current = current_results(results)
+    kept = {r["id"] for r in current}
+    shown = {r["benchmark"]: r["settings"] for r in current}
     out: dict[str, list[dict]] = {}
     for r in results:
-        if r["status"] == "completed" and r["id"] not in kept and r["settings"] not in out.get(r["benchmark"], []):
+        # an older result with the shown settings (say, of an adapter since retrained) is not "other settings"
+        if r["status"] == "completed" and r["id"] not in kept and r["settings"] != shown.get(r["benchmark"]) \
+                and r["settings"] not in out.get(r["benchmark"], []):
             out.setdefault(r["benchmark"], []).append(r["settings"])
     return out
 
