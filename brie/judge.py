@@ -13,7 +13,6 @@ import random
 import re
 import threading
 import time
-import tomllib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -215,18 +214,6 @@ def _record(ws, task: _Task, attempt: int, template: str, reply: Reply, batch_id
         "batch_id": batch_id})
 
 
-def default_judges(ws) -> list[str]:
-    """The judges used when none are named: the table's `default` (comma-separated names allowed)."""
-    return [j.strip() for j in load_table(ws)["default"].split(",") if j.strip()]
-
-
-def _default_source(ws) -> str:
-    own = ws.root / "judges.toml" if ws is not None else None
-    if own is not None and own.exists() and "default" in tomllib.loads(own.read_text()):
-        return str(own)
-    return "brie/judges.toml"
-
-
 def api_judges(ws, judges: list[str | JudgeSpec] | None, warn=None) -> list[JudgeSpec]:
     """Specs for judges that answer through an API; a human judge, a bad name or a missing API key
     is an error, and a deprecated model is warned about (once: pass the specs on, not the names).
@@ -235,20 +222,20 @@ def api_judges(ws, judges: list[str | JudgeSpec] | None, warn=None) -> list[Judg
     used: a new user who never chose a judge should learn which one was picked and how to pick another.
     Called before generation, so none of these errors costs minutes first.
     """
-    defaulted = judges is None
-    if defaulted:
-        judges = default_judges(ws)
+    default_from = None
+    if judges is None:
+        table = load_table(ws)
+        judges = [j.strip() for j in table["default"].split(",") if j.strip()]  # comma-separated names allowed
+        default_from = table["default_from"]
     specs = [j if isinstance(j, JudgeSpec) else parse_judge(j, ws, warn=warn) for j in judges]
     for spec in specs:
         if spec.provider == "human":
             raise BrieError(f"judge {spec.name}: human verdicts are given in the UI (`brie`, then the blind session), not through an API")
         missing = missing_key(spec)
-        if missing and defaulted:
-            raise JudgeError(f"judge {spec.name}: {missing} is not set; no --judge given, so the default "
-                             f"{spec.name} ({_default_source(ws)}) was used; set {missing} or pass "
-                             "--judge openai-compatible:<model>@<url> for a local server")
         if missing:
-            raise JudgeError(f"judge {spec.name}: {missing} is not set")
+            hint = (f"; no --judge given, so the default {spec.name} ({default_from}) was used; set {missing} "
+                    "or pass --judge openai-compatible:<model>@<url> for a local server") if default_from else ""
+            raise JudgeError(f"judge {spec.name}: {missing} is not set{hint}")
     return specs
 
 

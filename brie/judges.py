@@ -29,11 +29,13 @@ class JudgeError(BrieError):
 
 def load_table(ws=None) -> dict:
     table = tomllib.loads(TABLE_FILE.read_text())
+    table["default_from"] = "brie/judges.toml"  # named when a missing key stops the default judge
     if ws is not None and (ws.root / "judges.toml").exists():
         own = tomllib.loads((ws.root / "judges.toml").read_text())
         table["models"] = {**table.get("models", {}), **own.get("models", {})}
         table["providers"] = {**table.get("providers", {}), **own.get("providers", {})}
-        table["default"] = own.get("default", table.get("default"))
+        if "default" in own:
+            table["default"], table["default_from"] = own["default"], str(ws.root / "judges.toml")
     return table
 
 
