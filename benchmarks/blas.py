@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def child(tokens: int, home: str) -> None:
     from brie.blas import loaded_blas, measure_matmul_gflops
-    from brie.generate import stream_answer
-    from brie.models import DEFAULT_MODEL, load_model
+    from brie.generation.mlx_engine import stream_answer
+    from brie.models.registry import DEFAULT_MODEL, load_model
     from brie.workspace import Workspace
 
     ws = Workspace.open(home, create=True)
@@ -31,7 +31,7 @@ def child(tokens: int, home: str) -> None:
     gflops = measure_matmul_gflops()
     list(stream_answer(model, tok, "Hi", max_tokens=4))  # warm-up
     from mlx_lm import stream_generate
-    from brie.generate import chat_prompt
+    from brie.generation.chat import chat_prompt
 
     prompt = chat_prompt(tok, [{"role": "user", "content": "Tell me about the history of cheese."}])
     last = None

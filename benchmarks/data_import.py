@@ -48,7 +48,7 @@ def rss_mib() -> float:
 
 
 def child(source: str, home: str) -> None:
-    from brie.datasets import ImportOptions, import_dataset
+    from brie.data.datasets import ImportOptions, import_dataset
     from brie.workspace import Workspace
 
     ws = Workspace.open(home, create=True)

@@ -35,8 +35,8 @@ def main() -> None:
 
     from brie.blas import loaded_blas
     from brie.evals.gsm8k import GSM8K, score_output
-    from brie.generate import generate_batch
-    from brie.models import DEFAULT_MODEL, load_model
+    from brie.generation.mlx_engine import generate_batch
+    from brie.models.registry import DEFAULT_MODEL, load_model
     from brie.workspace import Workspace
 
     ws = Workspace.open(args.home or Path(tempfile.gettempdir()) / "brie-bench", create=True)

@@ -29,8 +29,8 @@ def main() -> None:
     ap.add_argument("--home", default=None, help="workspace holding the model (default: a temporary one)")
     args = ap.parse_args()
 
-    from brie.generate import generate_batch, stream_answer
-    from brie.models import DEFAULT_MODEL, load_model
+    from brie.generation.mlx_engine import generate_batch, stream_answer
+    from brie.models.registry import DEFAULT_MODEL, load_model
     from brie.workspace import Workspace
 
     home = args.home or tempfile.mkdtemp(prefix="brie-bench-")

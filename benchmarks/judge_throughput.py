@@ -25,9 +25,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
 
-    from brie.judge import judge_comparisons, make_comparisons
+    from brie.judging.runner import judge_comparisons, make_comparisons
     from brie.store import judging as rows
-    from brie.suites import import_suite
+    from brie.data.suites import import_suite
     from brie.workspace import Workspace
     from tests.judge_server import JudgeServer
 

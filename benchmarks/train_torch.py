@@ -57,7 +57,7 @@ def main() -> None:
     home = tmp / "ws"
     ws = Workspace.open(home, create=True)
     if a.model is None:
-        from brie.models import prepare_default_model
+        from brie.models.registry import prepare_default_model
 
         a.model = str(prepare_default_model(ws, progress=print))
     ws.close()

@@ -140,7 +140,7 @@ async def round_trips(root: Path, n: int = 10) -> list[float]:
 def results_speed(ws: Workspace) -> None:
     """`brie results` over every judgment (what the Results screen shows): statsmodels' import is
     timed apart, once, since a session pays it only on the first call."""
-    from brie.stats import results
+    from brie.judging.stats import results
 
     t = time.perf_counter()
     import statsmodels.stats.inter_rater  # noqa: F401

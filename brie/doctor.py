@@ -9,7 +9,7 @@ import platform
 import sys
 
 from brie import blas
-from brie.models import DEFAULT_MODEL, default_model_dir
+from brie.models.registry import DEFAULT_MODEL, default_model_dir
 from brie.workspace import Workspace
 
 KEY_VARS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")

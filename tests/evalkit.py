@@ -31,7 +31,7 @@ def register_run(ws, name: str, model: str, steps: dict[int, Path], best_step: i
                  dry_run: int = 0, dataset_id: int | None = None, config: dict | None = None,
                  losses: dict[int, tuple[float, float]] | None = None) -> int:
     """A completed run with checkpoints at the given steps (folders made by make_adapter)."""
-    from brie.checkpoints import ADAPTER_FILE, sha256_file
+    from brie.models.specs import ADAPTER_FILE, sha256_file
 
     with ws.store.transaction() as db:
         run_id = db["runs"].insert({

@@ -35,7 +35,7 @@ def make_adapter(model_dir: Path, out: Path, seed: int = 1) -> Path:
 
 def register_run(ws, model_name: str, run: str, step: int, adapter_dir: Path) -> None:
     """A completed run with one checkpoint, written straight into the store (as training would)."""
-    from brie.checkpoints import sha256_file
+    from brie.models.specs import sha256_file
     from brie.store import utcnow
 
     with ws.store.transaction() as db:
@@ -56,8 +56,8 @@ def write_suite(path: Path, lines=SUITE_LINES) -> Path:
 
 def setup_workspace(ws, tiny_model_dir: Path, adapter_dir: Path, suite_lines=SUITE_LINES) -> None:
     """Tiny model registered as `tiny`, run `r1` with a checkpoint at step 10, suite `s`."""
-    from brie.models import add_model
-    from brie.suites import import_suite
+    from brie.models.registry import add_model
+    from brie.data.suites import import_suite
 
     add_model(ws, str(tiny_model_dir), "tiny")
     register_run(ws, "tiny", "r1", 10, adapter_dir)
@@ -75,8 +75,8 @@ def judged_template(tmp_path_factory, tiny_model_dir):
 
     Tests copy it (`fresh_ws`) so each starts from the same stored generations.
     """
-    from brie.checkpoints import resolve_specs
-    from brie.generate import generate_suite
+    from brie.models.specs import resolve_specs
+    from brie.generation.runner import generate_suite
     from brie.workspace import Workspace
 
     root = tmp_path_factory.mktemp("judge-template")

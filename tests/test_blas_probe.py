@@ -24,10 +24,10 @@ def _mapped(pid: int) -> list[str]:
 
 
 def _training_child_libraries(ws, model_dir, data_dir, name, env=None) -> list[str]:
-    """Start `brie train` the way the UI does (brie.train.launch), wait until the run is training
+    """Start `brie train` the way the UI does (brie.training.lifecycle.launch), wait until the run is training
     (MLX loaded, BLAS resolved), read what the child has mapped, then cancel it."""
     from brie.store import runs as run_rows
-    from brie.train import launch
+    from brie.training.lifecycle import launch
 
     log = ws.root / f"{name}.log"
     p = launch(ws, ["--model", str(model_dir), "--data", str(data_dir), "--name", name, "--iters", "100000",

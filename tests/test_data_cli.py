@@ -50,7 +50,7 @@ def test_import_list_show(workspace, tmp_path):
 
 
 def test_demo_material_is_consistent():
-    from brie.demo_data import demo_dataset_path, demo_suite_paths
+    from brie.demo.data import demo_dataset_path, demo_suite_paths
 
     train = [json.loads(l) for l in demo_dataset_path().open(encoding="utf-8")]
     assert 200 <= len(train) <= 400
@@ -69,14 +69,14 @@ def test_demo_material_is_consistent():
 
 
 def test_demo_step_imports_once(workspace):
-    from brie.demo import step_import_demo_data
+    from brie.demo.steps import step_import_demo_data
 
     said = []
     step_import_demo_data(workspace, said.append)
     step_import_demo_data(workspace, said.append)
     assert said[0].startswith("Imported the demo dataset 'demo' into ") and " train / " in said[0]
     assert "already holds identical content" in said[1]
-    from brie.datasets import get_dataset
+    from brie.data.datasets import get_dataset
 
     ds = get_dataset(workspace, "demo")
     assert ds["format"] == "chat" and ds["rows_valid"] > 0 and ds["report"]["rows"]["rejected"] == 0

@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from brie.cli import app
-from brie.data_normalize import Fields
+from brie.data.normalize import Fields
 
 runner = CliRunner()
 

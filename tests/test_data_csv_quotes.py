@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from brie.datasets import DataError, ImportOptions, import_dataset
+from brie.data.datasets import DataError, ImportOptions, import_dataset
 
 NO_SPLIT = dict(valid_fraction=0, test_fraction=0)
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from brie.datasets import DataError, ImportOptions, get_dataset, import_dataset
+from brie.data.datasets import DataError, ImportOptions, get_dataset, import_dataset
 
 
 def write_lines(path, lines: list[bytes]) -> bytes:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from brie.datasets import DataError, ImportOptions, get_dataset, import_dataset, list_datasets
+from brie.data.datasets import DataError, ImportOptions, get_dataset, import_dataset, list_datasets
 
 
 def jsonl(path, rows):
@@ -128,7 +128,7 @@ def test_text_alpaca_json_array_and_sharegpt(workspace, tmp_path):
 
 
 def test_csv_with_field_mapping_and_parquet(workspace, tmp_path):
-    from brie.data_normalize import Fields
+    from brie.data.normalize import Fields
 
     src = tmp_path / "qa.csv"
     with src.open("w", newline="", encoding="utf-8") as f:

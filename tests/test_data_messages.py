@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from brie.datasets import DataError, ImportOptions, import_dataset
+from brie.data.datasets import DataError, ImportOptions, import_dataset
 
 
 def test_one_training_row_is_singular_in_the_warning(workspace, tmp_path):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from brie.datasets import DataError, ImportOptions, import_dataset
+from brie.data.datasets import DataError, ImportOptions, import_dataset
 
 NO_SPLIT = dict(valid_fraction=0, test_fraction=0)
 
@@ -79,7 +79,7 @@ def test_csv_rejects_keep_the_raw_row_and_its_cells(workspace, tmp_path):
 
 
 def _fields():
-    from brie.data_normalize import Fields
+    from brie.data.normalize import Fields
 
     return Fields(prompt="q", completion="a")
 

@@ -84,8 +84,8 @@ def test_cli_errors_are_one_line(workspace):
     assert res.exit_code == 1 and "'nope': no run" in res.output
 
 
-def test_demo_step_evaluates_and_writes_the_report(sweep_ws, shared_benchmarks, monkeypatch):
-    from brie import demo
+def test_demo_step_evaluates_and_writes_the_report(sweep_ws, monkeypatch):
+    from brie.demo import steps as demo
 
     ws, _ = sweep_ws
     monkeypatch.setattr(demo, "DEMO_EVAL_QUESTIONS", 2)
@@ -95,11 +95,11 @@ def test_demo_step_evaluates_and_writes_the_report(sweep_ws, shared_benchmarks, 
     assert said[-1] == f"Report written: {ws.exports_dir / 'demo-run' / 'report.md'}"
     labels = [r["label"] for r in ws.store.db["eval_results"].rows]
     assert labels == ["base", "demo-run@20"]  # best_step
-    assert "gsm8k:gsm8k_test.jsonl" in (ws.exports_dir / "demo-run" / "report.md").read_text()
+    assert "| gsm8k |" in (ws.exports_dir / "demo-run" / "report.md").read_text()
 
 
 def test_demo_step_without_a_run_says_so(workspace):
-    from brie import demo
+    from brie.demo import steps as demo
 
     said = []
     demo.step_eval_and_report(workspace, said.append)
@@ -107,7 +107,7 @@ def test_demo_step_without_a_run_says_so(workspace):
 
 
 def test_report_of_a_bare_run_shows_what_is_missing(workspace):
-    from brie.report import write_report
+    from brie.export.report import write_report
 
     with workspace.store.transaction() as db:
         db["runs"].insert({"name": "fresh", "model": "m", "status": "running", "method": "lora", "step": 3,

@@ -24,7 +24,7 @@ def test_eval_help_says_what_each_benchmark_needs(workspace):
     r = CliRunner().invoke(app, ["eval", "--help"], terminal_width=80)
     assert r.exit_code == 0
     text = " ".join(r.output.split())
-    for needed in ["gsm8k:../shared/benchmarks/gsm8k_test.jsonl", "mt-bench[:FILE] 1-10 grades of both turns; needs --judge",
+    for needed in ["without it, the test split shipped with brie", "mt-bench[:FILE] 1-10 grades of both turns; needs --judge",
                    "perplexity:DATA", "a registered dataset", "mcq:FILE", "overlap:SUITE", "lm-eval:TASK", "pip install 'brie[lm-eval]'",
                    "Judge for mt-bench (required by it)"]:
         assert needed in text, needed
@@ -49,8 +49,8 @@ def test_gsm8k_from_the_hub_fails_at_once_when_offline(workspace, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # restored after the test: load_records may set it
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     assert hub_reachable() is not None
-    for bench, hint in (("gsm8k", "gsm8k:../shared/benchmarks/gsm8k_test.jsonl"),
-                        ("mt-bench", "mt-bench:../shared/benchmarks/mt_bench_questions.jsonl")):
+    for bench, hint in (("gsm8k:openai/gsm8k", "gsm8k:test.jsonl"),
+                        ("mt-bench:HuggingFaceH4/mt_bench_prompts", "mt-bench:question.jsonl")):
         r = CliRunner().invoke(app, ["eval", "--models", "base", "--base-model", "x", "--benchmarks", bench,
                                      "--judge", "openai-compatible:j@http://127.0.0.1:1/v1"])
         assert r.exit_code == 1, r.output

@@ -2,10 +2,10 @@
 
 import json
 
-from brie.checkpoints import resolve_specs
+from brie.models.specs import resolve_specs
 from brie.evals import parse_benchmark
 from brie.evals.runner import evaluate
-from brie.forgetting import base_result_for
+from brie.evals.forgetting import base_result_for
 from brie.store import evals as eval_rows
 from tests.evalkit import make_adapter, register_run
 
@@ -16,8 +16,8 @@ ROWS = [{"question": f"Tom has {a} apples and buys {b} more. How many now?",
 
 def test_shots_put_k_worked_examples_from_the_files_end_in_the_prompt(workspace, tiny_model_dir, tmp_path):
     from brie.evals.gsm8k import INSTRUCTION
-    from brie.generate import generate_batch
-    from brie.models import load_model
+    from brie.generation.mlx_engine import generate_batch
+    from brie.models.registry import load_model
 
     data = tmp_path / "gsm.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from brie.checkpoints import resolve_specs
+from brie.models.specs import resolve_specs
 from brie.errors import BrieError
 from brie.evals import parse_benchmark
 from brie.evals.runner import evaluate
@@ -113,7 +113,7 @@ def test_lm_eval_generation_task_stores_what_the_model_generates_and_shots_are_a
     from mlx_lm import generate
     from mlx_lm.sample_utils import make_sampler
 
-    from brie.models import load_model
+    from brie.models.registry import load_model
 
     register_run(workspace, "r1", str(tiny_model_dir), {4: make_adapter(tiny_model_dir, tmp_path / "a4", seed=2)})
     (_, tuned) = specs = resolve_specs(workspace, "base,r1@4", str(tiny_model_dir))

@@ -6,7 +6,7 @@ import pytest
 
 from brie.evals.gsm8k import extract_flexible, extract_strict, normalize_number, score_output, target_of
 from brie.evals.mcq import normalize_row, pick
-from brie.forgetting import bootstrap_ci, mcnemar_exact, paired_delta, summarize, worst_text
+from brie.evals.forgetting import bootstrap_ci, mcnemar_exact, paired_delta, summarize, worst_text
 
 
 @pytest.mark.parametrize("output, strict, flexible", [

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-pytest.importorskip("brie.judge", reason="the judging code (brie.judge) is not in this build")
+pytest.importorskip("brie.judging.runner", reason="the judging code (brie.judging.runner) is not in this build")
 judge_server = pytest.importorskip("tests.judge_server", reason="tests/judge_server.py not in this build")
 
-from brie.checkpoints import resolve_specs  # noqa: E402
+from brie.models.specs import resolve_specs  # noqa: E402
 from brie.evals import parse_benchmark  # noqa: E402
 from brie.evals.mtbench import make_judge  # noqa: E402
 from brie.evals.runner import evaluate  # noqa: E402
@@ -25,10 +25,10 @@ def behaviour(call):
     return {"text": "The second answer drifts. Rating: [[4]]"}
 
 
-def test_mt_bench_grades_both_turns_and_averages_by_hand(workspace, tiny_model_dir, shared_benchmarks):
+def test_mt_bench_grades_both_turns_and_averages_by_hand(workspace, tiny_model_dir):
     with judge_server.JudgeServer(behaviour) as server:
         judge = make_judge(f"openai-compatible:judge@{server.url}/v1", workspace)
-        bench = parse_benchmark(f"mt-bench:{shared_benchmarks / 'mt_bench_questions.jsonl'}", max_tokens=4)
+        bench = parse_benchmark("mt-bench", max_tokens=4)  # the shipped questions
         specs = resolve_specs(workspace, "base", str(tiny_model_dir))
         (result,) = evaluate(workspace, specs, [bench], limit=2, judge=judge)
         calls = len(server.calls)
@@ -47,9 +47,9 @@ def test_mt_bench_grades_both_turns_and_averages_by_hand(workspace, tiny_model_d
     assert result["settings"]["judge"] == f"openai-compatible:judge@{server.url}/v1"
 
 
-def test_mt_bench_without_a_judge_is_a_one_line_error(workspace, tiny_model_dir, shared_benchmarks):
+def test_mt_bench_without_a_judge_is_a_one_line_error(workspace, tiny_model_dir):
     from brie.errors import BrieError
 
-    bench = parse_benchmark(f"mt-bench:{shared_benchmarks / 'mt_bench_questions.jsonl'}")
+    bench = parse_benchmark("mt-bench")
     with pytest.raises(BrieError, match="needs a judge.*anthropic:claude-sonnet-5-5"):
         evaluate(workspace, resolve_specs(workspace, "base", str(tiny_model_dir)), [bench])

@@ -3,7 +3,7 @@
 import pytest
 
 from brie.evals import parse_benchmark
-from brie.report import build_report
+from brie.export.report import build_report
 from brie.store import evals as eval_rows
 from tests.evalkit import register_run
 

@@ -2,15 +2,15 @@
 
 import pytest
 
-pytest.importorskip("brie.judge", reason="the judging code (brie.judge) is not in this build")
+pytest.importorskip("brie.judging.runner", reason="the judging code (brie.judging.runner) is not in this build")
 fixtures = pytest.importorskip("tests.judge_fixtures", reason="tests/judge_fixtures.py not in this build")
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: E402,F401  (fixtures)
 from tests.judge_server import JudgeServer  # noqa: E402
 
 
 def test_report_shows_win_rate_position_bias_and_small_n(fresh_ws):
-    from brie.judge import compare
-    from brie.report import build_report
+    from brie.judging.runner import compare
+    from brie.export.report import build_report
 
     with JudgeServer(lambda call: {"text": "B is better. [[B]]"}) as server:
         judge = f"openai-compatible:judge@{server.url}/v1"
@@ -20,7 +20,7 @@ def test_report_shows_win_rate_position_bias_and_small_n(fresh_ws):
     section = report.split("## Win rates and judge agreement")[1].split("## Forgetting")[0]
     assert "No judgments yet." not in section
     # "[[B]]" always names the answer shown second: win rate and first-shown rate follow from the draws
-    from brie.stats import results
+    from brie.judging.stats import results
 
     [row] = [r for r in results(fresh_ws)["results"] if r["category"] == "(all)"]
     assert row["first_shown_win_rate"] == 0.0
@@ -46,9 +46,9 @@ def _clone_generations(ws, src_run: str, new_run: str, step: int = 10) -> dict:
 
 def test_report_counts_only_this_runs_comparisons(fresh_ws):
     """Another run's base-vs-checkpoint verdicts (and judge agreement on them) stay out of r1's report."""
-    from brie.judge import compare, judge_comparisons, make_comparisons
-    from brie.report import build_report
-    from brie.stats import results
+    from brie.judging.runner import compare, judge_comparisons, make_comparisons
+    from brie.export.report import build_report
+    from brie.judging.stats import results
 
     with fresh_ws.store.transaction() as db:  # no checkpoint files needed: its answers are copied below
         db["runs"].insert({"name": "other", "model": "tiny", "status": "completed", "method": "lora",
@@ -77,7 +77,7 @@ def test_report_counts_only_this_runs_comparisons(fresh_ws):
 
 
 def test_report_of_a_failed_run_says_how_far_it_got(fresh_ws):
-    from brie.report import build_report
+    from brie.export.report import build_report
 
     with fresh_ws.store.transaction() as db:
         db["runs"].insert({"name": "broke", "model": "tiny", "status": "failed", "method": "lora",
@@ -93,8 +93,8 @@ def test_report_shows_judge_agreement_with_n_and_the_parse_failure_rate(fresh_ws
     invalid, asked again). The agreement row and the caveat are checked against the stored rows."""
     import itertools
 
-    from brie.judge import compare, judge_comparisons
-    from brie.report import build_report
+    from brie.judging.runner import compare, judge_comparisons
+    from brie.export.report import build_report
     from tests.judge_server import answers_in
 
     calls_two = itertools.count(1)

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from brie.checkpoints import ModelSpec, resolve_specs
+from brie.models.specs import ModelSpec, resolve_specs
 from brie.evals import parse_benchmark, parse_benchmarks
 from brie.evals.runner import evaluate, sweep_specs
 from brie.store import evals as eval_rows
@@ -25,9 +25,9 @@ def run_ws(workspace, tiny_model_dir, adapters):
     return workspace
 
 
-def test_gsm8k_stores_every_item_and_resumes_after_interrupt(run_ws, shared_benchmarks):
+def test_gsm8k_stores_every_item_and_resumes_after_interrupt(run_ws):
     specs = resolve_specs(run_ws, "base,r1@2")
-    bench = parse_benchmarks(f"gsm8k:{shared_benchmarks / 'gsm8k_test.jsonl'}", max_tokens=6)
+    bench = parse_benchmarks("gsm8k", max_tokens=6)  # the shipped test split
 
     class Interrupted(Exception):
         pass
@@ -131,8 +131,8 @@ def test_perplexity_is_the_token_weighted_loss_of_mlx_lm_tokenization(run_ws, tm
 
 
 def test_overlap_file_and_sweep_forgetting_and_plot(run_ws, tmp_path):
-    from brie.forgetting import forgetting_table
-    from brie.plots import plot_sweep
+    from brie.evals.forgetting import forgetting_table
+    from brie.export.plots import plot_sweep
 
     f = tmp_path / "refs.jsonl"
     f.write_text("\n".join(json.dumps({"prompt": f"Say {w}", "reference": f"{w} indeed"})

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from brie.checkpoints import resolve_specs
+from brie.models.specs import resolve_specs
 from brie.evals import parse_benchmark
 from brie.evals.runner import evaluate, sweep_specs
-from brie.forgetting import forgetting_table
-from brie.plots import sweep_series
-from brie.report import build_report
+from brie.evals.forgetting import forgetting_table
+from brie.export.plots import sweep_series
+from brie.export.report import build_report
 from brie.store import evals as eval_rows
 from tests.evalkit import make_adapter, register_run
 

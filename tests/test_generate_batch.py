@@ -1,7 +1,7 @@
 def test_generate_batch_matches_one_at_a_time_greedy(tiny_model_dir):
     from mlx_lm import load
 
-    from brie.generate import generate_batch, stream_answer
+    from brie.generation.mlx_engine import generate_batch, stream_answer
 
     model, tok = load(str(tiny_model_dir))
     prompts = ["hello", "a longer prompt here", "x"]
@@ -12,7 +12,7 @@ def test_generate_batch_matches_one_at_a_time_greedy(tiny_model_dir):
 
 
 def test_generation_stops_at_end_of_text_as_well_as_the_chat_end(tiny_model_dir):
-    from brie.models import load_model
+    from brie.models.registry import load_model
 
     _, tok = load_model(None, str(tiny_model_dir))
     ids = {tok.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|im_end|>")}

@@ -1,4 +1,4 @@
-"""The embedded SmolLM2 GGUF, converted by brie.gguf_convert, must compute what the GGUF computes.
+"""The embedded SmolLM2 GGUF, converted by brie.models.gguf, must compute what the GGUF computes.
 
 The reference is a float64 NumPy Llama written here against the GGUF tensors exactly as
 llama.cpp stores them: llama.cpp names, q/k rows still permuted, and llama.cpp's "normal" rope
@@ -14,8 +14,8 @@ import json
 import numpy as np
 import pytest
 
-from brie import gguf_convert
-from brie.gguf_convert import convert_gguf, find_embedded_gguf
+from brie.models import gguf as gguf_convert
+from brie.models.gguf import convert_gguf, find_embedded_gguf
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from brie.errors import BrieError
-from brie.judge import compare, judge_comparisons
-from brie.judges import JudgeError, parse_judge
-from brie.stats import results
+from brie.judging.runner import compare, judge_comparisons
+from brie.judging.judges import JudgeError, parse_judge
+from brie.judging.stats import results
 from brie.store import judging as rows
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.judge_server import JudgeServer, answers_in
@@ -48,7 +48,7 @@ def server_env(monkeypatch):
 
 
 def test_always_A_judge_gives_first_shown_every_time(fresh_ws, server_env):
-    from brie.export import judged_lines
+    from brie.export.judged import judged_lines
 
     server = server_env(always("Both fine. [[A]]"))
     ids, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], **FAST)
@@ -240,8 +240,8 @@ def test_missing_key_is_a_clear_error(fresh_ws, monkeypatch):
 
 
 def test_exports_and_grading(fresh_ws, server_env, tmp_path):
-    from brie.export import export_csv, export_dpo, export_judged
-    from brie.judge import grade
+    from brie.export.judged import export_csv, export_dpo, export_judged
+    from brie.judging.runner import grade
 
     server_env(lambda call: {"text": "Rating: [[7]]"} if "rate the response" in call["body"]["system"][0]["text"]
                else prefer_longer(call))

@@ -3,7 +3,7 @@
 import pytest
 
 from brie.errors import BrieError
-from brie.judge import compare, grade
+from brie.judging.runner import compare, grade
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.judge_server import JudgeServer
 
@@ -64,7 +64,7 @@ def test_the_default_judge_without_its_key_says_it_was_the_default(fresh_ws, mon
         r = CliRunner().invoke(app, command + ["--max-tokens", "9"])
         assert r.exit_code == 1, r.output
         assert ("error: judge anthropic:claude-sonnet-5-5: ANTHROPIC_API_KEY is not set; no --judge given, so the "
-                "default anthropic:claude-sonnet-5-5 (brie/judges.toml) was used; set ANTHROPIC_API_KEY or pass "
+                "default anthropic:claude-sonnet-5-5 (brie/judging/judges.toml) was used; set ANTHROPIC_API_KEY or pass "
                 "--judge openai-compatible:<model>@<url> for a local server") in " ".join(r.output.split())
     # named explicitly, the same judge gets the plain message
     r = CliRunner().invoke(app, ["compare", "--suite", "s", "--a", "base", "--b", "r1@10", "--max-tokens", "9",

@@ -15,8 +15,8 @@ def ws(workspace, tiny_model_dir, tmp_path):
 
 
 def test_suite_generation_stores_identity_and_reruns_generate_nothing(ws):
-    from brie.checkpoints import resolve_specs
-    from brie.generate import generate_suite
+    from brie.models.specs import resolve_specs
+    from brie.generation.runner import generate_suite
 
     specs = resolve_specs(ws, "base,r1@best")
     seen = []
@@ -36,9 +36,10 @@ def test_suite_generation_stores_identity_and_reruns_generate_nothing(ws):
 
 
 def test_multi_turn_feeds_the_model_its_own_answer(ws):
-    from brie.checkpoints import resolve_specs
-    from brie.generate import generate_batch, generate_suite
-    from brie.models import load_model
+    from brie.models.specs import resolve_specs
+    from brie.generation.mlx_engine import generate_batch
+    from brie.generation.runner import generate_suite
+    from brie.models.registry import load_model
 
     spec = resolve_specs(ws, "r1@10")[0]
     generate_suite(ws, "s", [spec], max_tokens=6)
@@ -51,8 +52,8 @@ def test_multi_turn_feeds_the_model_its_own_answer(ws):
 
 
 def test_samples_at_temperature_zero_is_refused(ws):
-    from brie.checkpoints import resolve_specs
-    from brie.generate import generate_suite
+    from brie.models.specs import resolve_specs
+    from brie.generation.runner import generate_suite
 
     with pytest.raises(BrieError, match="identical"):
         generate_suite(ws, "s", resolve_specs(ws, "base", "tiny"), samples=2)

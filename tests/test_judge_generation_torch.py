@@ -25,8 +25,8 @@ def _peft_adapter(model_dir, out):
 
 
 def test_torch_engine_matches_mlx_on_base_and_applies_the_peft_adapter(workspace, tiny_model_dir, tmp_path):
-    from brie.checkpoints import resolve_specs
-    from brie.generate import generate_suite
+    from brie.models.specs import resolve_specs
+    from brie.generation.runner import generate_suite
 
     ckpt = make_adapter(tiny_model_dir, tmp_path / "runs" / "r1" / "10")
     _peft_adapter(tiny_model_dir, ckpt)
@@ -45,8 +45,8 @@ def test_torch_engine_matches_mlx_on_base_and_applies_the_peft_adapter(workspace
 
 
 def test_auto_engine_is_mlx_without_cuda(workspace, tiny_model_dir, tmp_path):
-    from brie.checkpoints import resolve_specs
-    from brie.generate_torch import wants_torch
+    from brie.models.specs import resolve_specs
+    from brie.generation.torch_engine import wants_torch
 
     setup_workspace(workspace, tiny_model_dir, make_adapter(tiny_model_dir, tmp_path / "ad"))
     with workspace.store.transaction() as db:

@@ -5,12 +5,12 @@ from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtu
 
 
 def test_mlx_lm_server_judge_stores_raw_answers(fresh_ws, tiny_model_dir):
-    from brie.judge import judge_comparisons
-    from brie.local_judge import mlx_server
+    from brie.judging.runner import judge_comparisons
+    from brie.judging.local_server import mlx_server
 
-    from brie.checkpoints import resolve_specs
-    from brie.generate import generate_suite
-    from brie.judge import make_comparisons
+    from brie.models.specs import resolve_specs
+    from brie.generation.runner import generate_suite
+    from brie.judging.runner import make_comparisons
 
     gens = generate_suite(fresh_ws, "s", resolve_specs(fresh_ws, "base,r1@10"), max_tokens=8)  # stored: no model load
     ids = make_comparisons(fresh_ws, "s", gens, "base", "r1@10")[:2]
@@ -25,7 +25,7 @@ def test_mlx_lm_server_judge_stores_raw_answers(fresh_ws, tiny_model_dir):
 
 
 def test_demo_step_skips_without_a_trained_run(workspace):
-    from brie.demo import step_compare_demo
+    from brie.demo.steps import step_compare_demo
 
     said = []
     step_compare_demo(workspace, said.append)
@@ -36,7 +36,8 @@ def test_demo_judge_keeps_its_name_when_the_port_changes(fresh_ws, monkeypatch):
     """The demo's local judge gets a new port on each run; its verdicts must still be found and reused."""
     from contextlib import contextmanager
 
-    from brie import demo, local_judge
+    from brie.demo import steps as demo
+    from brie.judging import local_server as local_judge
     from tests.judge_server import JudgeServer
 
     servers = []

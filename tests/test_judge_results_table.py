@@ -17,7 +17,7 @@ def prefer_longer(call):
 
 @pytest.fixture
 def judged_twice(fresh_ws):
-    from brie.judge import compare
+    from brie.judging.runner import compare
 
     with JudgeServer(prefer_longer) as server:
         judges = [f"openai-compatible:default_model@{server.url}/v1", f"openai-compatible:other@{server.url}/v1"]
@@ -40,7 +40,7 @@ def show(width: int) -> str:
 
 def test_results_fit_80_columns_without_breaking_values(judged_twice):
     ws, judges = judged_twice
-    from brie.stats import results
+    from brie.judging.stats import results
 
     data = results(ws)
     out = show(80)
@@ -68,8 +68,8 @@ def test_results_wide_keeps_every_column(judged_twice):
 
 
 def test_results_show_the_spread_across_samples_only_when_there_are_several(judged_twice):
-    from brie.judge import compare
-    from brie.stats import results
+    from brie.judging.runner import compare
+    from brie.judging.stats import results
 
     assert "sample sd" not in show(200) and "spread" not in show(80)  # one sample each
     ws, _ = judged_twice

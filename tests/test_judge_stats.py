@@ -1,6 +1,6 @@
 import pytest
 
-from brie.stats import combined, final_verdicts, kappa, wilson
+from brie.judging.stats import combined, final_verdicts, kappa, wilson
 
 
 def test_wilson_interval_known_values():

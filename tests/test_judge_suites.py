@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from brie.cli import app
 from brie.errors import BrieError
-from brie.suites import import_suite, parse_suite_file, show_suite
+from brie.data.suites import import_suite, parse_suite_file, show_suite
 
 
 def _write(path, lines):

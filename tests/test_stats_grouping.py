@@ -6,7 +6,7 @@ from itertools import combinations
 
 import pytest
 
-from brie.stats import combined, final_verdicts, kappa, results
+from brie.judging.stats import combined, final_verdicts, kappa, results
 
 T0 = "2026-11-22T10:00:00Z"
 JUDGES = ["openai:j1", "openai:j2", "openai:j3"]

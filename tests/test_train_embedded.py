@@ -10,8 +10,8 @@ from tests.train_helpers import register_dataset, write_chat_data
 
 @pytest.mark.slow
 def test_demo_step_trains_the_embedded_model(workspace, embedded_model_dir, tmp_path, monkeypatch):
-    from brie import demo
-    from brie.models import DEFAULT_MODEL
+    from brie.demo import steps as demo
+    from brie.models.registry import DEFAULT_MODEL
     from brie.store.models import upsert_model
 
     upsert_model(workspace.store, DEFAULT_MODEL, "test fixture", str(embedded_model_dir), "local")

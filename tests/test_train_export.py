@@ -12,15 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from brie.errors import BrieError
-from brie.export_model import export_model
-from brie.train import train
+from brie.export.model import export_model
+from brie.training.lifecycle import train
 from tests.train_helpers import tiny_config, write_chat_data
 
 PROMPTS = ["add 1 2", "add 40 9", "hello there", "what is cheese?"]
 
 
 def greedy(model, tokenizer, prompt):
-    from brie.generate import stream_answer
+    from brie.generation.mlx_engine import stream_answer
 
     return "".join(stream_answer(model, tokenizer, prompt, max_tokens=12))
 
@@ -28,7 +28,7 @@ def greedy(model, tokenizer, prompt):
 def last_logits(model, tokenizer, prompt):
     import mlx.core as mx
 
-    from brie.generate import chat_prompt
+    from brie.generation.chat import chat_prompt
 
     ids = tokenizer.encode(chat_prompt(tokenizer, [{"role": "user", "content": prompt}]), add_special_tokens=False)
     return np.array(model(mx.array([ids]))[0, -1].astype(mx.float32))

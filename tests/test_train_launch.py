@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from brie.errors import BrieError
 from brie.store import runs as run_rows
-from brie.train import create_run, train
+from brie.training.lifecycle import create_run, train
 from tests.train_helpers import register_dataset, tiny_config, write_chat_data
 
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "peft", "accelerate"))

@@ -24,8 +24,9 @@ from tests.train_helpers import write_chat_data
 TOL = 1e-5
 KILL_SCRIPT = """
 import json, os, signal, sys
-from brie.train import TrainCallback, train
-from brie.train_config import resolve_config
+from brie.training.context import TrainCallback
+from brie.training.lifecycle import train
+from brie.training.config import resolve_config
 from brie.workspace import Workspace
 
 class KillAt(TrainCallback):
@@ -43,8 +44,8 @@ def losses(ws, run_name, metric):
 
 
 def test_kill_9_then_resume_matches_uninterrupted(workspace, tiny_model_dir, tmp_path):
-    from brie.train import train
-    from brie.train_config import resolve_config
+    from brie.training.lifecycle import train
+    from brie.training.config import resolve_config
 
     data = write_chat_data(tmp_path / "chat")
     settings = dict(model=str(tiny_model_dir), data=str(data), iters=24, save_every=5, eval_every=5,
@@ -89,7 +90,7 @@ def test_kill_9_then_resume_matches_uninterrupted(workspace, tiny_model_dir, tmp
 
 def test_resume_refuses_running_and_completed(workspace, tiny_model_dir, tmp_path):
     from brie.errors import BrieError
-    from brie.train import create_run, resume_training, train
+    from brie.training.lifecycle import create_run, resume_training, train
     from tests.train_helpers import tiny_config
 
     data = write_chat_data(tmp_path / "chat")

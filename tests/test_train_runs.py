@@ -10,11 +10,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from brie.checkpoints import resolve_spec, sha256_file
+from brie.models.specs import resolve_spec, sha256_file
 from brie.errors import BrieError
 from brie.store import runs as run_rows
-from brie.train import create_run, reap_dead_runs, train
-from brie.train_config import resolve_config
+from brie.training.lifecycle import create_run, reap_dead_runs, train
+from brie.training.config import resolve_config
 from tests.train_helpers import StopAt, register_dataset, tiny_config, write_chat_data, write_text_data
 
 
@@ -185,7 +185,7 @@ def test_sigterm_from_the_ui_cancels_the_process(workspace, tiny_model_dir, data
     import time
     from pathlib import Path
 
-    from brie.train import launch
+    from brie.training.lifecycle import launch
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     log = workspace.root / "launch.log"
@@ -210,7 +210,7 @@ def test_sigterm_from_the_ui_cancels_the_process(workspace, tiny_model_dir, data
 def test_backend_auto_picks_mlx_without_cuda():
     import platform
 
-    from brie.train import pick_backend
+    from brie.training.lifecycle import pick_backend
 
     try:
         import torch

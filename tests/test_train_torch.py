@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from brie.store import runs as run_rows
-from brie.train import resume_training, train
+from brie.training.lifecycle import resume_training, train
 from tests.train_helpers import StopAt, tiny_config, write_chat_data
 
 pytest.importorskip("torch")

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from tests.tui_fixtures import SECRET_MODEL, SECRET_RUN, SECRET_STEP, add_comparisons, fill_demo, wait_for
 
-pytest.importorskip("brie.judge", reason="the judging core is not merged yet")
+pytest.importorskip("brie.judging.runner", reason="the judging core is not merged yet")
 pytestmark = pytest.mark.anyio
 
 SECRETS = [SECRET_MODEL, SECRET_RUN, str(SECRET_STEP), "base", "pirate-lora"]
@@ -233,7 +233,7 @@ async def test_leaving_with_an_app_key_ends_the_session_and_b_resumes_with_what_
 async def test_the_name_dialog_offers_the_last_human_judge_of_the_workspace(workspace):
     from textual.widgets import Input
 
-    from brie.judge import record_human_verdict
+    from brie.judging.runner import record_human_verdict
     from tui.app import BrieApp
     from tui.screens.blind import BlindSetupScreen
 
@@ -248,12 +248,12 @@ async def test_the_name_dialog_offers_the_last_human_judge_of_the_workspace(work
 
 
 async def test_a_verdict_that_cannot_be_stored_is_taken_back(workspace, monkeypatch):
-    import brie.judge
+    import brie.judging.runner
     from brie.errors import BrieError
     from tui.app import BrieApp
 
     add_comparisons(workspace, ["a", "b", "a"])
-    real = brie.judge.record_human_verdict
+    real = brie.judging.runner.record_human_verdict
     calls = []
 
     def flaky(*args, **kwargs):
@@ -262,7 +262,7 @@ async def test_a_verdict_that_cannot_be_stored_is_taken_back(workspace, monkeypa
             raise BrieError("database is locked")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(brie.judge, "record_human_verdict", flaky)
+    monkeypatch.setattr(brie.judging.runner, "record_human_verdict", flaky)
     app = BrieApp(workspace, poll_interval=0.1)
     async with app.run_test(size=(150, 45)) as pilot:
         session = await start_session(app, pilot)
@@ -280,7 +280,7 @@ async def test_a_verdict_that_cannot_be_stored_is_taken_back(workspace, monkeypa
 
 
 async def test_a_prompt_judged_elsewhere_meanwhile_is_not_counted_nor_undone(workspace):
-    from brie.judge import record_human_verdict
+    from brie.judging.runner import record_human_verdict
     from tui.app import BrieApp
     from tui.screens.reveal import RevealScreen
 
@@ -306,7 +306,7 @@ async def test_a_prompt_judged_elsewhere_meanwhile_is_not_counted_nor_undone(wor
 
 
 async def test_a_resumed_session_drops_what_was_judged_meanwhile(workspace):
-    from brie.judge import record_human_verdict
+    from brie.judging.runner import record_human_verdict
     from tui.app import BrieApp
     from tui.screens.blind import BlindSessionScreen
     from tui.screens.help import HelpScreen

@@ -28,7 +28,8 @@ async def open_detail(app, pilot, name):
 
 
 async def test_u_resumes_a_cancelled_run_in_its_own_process(workspace, tiny_model_dir, tmp_path):
-    from brie.train import TrainCallback, train
+    from brie.training.context import TrainCallback
+    from brie.training.lifecycle import train
     from tests.train_helpers import tiny_config, write_chat_data
 
     class CancelAt6(TrainCallback):

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from brie.store import utcnow
-from brie.train import TrainCallback
+from brie.training.context import TrainCallback
 
 
 def write_chat_data(folder: Path, n_train: int = 48, n_valid: int = 16, seed: int = 0, word: str = "cheese") -> Path:
@@ -42,7 +42,7 @@ def register_dataset(ws, name: str, folder: Path, version: int = 1) -> int:
 
 
 def tiny_config(model: Path, data: Path, **kw):
-    from brie.train_config import resolve_config
+    from brie.training.config import resolve_config
 
     values = dict(model=str(model), data=str(data), iters=12, save_every=4, eval_every=4, steps_per_report=2,
                   batch_size=4, num_layers=-1, learning_rate=1e-3, val_batches=2)

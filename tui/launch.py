@@ -44,9 +44,9 @@ class Launched:
 
 
 def launch_training(ws, name: str, train_args: list[str]) -> Launched:
-    """Start `brie train <train_args>` through brie.train.launch: its own session (closing the UI
+    """Start `brie train <train_args>` through brie.training.lifecycle.launch: its own session (closing the UI
     never stops it; SIGTERM cancels it), output to logs/<name>-<time>.log in the workspace."""
-    from brie.train import launch
+    from brie.training.lifecycle import launch
 
     logs = Path(ws.root) / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The `brie` command line: thin — parse, call the core, print (rich tables; --json for scripts).
 
-Each area has its own module here with its own typer sub-app; this file joins them.
+Each area has its own module here with a `register(app)` that adds its commands; this file joins them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from brie.cli.common import console, err_console, fail
+from brie.cli import data, evals, foundation, generation, judge, train, tui
+from brie.cli.common import console, err_console, export_app, fail
 from brie.errors import BrieError
 
 
@@ -77,19 +78,7 @@ def _root(
         launch(ws)
 
 
-from brie.cli import foundation, generation  # noqa: E402  (registration needs `app`)
-from brie.cli import judge  # noqa: E402
-from brie.cli import train as train_cli  # noqa: E402
-from brie.cli import tui as tui_cli  # noqa: E402
-
-foundation.register(app)
-generation.register(app)
-judge.register(app)
-train_cli.register(app)
-tui_cli.register(app)
-
-from brie.cli import data  # noqa: E402
-
-data.register(app)
-
-from brie.cli import evals as _evals; _evals.register(app)  # noqa: E402,E702
+# Each area's module adds its commands and groups; `export` is shared by two areas (see common.py).
+for area in (foundation, data, train, generation, judge, evals, tui):
+    area.register(app)
+app.add_typer(export_app, name="export")

@@ -12,6 +12,10 @@ from rich.console import Console
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
+# `brie export …` gathers commands from two areas: judged/csv/dpo (judge.py) and model (train.py).
+export_app = typer.Typer(help="Write judged JSONL, the results CSV, DPO pairs or a fused model into exports/.",
+                         no_args_is_help=True)
+
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -44,8 +44,8 @@ def data_import(
     as_json: bool = typer.Option(False, "--json", help="Print the dataset record and report as JSON."),
 ) -> None:
     """Import a dataset: validate, normalize to mlx-lm's formats, dedupe, split, sample, report."""
-    from brie.data_normalize import Fields
-    from brie.datasets import ImportOptions, import_dataset
+    from brie.data.normalize import Fields
+    from brie.data.datasets import ImportOptions, import_dataset
 
     opts = ImportOptions(
         format=fmt, fields=Fields(prompt=prompt_field, completion=completion_field, text=text_field,
@@ -72,7 +72,7 @@ def data_list(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Datasets in this workspace, with their split sizes, sample ratio and seed."""
-    from brie.datasets import list_datasets
+    from brie.data.datasets import list_datasets
 
     rows = list_datasets(Workspace.open(), all_versions)
     if as_json:
@@ -94,7 +94,7 @@ def data_show(
     as_json: bool = typer.Option(False, "--json", help="Print the record and report as JSON."),
 ) -> None:
     """One dataset: where it is, its report (rows per split, sample, normalizations, rejects, lengths)."""
-    from brie.datasets import describe_counts, get_dataset
+    from brie.data.datasets import describe_counts, get_dataset
 
     row = get_dataset(Workspace.open(), name, version)
     if as_json:

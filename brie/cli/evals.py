@@ -43,12 +43,12 @@ def eval_command(
     \b
     What each benchmark needs (--benchmarks takes several, comma-separated):
     gsm8k[:FILE]     math word problems, exact match (strict, flexible).
-                     FILE: a JSONL of {question, answer}, e.g.
-                     gsm8k:../shared/benchmarks/gsm8k_test.jsonl; without
-                     it, the hub's openai/gsm8k (needs network or a cache).
-    mt-bench[:FILE]  1-10 grades of both turns; needs --judge. FILE: e.g.
-                     mt-bench:../shared/benchmarks/mt_bench_questions.jsonl;
-                     without it, the hub's HuggingFaceH4/mt_bench_prompts.
+                     FILE: a JSONL of {question, answer}, or a hub id
+                     such as openai/gsm8k; without it, the test split
+                     shipped with brie (1,319 problems, offline).
+    mt-bench[:FILE]  1-10 grades of both turns; needs --judge. FILE: FastChat's
+                     question.jsonl format, or a hub id; without it, the
+                     80 questions shipped with brie (offline).
     perplexity:DATA  mean loss and perplexity. DATA: a registered dataset
                      (test or valid split), a folder with test.jsonl or
                      valid.jsonl, or a .jsonl file.
@@ -61,11 +61,11 @@ def eval_command(
                      of your own; needs the extra (pip install 'brie[lm-eval]')
                      and, for registry tasks, the network or a cached copy.
     """
-    from brie.checkpoints import resolve_specs
+    from brie.models.specs import resolve_specs
     from brie.evals import display_name, parse_benchmarks
-    from brie.evals.runner import evaluate, sweep_specs
-    from brie.experiments import headline
-    from brie.forgetting import base_result_for, compare_results, summarize, worst_text
+    from brie.evals.forgetting import worst_text
+    from brie.evals.runner import evaluate_vs_base, sweep_specs
+    from brie.export.experiments import headline
 
     ws = Workspace.open()
     if bool(models) == bool(sweep):
@@ -87,22 +87,14 @@ def eval_command(
                 tasks[key] = bar.add_task(f"{p.label} · {p.benchmark}", total=p.total)
             bar.update(tasks[key], completed=p.done)
 
-        results = evaluate(ws, specs, benches, limit=limit, batch_size=batch_size, progress=on_progress,
-                           judge=judge_obj)
-    deltas = []
-    for r in results:
-        if r["adapter_sha256"] is not None:
-            base = base_result_for(ws, r)
-            if base is not None:
-                deltas.append(compare_results(ws, base, r))
+        done = evaluate_vs_base(ws, specs, benches, limit=limit, batch_size=batch_size, progress=on_progress,
+                                judge=judge_obj)
+    results, deltas, summaries = done.results, done.deltas, done.summaries
     plots = []
     if sweep:
-        from brie.plots import plot_sweep
+        from brie.export.plots import plot_sweep
 
         plots = plot_sweep(ws, sweep)
-    # per checkpoint, the summary the report gives: worst benchmark, flagged drops, mean change
-    summaries = {label: summarize([d for d in deltas if d.label == label])
-                 for label in dict.fromkeys(d.label for d in deltas)}
     if as_json:
         print_json({"results": [{k: r[k] for k in ("id", "label", "run", "step", "adapter_sha256", "benchmark",
                                                    "settings", "n_done", "status", "metrics")} for r in results],
@@ -149,7 +141,7 @@ def experiments(
 
     The table on screen shows the main columns; --csv, --json and --markdown have every column.
     """
-    from brie.experiments import COLUMNS, experiment_rows, to_csv, to_markdown
+    from brie.export.experiments import COLUMNS, experiment_rows, to_csv, to_markdown
 
     if as_json + as_csv + as_markdown > 1:
         raise BrieError("choose one of --json, --csv, --markdown")
@@ -179,7 +171,7 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print {\"path\": …} as JSON."),
 ) -> None:
     """Write exports/<run>/report.md: loss curves, checkpoints, win rates, forgetting, caveats."""
-    from brie.report import write_report
+    from brie.export.report import write_report
 
     path = write_report(Workspace.open(), run)
     if as_json:

@@ -89,7 +89,7 @@ def models_add(
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
 ) -> None:
     """Register a model under a short name."""
-    from brie.models import add_model
+    from brie.models.registry import add_model
 
     row = add_model(Workspace.open(), source, name)
     if as_json:
@@ -101,7 +101,7 @@ def models_add(
 @models_app.command("prepare")
 def models_prepare() -> None:
     """Prepare the embedded default model (SmolLM2-135M-Instruct) from its GGUF, offline."""
-    from brie.models import prepare_default_model
+    from brie.models.registry import prepare_default_model
 
     path = prepare_default_model(Workspace.open(create=True), progress=console.print)
     console.print(f"Default model ready at {path}.")
@@ -109,7 +109,7 @@ def models_prepare() -> None:
 
 def demo() -> None:
     """The whole loop on the embedded default model, offline, in this workspace."""
-    from brie.demo import run_demo
+    from brie.demo.steps import run_demo
 
     # soft_wrap: the terminal wraps long lines itself, so paths are not broken by inserted newlines
     run_demo(Workspace.open(create=True), lambda text: console.print(text, soft_wrap=True))

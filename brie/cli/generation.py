@@ -9,7 +9,7 @@ import typer
 
 from brie.cli.common import console, print_json
 from brie.errors import BrieError
-from brie.models import DEFAULT_MODEL
+from brie.models.registry import DEFAULT_MODEL
 from brie.workspace import Workspace
 
 
@@ -40,8 +40,8 @@ def generate(
     if prompt is not None:
         _answer_one(ws, prompt, models, model, adapter, max_tokens, temp, seed)
         return
-    from brie.checkpoints import resolve_specs
-    from brie.generate import generate_suite
+    from brie.models.specs import resolve_specs
+    from brie.generation.runner import generate_suite
 
     ws = Workspace.open()
     specs = resolve_specs(ws, models or "base", base_model=None if model == DEFAULT_MODEL else model)
@@ -60,9 +60,9 @@ def generate(
 def _answer_one(ws: Workspace, prompt: str, models: str | None, model: str, adapter: str | None,
                 max_tokens: int, temp: float, seed: int | None) -> None:
     """Stream the answer of one model, or of each of --models in turn under a header."""
-    from brie.checkpoints import resolve_spec, resolve_specs
-    from brie.generate import stream_answer
-    from brie.models import load_model
+    from brie.models.specs import resolve_spec, resolve_specs
+    from brie.generation.mlx_engine import stream_answer
+    from brie.models.registry import load_model
 
     if models is not None and adapter is not None:
         raise BrieError("give --models or --adapter, not both")

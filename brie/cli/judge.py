@@ -7,22 +7,15 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from brie.cli.common import console, err_console, fail, print_json
+from brie.cli.common import console, err_console, export_app, fail, print_json
 from brie.words import plural
 from brie.workspace import Workspace
 
 suites_app = typer.Typer(help="Prompt suites: the prompts generation and judging run over.", no_args_is_help=True)
-export_app = typer.Typer(help="Write judged JSONL, the results CSV, or DPO pairs into exports/.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(suites_app, name="suites")
-    # `export` is shared with the training area (`brie export model`): join its group if it exists.
-    existing = next((g.typer_instance for g in app.registered_groups if g.name == "export"), None)
-    if existing is None:
-        app.add_typer(export_app, name="export")
-    else:
-        existing.registered_commands.extend(export_app.registered_commands)
     app.command("compare")(compare)
     app.command("grade")(grade)
     app.command("results")(results)
@@ -41,7 +34,7 @@ def suites_import(
     as_json: bool = typer.Option(False, "--json", help="Print the suite record as JSON."),
 ) -> None:
     """Import a prompt suite from a JSONL file."""
-    from brie.suites import import_suite
+    from brie.data.suites import import_suite
 
     row = import_suite(Workspace.open(), file, name, replace=replace)
     if as_json:
@@ -57,7 +50,7 @@ def suites_import(
 @suites_app.command("list")
 def suites_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Suites in this workspace."""
-    from brie.suites import list_suites
+    from brie.data.suites import list_suites
 
     rows = list_suites(Workspace.open())
     if as_json:
@@ -75,7 +68,7 @@ def suites_show(
     as_json: bool = typer.Option(False, "--json", help="Print the suite and its prompts as JSON."),
 ) -> None:
     """The prompts of one suite."""
-    from brie.suites import show_suite
+    from brie.data.suites import show_suite
 
     suite = show_suite(Workspace.open(), name)
     if as_json:
@@ -113,7 +106,7 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate what is missing for A and B on a suite, then judge them blind; resumable."""
-    from brie.judge import compare as run_compare
+    from brie.judging.runner import compare as run_compare
 
     ws = Workspace.open()
     # None: the table's default, which the core names in its error when that judge cannot be used.
@@ -176,7 +169,7 @@ def grade(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Single-answer grading (MT-Bench: `Rating: [[N]]`, 1–10; reference-guided when a prompt has a reference)."""
-    from brie.judge import grade as run_grade
+    from brie.judging.runner import grade as run_grade
 
     ws = Workspace.open()
     judges = [j.strip() for j in judge.split(",") if j.strip()] if judge else None
@@ -283,8 +276,8 @@ def results(
     as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
 ) -> None:
     """Win rates (ties as half) with 95% Wilson intervals, position bias, swap consistency, agreement, cost."""
-    from brie.export import check_filters
-    from brie.stats import results as compute
+    from brie.export.judged import check_filters
+    from brie.judging.stats import results as compute
 
     ws = Workspace.open()
     # A typo in --suite or --judge is an error listing what exists, as in `brie export`, not an
@@ -328,7 +321,7 @@ def results(
 
 
 def _export(kind: str, out, suite, judge, force: bool, as_json: bool) -> None:
-    from brie.export import write_export
+    from brie.export.judged import write_export
 
     r = write_export(Workspace.open(), kind, out, suite, judge, force)
     if as_json:

@@ -11,29 +11,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich import box
 from rich.table import Column, Table
 
-from brie.cli.common import console, err_console, print_json
+from brie.cli.common import console, err_console, export_app, print_json
 from brie.errors import BrieError
-from brie.train import TrainCallback
-from brie.train_config import help_text as h
+from brie.training.context import TrainCallback
+from brie.training.config import help_text as h
 from brie.workspace import Workspace
 
 runs_app = typer.Typer(help="Training runs and their checkpoints.", no_args_is_help=True)
 
 
-def _sub_app(app: typer.Typer, name: str, help: str) -> typer.Typer:
-    """The `name` group if another area registered it already (e.g. `export`), else a new one."""
-    for group in app.registered_groups:
-        if group.name == name:
-            return group.typer_instance
-    sub = typer.Typer(help=help, no_args_is_help=True)
-    app.add_typer(sub, name=name)
-    return sub
-
-
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.add_typer(runs_app, name="runs")
-    _sub_app(app, "export", "Exports: fused models, judged JSONL, reports.").command("model")(export_model)
 
 
 class RichProgress(TrainCallback):
@@ -129,7 +118,7 @@ def train(
     <name>@<step>. A --config YAML file (brie or mlx-lm lora keys) sets defaults; options here win.
     """
     given = dict(locals())  # first: the options, and nothing else
-    from brie.train import launch_rank
+    from brie.training.distributed import launch_rank
 
     ws = Workspace.open()
     # Under `accelerate launch` every process runs this command; only the main one prints.
@@ -152,8 +141,8 @@ def train(
 
 
 def _train(ws, given, callback, name, config, resume, suffix, as_json, patience, min_delta, keys):
-    from brie.train import create_run, resume_training, run_training
-    from brie.train_config import resolve_config
+    from brie.training.lifecycle import create_run, resume_training, run_training
+    from brie.training.config import resolve_config
 
     if resume:
         _run(ws, resume)
@@ -170,7 +159,7 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
         overrides.update(early_stopping_patience=patience, early_stopping_min_delta=min_delta,
                          keys=keys.split(",") if keys else None)
         cfg = resolve_config(config, overrides)
-        from brie.train import launch_rank
+        from brie.training.distributed import launch_rank
 
         run = create_run(ws, cfg, name, suffix)
         if not as_json and launch_rank()[0] == 0:
@@ -185,7 +174,7 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
 
 def _print_outcome(ws, run):
     from brie.store.runs import list_checkpoints
-    from brie.train import step_text
+    from brie.training.lifecycle import step_text
 
     ckpts = list_checkpoints(ws.store, run["id"])
     last = ckpts[-1]["step"] if ckpts else None
@@ -206,7 +195,7 @@ def _print_outcome(ws, run):
 
 
 def _open():
-    from brie.train import reap_dead_runs
+    from brie.training.lifecycle import reap_dead_runs
 
     ws = Workspace.open()
     for name in reap_dead_runs(ws):
@@ -287,7 +276,7 @@ def _decoded(run: dict, ws) -> dict:
 def runs_show(name: str = typer.Argument(..., help="Run name."),
               as_json: bool = typer.Option(False, "--json", help="Print as JSON (run, config, checkpoints, last metrics).")) -> None:
     """One run: status, config, LoRA scale, checkpoints, metrics."""
-    from brie.runs import size_text
+    from brie.training.housekeeping import size_text
 
     from brie.store.runs import get_metrics, list_checkpoints
 
@@ -346,16 +335,16 @@ def runs_cancel(name: str = typer.Argument(..., help="Run name."),
     """Stop a running run (started here, in another terminal or from the UI); it can be resumed."""
     import time
 
-    from brie.runs import cancel_run
+    from brie.training.housekeeping import cancel_run
     from brie.store.runs import ACTIVE, get_run
-    from brie.train import _alive, reap_dead_runs
+    from brie.training.lifecycle import alive, reap_dead_runs
 
     ws = _open()
     pid = cancel_run(ws, name)
     if not as_json:
         console.print(f"Asked {name} (process {pid}) to stop" + ("; waiting for it…" if wait else "."))
     # It stops at the end of the step in progress, after writing its state.
-    while wait and _alive(pid):
+    while wait and alive(pid):
         time.sleep(0.5)
     reap_dead_runs(ws)  # a process that died without saying so is marked failed
     run = get_run(ws.store, name)
@@ -412,7 +401,7 @@ def runs_prune(name: str = typer.Argument(..., help="Run name."),
     Deleting the recommended checkpoint unmarks it; a deleted best checkpoint stays recorded as the
     best step, but <run>@best no longer loads.
     """
-    from brie.runs import prune, prune_notes, prune_plan, size_text
+    from brie.training.housekeeping import prune, prune_notes, prune_plan, size_text
     from brie.words import plural
 
     ws = _open()
@@ -451,7 +440,7 @@ def runs_delete(name: str = typer.Argument(..., help="Run name."),
 
     Its checkpoints, metrics and config go, and its name becomes free. Refuses a run whose training process is still alive.
     """
-    from brie.runs import delete_plan, delete_run
+    from brie.training.housekeeping import delete_plan, delete_run
 
     ws = _open()
     plan = delete_plan(ws, name, force=force)
@@ -469,6 +458,7 @@ def runs_delete(name: str = typer.Argument(..., help="Run name."),
 # ---------------------------------------------------------------- brie export model
 
 
+@export_app.command("model")
 def export_model(
     spec: str = typer.Argument(..., help="A checkpoint: <run>@<step>, <run>@best, @last or @recommended."),
     fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Fuse the adapter into the weights (mlx-lm fuse); --no-fuse copies the adapter folder only."),
@@ -478,7 +468,7 @@ def export_model(
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (default: exports/models/<run>-<step>); must not exist."),
 ) -> None:
     """Export a checkpoint as a standalone model (through mlx-lm's fuse)."""
-    from brie.export_model import export_model as do_export
+    from brie.export.model import export_model as do_export
 
     path = do_export(Workspace.open(), spec, out=out, fuse=fuse, dequantize=dequantize, gguf=gguf, upload=upload)
     console.print(f"Exported {spec} → {path}")

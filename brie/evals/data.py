@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 
 from brie.errors import BrieError
 
+# Copies of the benchmark files brie uses by default, with their licences, so they work offline.
+SHIPPED = Path(__file__).resolve().with_name("benchmarks")
+
 
 def read_jsonl(path: Path) -> list[dict]:
     rows = []

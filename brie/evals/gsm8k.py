@@ -12,11 +12,12 @@ from typing import Iterator
 
 from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
-from brie.evals.data import load_records
+from brie.evals.data import SHIPPED, load_records
 from brie.words import plural
 
 HUB_ID = "openai/gsm8k"
-LOCAL_HINT = "--benchmarks gsm8k:../shared/benchmarks/gsm8k_test.jsonl (GSM8K's test.jsonl)"
+DEFAULT_FILE = SHIPPED / "gsm8k_test.jsonl"  # the test split, 1,319 problems (MIT, LICENSE.gsm8k)
+LOCAL_HINT = "--benchmarks gsm8k:test.jsonl (GSM8K's test.jsonl)"
 INSTRUCTION = "Solve the problem step by step, then give the final answer on its own line as '#### <number>'.\n\n"
 # lm-evaluation-harness's gsm8k filters: strict-match and flexible-extract
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -69,7 +70,7 @@ class GSM8K(Benchmark):
     binary = True
 
     def __init__(self, spec: str, source: str | None = None, shots: int = 0, max_tokens: int = 256):
-        self.spec, self.source, self.shots, self.max_tokens = spec, source or HUB_ID, shots, max_tokens
+        self.spec, self.source, self.shots, self.max_tokens = spec, source or str(DEFAULT_FILE), shots, max_tokens
         self._shots: list[dict] = []
 
     def settings(self) -> dict:
@@ -102,7 +103,7 @@ class GSM8K(Benchmark):
         return messages
 
     def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
-        from brie.generate import generate_batch
+        from brie.generation.mlx_engine import generate_batch
 
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]

@@ -3,7 +3,7 @@
 The model answers turn 1, then turn 2 with its own first answer in the conversation. The judge
 sees turn 1 alone for the first grade and the whole conversation for the second, with the
 reference answer when the question has one (math, reasoning, coding) — the MT-Bench protocol.
-Prompts, rating parsing and the judge clients are the judging code's (brie.judge, brie.judges):
+Prompts, rating parsing and the judge clients are the judging code's (brie.judging.runner, brie.judging.judges):
 an answer without exactly one `Rating: [[N]]` is retried up to `max_attempts`, then counted as a
 parse failure, never guessed. Scores are averaged per turn, per category and overall.
 """
@@ -16,15 +16,16 @@ from typing import Iterator
 
 from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
-from brie.evals.data import load_records
+from brie.evals.data import SHIPPED, load_records
 
 HUB_ID = "HuggingFaceH4/mt_bench_prompts"
-LOCAL_HINT = "--benchmarks mt-bench:../shared/benchmarks/mt_bench_questions.jsonl (FastChat's question.jsonl)"
+DEFAULT_FILE = SHIPPED / "mt_bench_questions.jsonl"  # FastChat's 80 questions (Apache-2.0, LICENSE.mt_bench)
+LOCAL_HINT = "--benchmarks mt-bench:question.jsonl (FastChat's question.jsonl)"
 
 
 def make_judge(name: str, ws=None):
     """A judge client from a judge name (anthropic:<model>, openai:<model>, openai-compatible:<m>@<url>)."""
-    from brie.judges import JudgeClient, parse_judge
+    from brie.judging.judges import JudgeClient, parse_judge
 
     return JudgeClient(parse_judge(name, ws))
 
@@ -50,7 +51,7 @@ class MTBench(Benchmark):
     needs_judge = True
 
     def __init__(self, spec: str, source: str | None = None, max_tokens: int = 256, max_attempts: int = 3):
-        self.spec, self.source, self.max_tokens, self.max_attempts = spec, source or HUB_ID, max_tokens, max_attempts
+        self.spec, self.source, self.max_tokens, self.max_attempts = spec, source or str(DEFAULT_FILE), max_tokens, max_attempts
 
     def settings(self) -> dict:
         return {"max_tokens": self.max_tokens}
@@ -68,7 +69,7 @@ class MTBench(Benchmark):
         import anthropic
         import openai
 
-        from brie.judge import parse_rating, single_prompt
+        from brie.judging.runner import parse_rating, single_prompt
 
         _template, system, user = single_prompt(turns, answers, reference)
         raw, cost = "", 0.0
@@ -76,7 +77,7 @@ class MTBench(Benchmark):
             try:
                 reply = judge.ask(system, user)
             except (anthropic.APIError, openai.APIError) as e:
-                from brie.judge import describe_error
+                from brie.judging.runner import describe_error
 
                 raise BrieError(describe_error(judge, e)) from None
             raw = reply.text
@@ -88,7 +89,7 @@ class MTBench(Benchmark):
         return {"score": None, "raw": raw, "attempts": self.max_attempts, "cost_usd": cost}
 
     def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
-        from brie.generate import generate_batch
+        from brie.generation.mlx_engine import generate_batch
 
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]

@@ -7,13 +7,13 @@ suite in the store (first turn and its reference) or from a JSONL file of {"prom
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
 from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
 from brie.evals.data import read_jsonl
+from brie.store import suites as suite_rows
 
 
 def _rouge():
@@ -40,15 +40,12 @@ def corpus_scores(hypotheses: list[str], references: list[str]) -> dict:
 
 
 def suite_items(ws, name: str) -> list[Item]:
-    rows = ws.store.db.execute(
-        "select p.prompt_id, p.turns_json, p.reference_json from prompts p join suites s on s.id = p.suite_id"
-        " where s.name = ? order by p.idx", [name]).fetchall()
-    items = []
-    for prompt_id, turns_json, reference_json in rows:
-        refs = json.loads(reference_json) if reference_json else None
-        if refs and refs[0]:
-            items.append(Item(id=str(prompt_id), input=json.loads(turns_json)[0], target=refs[0]))
-    return items
+    """The first turn and first reference answer of each prompt of suite `name` that has one, in order."""
+    suite = suite_rows.get_suite(ws.store, name)
+    if suite is None:
+        return []
+    return [Item(id=str(p["prompt_id"]), input=p["turns"][0], target=p["reference"][0])
+            for p in suite_rows.list_prompts(ws.store, suite["id"]) if p["reference"] and p["reference"][0]]
 
 
 class Overlap(Benchmark):
@@ -78,7 +75,7 @@ class Overlap(Benchmark):
         return items
 
     def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
-        from brie.generate import generate_batch
+        from brie.generation.mlx_engine import generate_batch
 
         scorer = _rouge()
         for start in range(0, len(items), batch_size):

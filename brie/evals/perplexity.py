@@ -17,6 +17,7 @@ from typing import Iterator
 from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
 from brie.evals.data import read_jsonl
+from brie.store import datasets as dataset_rows
 
 SPLITS = ("test", "valid")
 
@@ -25,10 +26,9 @@ def resolve_data(ws, source: str) -> Path:
     """A registered dataset's newest version, a folder with test/valid.jsonl, or one .jsonl file."""
     path = Path(source).expanduser()
     if not path.exists() and ws is not None:
-        rows = ws.store.db.execute(
-            "select path from datasets where name = ? order by version desc limit 1", [source]).fetchall()
-        if rows:
-            path = Path(rows[0][0])
+        latest = dataset_rows.get_dataset(ws.store, source)
+        if latest is not None:
+            path = Path(latest["path"])
             if not path.is_absolute():
                 path = ws.root / path
     if path.is_dir():

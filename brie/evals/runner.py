@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from brie.checkpoints import ModelSpec
+from brie.models.specs import ModelSpec
 from brie.errors import BrieError
 from brie.evals.base import Benchmark
 from brie.store import evals as eval_rows
@@ -42,7 +42,7 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
     items_of, available = {}, {}
     for bench in benchmarks:
         if bench.needs_judge and judge is None:
-            from brie.judges import load_table
+            from brie.judging.judges import load_table
 
             raise BrieError(f"{bench.spec}: needs a judge (--judge, e.g. {load_table(ws)['default']})")
         items = bench.items(ws)
@@ -67,7 +67,7 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
             progress(EvalProgress(spec.label, bench.spec, len(done), len(items), skipped=len(done)))
             if todo:
                 if loaded is None:
-                    from brie.models import load_model
+                    from brie.models.registry import load_model
 
                     loaded = load_model(ws, spec.model, spec.adapter_path)
                 model, tokenizer = loaded
@@ -94,7 +94,7 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
 
 def sweep_specs(ws: Workspace, run: str) -> list[ModelSpec]:
     """base, then every checkpoint of the run in step order."""
-    from brie.checkpoints import resolve_spec, resolve_specs
+    from brie.models.specs import resolve_spec, resolve_specs
     from brie.store import runs as run_rows
 
     row = run_rows.get_run(ws.store, run)
@@ -105,3 +105,22 @@ def sweep_specs(ws: Workspace, run: str) -> list[ModelSpec]:
         raise BrieError(f"{run!r}: no checkpoints yet")
     base = resolve_specs(ws, f"base,{run}@{steps[0]}")[0]
     return [base] + [resolve_spec(ws, f"{run}@{s}") for s in steps]
+
+
+@dataclass
+class Evaluation:
+    """What `brie eval`, the demo and the UI show: the results, each checkpoint's paired change
+    against the base, and per checkpoint the summary (worst benchmark, significant drops, mean change)."""
+
+    results: list[dict]
+    deltas: list
+    summaries: dict[str, dict]
+
+
+def evaluate_vs_base(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark], **kwargs) -> Evaluation:
+    """evaluate(), then the deltas against the base and their summaries (kwargs: evaluate's)."""
+    from brie.evals.forgetting import deltas_vs_base, summaries
+
+    results = evaluate(ws, specs, benchmarks, **kwargs)
+    deltas = deltas_vs_base(ws, results)
+    return Evaluation(results, deltas, summaries(deltas))

@@ -80,8 +80,30 @@ def get_comparison(store: Store, comparison_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
+def find_comparisons(store: Store, suite: str | None = None, run: str | None = None,
+                     ids: list[int] | None = None) -> list[dict]:
+    """comparison_details, kept to suite `suite`, to comparisons in which one side is a checkpoint
+    of run `run`, and to the comparison ids `ids` (an empty list: none); None keeps all."""
+    where, params = [], []
+    if suite is not None:
+        where.append("s.name = ?")
+        params.append(suite)
+    if run is not None:
+        where.append("(ga.run = ? or gb.run = ?)")
+        params += [run, run]
+    if ids is not None:
+        if not ids:
+            return []
+        where.append(f"c.id in ({', '.join('?' for _ in ids)})")
+        params += list(ids)
+    return comparison_details(store, " and ".join(where) or "1", params)
+
+
 def comparison_details(store: Store, where: str = "1", params: list | None = None) -> list[dict]:
-    """Comparisons joined with their suite, prompt and both generations (for judging and exports)."""
+    """Comparisons joined with their suite, prompt and both generations (for judging and exports).
+
+    `where` is an SQL fragment over c, s, p, ga and gb; callers outside the store use
+    find_comparisons instead (brie/judging/ still passes fragments here, until it moves)."""
     sql = f"""
       select c.id as comparison_id, c.shown_first, c.sample_idx, s.name as suite, p.prompt_id, p.category,
              p.turns_json, p.reference_json,
@@ -129,6 +151,12 @@ def all_judgments(store: Store, judge: str | None = None) -> list[dict]:
     if judge:
         return list(store.db["judgments"].rows_where("judge = ?", [judge], order_by="id"))
     return list(store.db["judgments"].rows_where(order_by="id"))
+
+
+def judges_with_results(store: Store) -> list[str]:
+    """Every judge with a stored judgment or single-answer score, sorted."""
+    return sorted({r[0] for r in store.db.execute("select distinct judge from judgments")}
+                  | {r[0] for r in store.db.execute("select distinct judge from scores")})
 
 
 def mean_cost(store: Store, judge: str, batch_multiplier: float = 1.0) -> float | None:

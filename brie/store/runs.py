@@ -99,6 +99,10 @@ def get_metrics(store: Store, run_id: int, name: str | None = None) -> list[dict
     return list(store.db["metrics"].rows_where("run_id = ? and name = ?", [run_id, name], order_by="step, id"))
 
 
+def loss_metrics(store: Store, run_id: int) -> list[dict]:
+    """The run's metric rows whose name contains "loss" (train_loss, val_loss, …), in step order."""
+    return list(store.db["metrics"].rows_where("run_id = ? and name like '%loss%'", [run_id], order_by="step"))
+
 
 def clear_recommended(store: Store, run_id: int) -> None:
     """No recommended checkpoint (its checkpoint is being deleted); `recommended_by` stays as it was."""
@@ -113,38 +117,32 @@ _COMPS = f"(select id from comparisons where gen_a in {_GENS} or gen_b in {_GENS
 def run_references(store: Store, name: str) -> dict[str, int]:
     """What other areas stored about run `name`'s checkpoints (they record the run by name):
     generations and the comparisons, judgments and scores on them; eval results and their samples."""
-    tables = set(store.db.table_names())
-
     def count(sql: str) -> int:
         return store.db.execute(sql, [name]).fetchone()[0]
 
-    counts = {}
-    if "generations" in tables:
-        counts["generations"] = count("select count(*) from generations where run = ?1")
-        counts["comparisons"] = count(f"select count(*) from comparisons where id in {_COMPS}")
-        counts["judgments"] = count(f"select count(*) from judgments where comparison_id in {_COMPS}")
-        counts["scores"] = count(f"select count(*) from scores where generation_id in {_GENS}")
-    if "eval_results" in tables:
-        counts["eval results"] = count("select count(*) from eval_results where run = ?1")
-        counts["eval samples"] = count("select count(*) from eval_samples where result_id in "
-                                       "(select id from eval_results where run = ?1)")
+    counts = {
+        "generations": count("select count(*) from generations where run = ?1"),
+        "comparisons": count(f"select count(*) from comparisons where id in {_COMPS}"),
+        "judgments": count(f"select count(*) from judgments where comparison_id in {_COMPS}"),
+        "scores": count(f"select count(*) from scores where generation_id in {_GENS}"),
+        "eval results": count("select count(*) from eval_results where run = ?1"),
+        "eval samples": count("select count(*) from eval_samples where result_id in "
+                              "(select id from eval_results where run = ?1)"),
+    }
     return {k: v for k, v in counts.items() if v}
 
 
 def delete_run(store: Store, run_id: int, name: str) -> None:
     """Forget run `name` in one transaction: what references its checkpoints (see run_references),
     then its metrics, checkpoints and the run row."""
-    tables = set(store.db.table_names())
     with store.transaction() as db:
-        if "generations" in tables:
-            # judgments before comparisons before generations: each row goes before what it points at
-            db.execute(f"delete from judgments where comparison_id in {_COMPS}", [name])
-            db.execute(f"delete from comparisons where id in {_COMPS}", [name])
-            db.execute(f"delete from scores where generation_id in {_GENS}", [name])
-            db.execute("delete from generations where run = ?1", [name])
-        if "eval_results" in tables:
-            db.execute("delete from eval_samples where result_id in (select id from eval_results where run = ?1)", [name])
-            db.execute("delete from eval_results where run = ?1", [name])
+        # judgments before comparisons before generations: each row goes before what it points at
+        db.execute(f"delete from judgments where comparison_id in {_COMPS}", [name])
+        db.execute(f"delete from comparisons where id in {_COMPS}", [name])
+        db.execute(f"delete from scores where generation_id in {_GENS}", [name])
+        db.execute("delete from generations where run = ?1", [name])
+        db.execute("delete from eval_samples where result_id in (select id from eval_results where run = ?1)", [name])
+        db.execute("delete from eval_results where run = ?1", [name])
         db.execute("delete from metrics where run_id = ?", [run_id])
         db.execute("delete from checkpoints where run_id = ?", [run_id])
         db.execute("delete from runs where id = ?", [run_id])

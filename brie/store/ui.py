@@ -80,9 +80,13 @@ def suite_names(store: Store) -> list[str]:
 
 
 def judge_names(store: Store) -> list[str]:
-    if "judgments" not in store.db.table_names():
-        return []
     return [r[0] for r in store.db.execute("select distinct judge from judgments order by judge").fetchall()]
+
+
+def last_human_judge(store: Store) -> str | None:
+    """The judge ("human:<name>") of the most recent human verdict in the store, if any."""
+    row = store.db.execute("select judge from judgments where judge like 'human:%' order by id desc limit 1").fetchone()
+    return row[0] if row else None
 
 
 def model_choices(store: Store) -> list[str]:
@@ -105,14 +109,10 @@ def model_choices(store: Store) -> list[str]:
 
 def eval_signature(store: Store) -> tuple | None:
     """Changes whenever an evaluation result is added or finished: the UI recomputes deltas then only."""
-    if "eval_results" not in store.db.table_names():
-        return None
     return tuple(store.db.execute(
         "select count(*), max(id), sum(status = 'completed'), max(ended_at) from eval_results").fetchone())
 
 
 def evaluated_runs(store: Store) -> list[str]:
-    if "eval_results" not in store.db.table_names():
-        return []
     return [r[0] for r in store.db.execute(
         "select distinct run from eval_results where run is not null and status = 'completed' order by run").fetchall()]

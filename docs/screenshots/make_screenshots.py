@@ -63,7 +63,7 @@ async def shoot(root: Path, run: str | None) -> list[Path]:
         await settle(pilot, lambda: app.screen.query_one("#datasets").row_count > 0, tries=40)
         save("data")
         try:
-            import brie.judge  # noqa: F401  (no judging core: no blind session to show)
+            import brie.judging.runner  # noqa: F401  (no judging core: no blind session to show)
         except Exception:
             return made
         from tui.screens.blind import BlindSessionScreen, BlindSetup

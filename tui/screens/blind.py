@@ -23,7 +23,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from brie.store.ui import suite_names
+from brie.store.ui import last_human_judge, suite_names
 from brie.workspace import Workspace
 from tui.messages import SESSION_NOTICE, VerdictNotStored, VerdictRecorded
 from tui.reading import reading
@@ -105,12 +105,8 @@ class BlindSetupScreen(ModalScreen[BlindSetup | None]):
 
 def last_human_name(store) -> str | None:
     """The <name> of the most recent human:<name> verdict in the store, if any."""
-    if "judgments" not in store.db.table_names():
-        return None
-    for row in store.db["judgments"].rows_where("judge like ?", ["human:%"], order_by="id desc", limit=1,
-                                                select="judge"):
-        return row["judge"].split(":", 1)[1] or None
-    return None
+    judge = last_human_judge(store)
+    return judge.split(":", 1)[1] or None if judge else None
 
 
 def _default_name() -> str:
@@ -180,7 +176,7 @@ class BlindSessionScreen(Screen):
     def _load(self, resumed: bool = False) -> None:
         ws = Workspace(self.app.workspace.root)
         try:
-            from brie.judge import pending_for_human
+            from brie.judging.runner import pending_for_human
 
             items = pending_for_human(ws, self.setup.name, self.setup.suite)
         except Exception as e:  # said on screen; the app goes on
@@ -321,7 +317,7 @@ class BlindSessionScreen(Screen):
     @work(thread=True, group="verdict-writer")
     def _writer(self) -> None:
         """The one thread that writes this session's verdicts, in the order they were given."""
-        from brie.judge import record_human_verdict
+        from brie.judging.runner import record_human_verdict
         from brie.store.judging import judgment_attempts
         from brie.store.ui import delete_human_verdict
 

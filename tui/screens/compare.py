@@ -157,11 +157,11 @@ class CompareScreen(Screen):
     def _load_choices(self) -> None:
         with reading(self.app.workspace.root) as store:
             suites, models = suite_names(store), model_choices(store)
-        try:
-            from brie.judges import load_table
+        from brie.judging.judges import load_table
 
+        try:
             default = load_table(Workspace(self.app.workspace.root, _store=None))["default"]
-        except Exception:  # no judging core yet, or no table: leave the field for the user
+        except Exception:  # no judges table, or one without a default: leave the field for the user
             default = ""
         self.app.call_from_thread(self._choices_loaded, suites, models, default)
 
@@ -218,7 +218,7 @@ class CompareScreen(Screen):
 
         ws = Workspace(self.app.workspace.root)
         try:
-            from brie.judge import compare
+            from brie.judging.runner import compare
 
             ids, s = compare(ws, request.suite, request.a, request.b, request.judges, swap=request.swap,
                              samples=request.samples, temperature=request.temperature,

@@ -18,7 +18,7 @@ from tui.screens.polling import PollingScreen
 
 
 def report_text(dataset: dict) -> str:
-    """The dataset's import report (see brie.datasets), as the lines `brie data show` prints."""
+    """The dataset's import report (see brie.data.datasets), as the lines `brie data show` prints."""
     ratio = dataset.get("sample_ratio")
     lines = [
         f"[b]{dataset['name']} v{dataset['version']}[/b] — {dataset.get('format') or '?'}",

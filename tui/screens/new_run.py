@@ -56,12 +56,10 @@ NUMBERS = [
 def _from_train_config(fields_: list[Field]) -> list[Field]:
     """Defaults and help text from brie's TrainConfig when it is there, so the form never disagrees
     with `brie train` about what a value means or which values can be left out of the command."""
-    try:
-        from dataclasses import MISSING, fields, replace
+    from dataclasses import MISSING, fields, replace
 
-        from brie.train_config import TrainConfig
-    except ImportError:
-        return fields_
+    from brie.training.config import TrainConfig
+
     known = {f.name: f for f in fields(TrainConfig)}
     out = []
     for f in fields_:
@@ -80,11 +78,9 @@ NUMBERS = _from_train_config(NUMBERS)
 
 
 def _value_problem(name: str, value) -> str | None:
-    """brie train's own range check for the field (the one place it is decided), when brie is there."""
-    try:
-        from brie.train_config import value_problem
-    except ImportError:
-        return None
+    """brie train's own range check for the field (the one place it is decided)."""
+    from brie.training.config import value_problem
+
     return value_problem(name, value)
 
 

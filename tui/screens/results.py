@@ -95,10 +95,8 @@ class ResultsScreen(PollingScreen):
         yield Footer()
 
     def read(self, store: Store) -> ResultsRefreshed:
-        try:
-            from brie.stats import results
-        except ImportError:
-            return ResultsRefreshed({"missing": True})
+        from brie.judging.stats import results
+
         ws = Workspace(self.app.workspace.root, _store=store)
         data = results(ws, self.filters.suite, self.filters.judge)
         data["suites"], data["judges"] = suite_names(store), judge_names(store)
@@ -111,15 +109,11 @@ class ResultsScreen(PollingScreen):
         cached = getattr(self, "_forgetting_cache", None)
         if cached is not None and cached[0] == signature:
             return cached[1]
+        from brie.evals.forgetting import forgetting_table
+
         rows: list[dict] = []
-        if signature is not None:
-            try:
-                from brie.forgetting import forgetting_table
-            except ImportError:
-                forgetting_table = None
-            if forgetting_table is not None:
-                for run in evaluated_runs(ws.store):
-                    rows += [d.to_dict() for d in forgetting_table(ws, run)]
+        for run in evaluated_runs(ws.store):
+            rows += [d.to_dict() for d in forgetting_table(ws, run)]
         self._forgetting_cache = (signature, rows)
         return rows
 
@@ -127,9 +121,6 @@ class ResultsScreen(PollingScreen):
         message.stop()
         data = message.tables
         summary = self.query_one("#results-summary", Static)
-        if data.get("missing"):
-            summary.update("The judging core is not installed in this brie yet.")
-            return
         if data == self.data:
             return
         self.data = data
@@ -201,11 +192,8 @@ class ResultsScreen(PollingScreen):
 
     @work(thread=True, group="export")
     def _export(self, kind: str, path: Path, filters: tuple[str | None, str | None], force: bool) -> None:
-        try:
-            from brie import export
-        except ImportError:
-            self.post_message(ActionFinished("The judging core is not installed in this brie yet.", error=True))
-            return
+        from brie.export import judged as export
+
         fn = {"judged": export.export_judged, "csv": export.export_csv, "dpo": export.export_dpo}[kind]
         ws = Workspace(self.app.workspace.root)
         try:

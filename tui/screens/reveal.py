@@ -45,8 +45,8 @@ class RevealScreen(Screen):
 
     @work(thread=True)
     def _compute(self) -> None:
-        from brie.stats import results
-        from brie.store.judging import comparison_details
+        from brie.judging.stats import results
+        from brie.store.judging import all_judgments, find_comparisons
 
         if self.writes_done is not None:
             self.writes_done.wait(timeout=60)
@@ -54,12 +54,8 @@ class RevealScreen(Screen):
         try:
             mine = results(ws, self.setup.suite, self.judge)
             everyone = results(ws, self.setup.suite)
-            details = []
-            if self.judged_ids:
-                marks = ", ".join("?" for _ in self.judged_ids)
-                details = comparison_details(ws.store, f"c.id in ({marks})", list(self.judged_ids))
-            verdicts = {j["comparison_id"]: j["verdict"] for j in
-                        ws.store.db["judgments"].rows_where("judge = ?", [self.judge])}
+            details = find_comparisons(ws.store, ids=list(self.judged_ids))
+            verdicts = {j["comparison_id"]: j["verdict"] for j in all_judgments(ws.store, self.judge)}
         finally:
             ws.close()
         self.app.call_from_thread(self._show, mine, everyone, details, verdicts)

@@ -115,7 +115,7 @@ class RunDetailScreen(PollingScreen):
         read again only when an evaluation was added or finished, not on every poll."""
         signature = eval_signature(store)
         if self._sweep_read is None or self._sweep_read[0] != signature:
-            from brie.plots import sweep_series
+            from brie.export.plots import sweep_series
 
             sweep = sweep_series(Workspace(self.app.workspace.root, _store=store), self.run_name) if signature else {}
             self._sweep_read = (signature, sweep)
@@ -336,7 +336,7 @@ class RunDetailScreen(PollingScreen):
     def _plan_prune(self) -> None:
         """What `brie runs prune --keep best,last,recommended` would delete, asked before it does."""
         from brie.errors import BrieError
-        from brie.runs import prune_plan
+        from brie.training.housekeeping import prune_plan
 
         ws = Workspace(self.app.workspace.root)
         try:
@@ -366,7 +366,7 @@ class RunDetailScreen(PollingScreen):
 
     @work(thread=True, group="action")
     def _prune(self, steps: list[int]) -> None:
-        from brie.runs import prune, prune_plan
+        from brie.training.housekeeping import prune, prune_plan
 
         ws = Workspace(self.app.workspace.root)
         try:

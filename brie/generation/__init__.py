@@ -1,0 +1,1 @@
+"""Answers from base models and checkpoints over prompt suites."""

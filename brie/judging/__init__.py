@@ -1,0 +1,1 @@
+"""Blind A/B judging and single-answer grading."""
