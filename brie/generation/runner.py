@@ -52,7 +52,8 @@ def generate_suite(ws, suite_name: str, specs: list, samples: int = 1, temperatu
             todo = [pid for pid, kk in missing if kk == k]
             for start in range(0, len(todo), batch_size):
                 chunk = todo[start:start + batch_size]
-                answers = _answer_turns(engine_module.generate_batch, model, tokenizer, [by_row[pid]["turns"] for pid in chunk],
+                answers = _answer_turns(engine_module.generate_batch, model, tokenizer,
+                                        [by_row[pid]["turns"] for pid in chunk],
                                         max_tokens, temperature, seed + k, batch_size)
                 for pid, ans in zip(chunk, answers):
                     gen_id = rows.insert_generation(ws.store, {
@@ -67,7 +68,7 @@ def generate_suite(ws, suite_name: str, specs: list, samples: int = 1, temperatu
     return out
 
 
-def _answer_turns(engine_module.generate_batch, model, tokenizer, turn_lists: list[list[str]], max_tokens: int, temp: float,
+def _answer_turns(batch_fn, model, tokenizer, turn_lists: list[list[str]], max_tokens: int, temp: float,
                   seed: int, batch_size: int) -> list[list[str]]:
     """Answer turn 1 of every conversation in one batch, then turn 2 (after its own answer), …"""
     conversations: list[list[dict]] = [[] for _ in turn_lists]
