@@ -1,12 +1,12 @@
 """GSM8K questions per minute on the embedded model: batched vs one-at-a-time generation.
 
 Both modes answer the same questions greedily with the same token budget, through the code
-`brie eval` uses (brie.generate.generate_batch): sequential is batch size 1, batched is one batch
+`brie eval` uses (brie.generation.mlx_engine.generate_batch): sequential is batch size 1, batched is one batch
 of all questions. Prints each mode's questions/minute, tokens/s and their ratio, and how many
 answers agree (greedy batched and sequential decoding should give the same text up to float noise).
 
 Usage: .venv/bin/python benchmarks/eval_speed.py [--questions 8] [--max-tokens 96]
-       [--data ../shared/benchmarks/gsm8k_test.jsonl] [--home /tmp/brie-bench]
+       [--data FILE or hub id (default: the GSM8K test split shipped with brie)] [--home /tmp/brie-bench]
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=8, help="GSM8K questions to answer in each mode")
     parser.add_argument("--max-tokens", type=int, default=96, help="token budget per answer")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks" / "gsm8k_test.jsonl"),
-                        help="GSM8K JSONL file (or a hub id)")
+    parser.add_argument("--data", default=None, help="GSM8K JSONL file or hub id (default: the shipped test split)")
     parser.add_argument("--home", default=None, help="workspace holding the converted embedded model")
     args = parser.parse_args()
 

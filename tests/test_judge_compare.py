@@ -5,8 +5,9 @@ import json
 import pytest
 
 from brie.errors import BrieError
-from brie.judging.runner import compare, judge_comparisons
-from brie.judging.judges import JudgeError, parse_judge
+from brie.judging.base import JudgeError
+from brie.judging.judges import parse_judge
+from brie.judging.workflows import compare, judge_comparisons
 from brie.judging.stats import results
 from brie.store import judging as rows
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
@@ -241,7 +242,7 @@ def test_missing_key_is_a_clear_error(fresh_ws, monkeypatch):
 
 def test_exports_and_grading(fresh_ws, server_env, tmp_path):
     from brie.export.judged import export_csv, export_dpo, export_judged
-    from brie.judging.runner import grade
+    from brie.judging.workflows import grade
 
     server_env(lambda call: {"text": "Rating: [[7]]"} if "rate the response" in call["body"]["system"][0]["text"]
                else prefer_longer(call))

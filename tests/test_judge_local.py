@@ -5,12 +5,12 @@ from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtu
 
 
 def test_mlx_lm_server_judge_stores_raw_answers(fresh_ws, tiny_model_dir):
-    from brie.judging.runner import judge_comparisons
+    from brie.judging.workflows import judge_comparisons
     from brie.judging.local_server import mlx_server
 
     from brie.models.specs import resolve_specs
     from brie.generation.runner import generate_suite
-    from brie.judging.runner import make_comparisons
+    from brie.judging.workflows import make_comparisons
 
     gens = generate_suite(fresh_ws, "s", resolve_specs(fresh_ws, "base,r1@10"), max_tokens=8)  # stored: no model load
     ids = make_comparisons(fresh_ws, "s", gens, "base", "r1@10")[:2]

@@ -4,8 +4,9 @@ import itertools
 
 import pytest
 
-from brie.judging.runner import (pairwise_prompt, parse_rating, parse_verdict, quote, record_human_verdict,
-                        to_verdict)
+from brie.judging.human import record_human_verdict
+from brie.judging.prompts import pairwise_prompt, quote
+from brie.judging.verdicts import parse_rating, parse_verdict, to_verdict
 
 
 @pytest.mark.parametrize("position, shown_first, expected", [
@@ -66,7 +67,7 @@ def test_answers_cannot_carry_a_verdict_or_close_their_block():
 
 
 def test_human_verdict_maps_through_the_same_function(workspace, tiny_model_dir, tmp_path):
-    from brie.judging.runner import pending_for_human
+    from brie.judging.human import pending_for_human
     from brie.store import judging as rows
     from tests.judge_fixtures import make_adapter, setup_workspace
 

@@ -10,7 +10,6 @@ from textual.widgets import DataTable, Static
 
 from tests.tui_fixtures import SECRET_MODEL, SECRET_RUN, SECRET_STEP, add_comparisons, fill_demo, wait_for
 
-pytest.importorskip("brie.judging.runner", reason="the judging core is not merged yet")
 pytestmark = pytest.mark.anyio
 
 SECRETS = [SECRET_MODEL, SECRET_RUN, str(SECRET_STEP), "base", "pirate-lora"]

@@ -7,7 +7,6 @@ import pytest
 from tests.tui_fixtures import wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
-pytest.importorskip("brie.judging.runner", reason="the judging core is not merged yet")
 pytestmark = pytest.mark.anyio
 
 

@@ -10,7 +10,6 @@ from textual.widgets import DataTable, Select
 
 from tests.tui_fixtures import T0, add_comparisons, wait_for
 
-pytest.importorskip("brie.judging.stats", reason="the judging core is not merged yet")
 pytestmark = pytest.mark.anyio
 
 

@@ -111,7 +111,6 @@ def test_new_run_screen(snap_compare, demo_ws):
 
 
 def test_blind_session_screen(snap_compare, workspace):
-    pytest.importorskip("brie.judging.runner", reason="the judging core is not merged yet")
     from tui.screens.blind import BlindSessionScreen, BlindSetup
 
     add_comparisons(workspace, ["b", "a", "b"])
@@ -125,7 +124,6 @@ def test_blind_session_screen(snap_compare, workspace):
 
 
 def test_results_screen(snap_compare, workspace):
-    pytest.importorskip("brie.judging.stats", reason="the judging core is not merged yet")
     add_comparisons(workspace, ["a", "b"] * 4, llm_judge="anthropic:claude-sonnet-5-5")
     app = demo_app(workspace)
 

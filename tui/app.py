@@ -158,7 +158,7 @@ class BrieApp(App[None]):
 
         from tui.screens.blind import BlindSessionScreen, BlindSetupScreen
 
-        if importlib.util.find_spec("brie.judging.runner") is None:
+        if importlib.util.find_spec("brie.judging.human") is None:
             self.notify("This brie has no judging core yet, so no blind session.", severity="error")
             return
 

@@ -106,7 +106,7 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate what is missing for A and B on a suite, then judge them blind; resumable."""
-    from brie.judging.runner import compare as run_compare
+    from brie.judging.workflows import compare as run_compare
 
     ws = Workspace.open()
     # None: the table's default, which the core names in its error when that judge cannot be used.
@@ -169,7 +169,7 @@ def grade(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Single-answer grading (MT-Bench: `Rating: [[N]]`, 1–10; reference-guided when a prompt has a reference)."""
-    from brie.judging.runner import grade as run_grade
+    from brie.judging.workflows import grade as run_grade
 
     ws = Workspace.open()
     judges = [j.strip() for j in judge.split(",") if j.strip()] if judge else None

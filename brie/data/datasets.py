@@ -410,7 +410,7 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
     try:
         row = dataset_rows.insert_dataset(ws.store, {
             "name": name, "version": version, "sha256": sha, "format": norm.output_format, "source": source,
-            "path": str(final), "sample_ratio": opts.sample_ratio, "seed": opts.seed,
+            "path": ws.stored_path(final), "sample_ratio": opts.sample_ratio, "seed": opts.seed,
             "rows_train": written["train"], "rows_valid": written["valid"], "rows_test": written["test"],
             "report_json": json.dumps(report, ensure_ascii=False),
         })

@@ -133,7 +133,7 @@ def step_compare_demo(ws: Workspace, say) -> None:
         return
     from brie.models.specs import resolve_specs
     from brie.generation.runner import generate_suite
-    from brie.judging.runner import judge_comparisons, make_comparisons
+    from brie.judging.workflows import judge_comparisons, make_comparisons
 
     specs = resolve_specs(ws, f"base,{run}@best")
     say(f"[bold]Blind A/B:[/] base vs {specs[1].label} on {', '.join(suites)}.")

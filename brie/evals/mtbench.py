@@ -3,7 +3,8 @@
 The model answers turn 1, then turn 2 with its own first answer in the conversation. The judge
 sees turn 1 alone for the first grade and the whole conversation for the second, with the
 reference answer when the question has one (math, reasoning, coding) — the MT-Bench protocol.
-Prompts, rating parsing and the judge clients are the judging code's (brie.judging.runner, brie.judging.judges):
+Prompts, rating parsing and the judge clients are the judging code's (brie.judging.prompts,
+brie.judging.verdicts, brie.judging.judges): a failed request raises brie's JudgeRequestError, and
 an answer without exactly one `Rating: [[N]]` is retried up to `max_attempts`, then counted as a
 parse failure, never guessed. Scores are averaged per turn, per category and overall.
 """
@@ -25,9 +26,9 @@ LOCAL_HINT = "--benchmarks mt-bench:question.jsonl (FastChat's question.jsonl)"
 
 def make_judge(name: str, ws=None):
     """A judge client from a judge name (anthropic:<model>, openai:<model>, openai-compatible:<m>@<url>)."""
-    from brie.judging.judges import JudgeClient, parse_judge
+    from brie.judging.judges import connect, parse_judge
 
-    return JudgeClient(parse_judge(name, ws))
+    return connect(parse_judge(name, ws))
 
 
 def judge_name(judge) -> str:
@@ -65,21 +66,17 @@ class MTBench(Benchmark):
         return items
 
     def _grade(self, judge, turns: list[str], answers: list[str], reference: list[str] | None) -> dict:
-        """One grade, retried while the answer does not parse: {score, raw, attempts, cost_usd}."""
-        import anthropic
-        import openai
+        """One grade, retried while the answer does not parse: {score, raw, attempts, cost_usd}.
 
-        from brie.judging.runner import parse_rating, single_prompt
+        A request that fails (after the SDK's retries) raises the judge's JudgeRequestError, a BrieError
+        naming the judge and its URL: the runner stores the result as failed."""
+        from brie.judging.prompts import single_prompt
+        from brie.judging.verdicts import parse_rating
 
         _template, system, user = single_prompt(turns, answers, reference)
         raw, cost = "", 0.0
         for attempt in range(1, self.max_attempts + 1):
-            try:
-                reply = judge.ask(system, user)
-            except (anthropic.APIError, openai.APIError) as e:
-                from brie.judging.runner import describe_error
-
-                raise BrieError(describe_error(judge, e)) from None
+            reply = judge.ask(system, user)
             raw = reply.text
             cost += judge.spec.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens,
                                     reply.cache_write_tokens)

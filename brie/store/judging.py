@@ -147,6 +147,15 @@ def insert_judgment(store: Store, row: dict) -> dict:
     return row
 
 
+def delete_human_verdict(store: Store, comparison_id: int, judge: str) -> int:
+    """Undo in the blind session: remove a human judge's verdict on one comparison (never an LLM's)."""
+    if not judge.startswith("human:"):
+        raise ValueError(f"only human verdicts can be undone, not {judge!r}'s")
+    with store.transaction() as db:
+        cursor = db.execute("delete from judgments where comparison_id = ? and judge = ?", [comparison_id, judge])
+        return cursor.rowcount
+
+
 def all_judgments(store: Store, judge: str | None = None) -> list[dict]:
     if judge:
         return list(store.db["judgments"].rows_where("judge = ?", [judge], order_by="id"))

@@ -3,7 +3,8 @@
 Each migration is a module `brie/store/migrations/mNNN_<what>.py` with a function `up(db)`. They run
 in number order, once each. Never edit one that has run on someone's machine: add a new one.
 Reserved ranges keep parallel work apart: 001-009 foundation, 010-019 datasets and suites,
-020-029 runs and training, 030-039 generation and judging, 040-049 evaluations, 050-059 the UI.
+020-029 runs and training, 030-039 generation and judging, 040-049 evaluations, 050-059 the UI,
+060-069 the workspace as a whole (after every table exists).
 """
 
 from __future__ import annotations

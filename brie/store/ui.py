@@ -66,15 +66,6 @@ def names_for_new_run(store: Store) -> dict[str, list[str]]:
     }
 
 
-def delete_human_verdict(store: Store, comparison_id: int, judge: str) -> int:
-    """Undo in the blind session: remove a human judge's verdict on one comparison (never an LLM's)."""
-    if not judge.startswith("human:"):
-        raise ValueError(f"only human verdicts can be undone, not {judge!r}'s")
-    with store.transaction() as db:
-        cursor = db.execute("delete from judgments where comparison_id = ? and judge = ?", [comparison_id, judge])
-        return cursor.rowcount
-
-
 def suite_names(store: Store) -> list[str]:
     return [r[0] for r in store.db.execute("select name from suites order by name").fetchall()]
 

@@ -21,9 +21,7 @@ def resolve_data(ws: Workspace, data: str) -> tuple[Path, dict | None]:
             row = get_dataset(ws, data)
         except BrieError:
             raise BrieError(f"--data {data!r}: no dataset of that name (see `brie data list`) and no such folder") from None
-        folder = Path(row["path"])
-        if not folder.is_absolute():
-            folder = ws.root / folder
+        folder = ws.path_of(row["path"])
     if not (folder / "train.jsonl").exists():
         raise BrieError(f"{folder}: no train.jsonl (a training folder needs train.jsonl, ideally valid.jsonl)")
     return folder, row
@@ -44,7 +42,7 @@ def guard_file(ws: Workspace, guard: str) -> Path:
         except BrieError:
             raise BrieError(f"--guard-data {guard!r}: no dataset of that name (see `brie data list`), "
                             "no such folder or .jsonl file") from None
-        folder = Path(row["path"]) if Path(row["path"]).is_absolute() else ws.root / row["path"]
+        folder = ws.path_of(row["path"])
     for name in ("valid.jsonl", "test.jsonl", "train.jsonl"):
         if (folder / name).exists():
             return folder / name

@@ -151,7 +151,7 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
     (folder / "config.yaml").write_text(cfg.to_yaml())
     return run_rows.insert_run(ws.store, {
         "name": name, "model": cfg.model, "dataset_id": dataset["id"] if dataset else None,
-        "data": str(data_path) if dataset is None else cfg.data,
+        "data": ws.stored_path(data_path) if dataset is None else cfg.data,
         "backend": cfg.backend, "method": cfg.fine_tune_type, "dry_run": int(cfg.is_dry_run),
         "config_json": cfg.to_json(), "path": f"runs/{name}", "pid": os.getpid(),
         "host": socket.gethostname(), "recommended_by": "auto",
@@ -205,12 +205,12 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
         raise BrieError(f"no run named {name!r} (see `brie runs list`)")
     cfg = TrainConfig.from_json(run["config_json"])
     if run["dataset_id"] is None:
-        data_path, _ = resolve_data(ws, run["data"])
+        data_path, _ = resolve_data(ws, str(ws.path_of(run["data"])))
     else:  # the exact dataset version the run started with, not a newer one
         from brie.store.datasets import get_dataset_by_id
 
         row = get_dataset_by_id(ws.store, run["dataset_id"])
-        data_path = Path(row["path"]) if Path(row["path"]).is_absolute() else ws.root / row["path"]
+        data_path = ws.path_of(row["path"])
         if not (data_path / "train.jsonl").exists():
             raise BrieError(f"run {name!r}: its dataset version is gone ({data_path / 'train.jsonl'} is missing)")
     if resume:  # the model, data or packages may have changed since the run was created

@@ -6,7 +6,7 @@ Takes the Runs screen, one run's detail, the Data screen and (when the workspace
 a blind session, on the workspace given (for example the one `brie demo` made). The PNGs here come
 from a fresh `brie demo` workspace plus a sweep, so the run detail shows its eval chart too:
 
-    brie eval --sweep demo-lora --benchmarks perplexity:demo,gsm8k:../shared/benchmarks/gsm8k_test.jsonl \
+    brie eval --sweep demo-lora --benchmarks perplexity:demo,gsm8k \
         --limit 5 --max-tokens 64 --batch-size 5
 """
 
@@ -63,7 +63,7 @@ async def shoot(root: Path, run: str | None) -> list[Path]:
         await settle(pilot, lambda: app.screen.query_one("#datasets").row_count > 0, tries=40)
         save("data")
         try:
-            import brie.judging.runner  # noqa: F401  (no judging core: no blind session to show)
+            import brie.judging.human  # noqa: F401  (no judging core: no blind session to show)
         except Exception:
             return made
         from tui.screens.blind import BlindSessionScreen, BlindSetup

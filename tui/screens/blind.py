@@ -2,7 +2,7 @@
 
 The two answers are shown as A and B in the comparison's stored random order (`shown_first`), the
 same order every judge of that comparison saw; the screen never receives a model name, run or step
-(`brie.judge.pending_for_human` leaves them out), so nothing can leak before the reveal. Each key
+(`brie.judging.human.pending_for_human` leaves them out), so nothing can leak before the reveal. Each key
 press is written at once as judge `human:<name>` through one writer thread, so leaving and coming
 back resumes where you were, and undo removes exactly the last verdict.
 """
@@ -176,7 +176,7 @@ class BlindSessionScreen(Screen):
     def _load(self, resumed: bool = False) -> None:
         ws = Workspace(self.app.workspace.root)
         try:
-            from brie.judging.runner import pending_for_human
+            from brie.judging.human import pending_for_human
 
             items = pending_for_human(ws, self.setup.name, self.setup.suite)
         except Exception as e:  # said on screen; the app goes on
@@ -317,9 +317,8 @@ class BlindSessionScreen(Screen):
     @work(thread=True, group="verdict-writer")
     def _writer(self) -> None:
         """The one thread that writes this session's verdicts, in the order they were given."""
-        from brie.judging.runner import record_human_verdict
+        from brie.judging.human import record_human_verdict, undo_human_verdict
         from brie.store.judging import judgment_attempts
-        from brie.store.ui import delete_human_verdict
 
         worker = get_current_worker()
         ws = Workspace(self.app.workspace.root)
@@ -339,7 +338,7 @@ class BlindSessionScreen(Screen):
                 if op == "undo":
                     if step.comparison_id in stored:
                         try:
-                            delete_human_verdict(ws.store, step.comparison_id, judge)
+                            undo_human_verdict(ws, step.comparison_id, self.setup.name)
                             stored.discard(step.comparison_id)
                             self.recorded -= 1
                         except Exception as e:  # names no model

@@ -218,7 +218,7 @@ class CompareScreen(Screen):
 
         ws = Workspace(self.app.workspace.root)
         try:
-            from brie.judging.runner import compare
+            from brie.judging.workflows import compare
 
             ids, s = compare(ws, request.suite, request.a, request.b, request.judges, swap=request.swap,
                              samples=request.samples, temperature=request.temperature,

@@ -1,0 +1,106 @@
+"""The concurrent judging loop: one judge, many requests in flight, each answer committed as it lands.
+
+It catches only brie's judge errors (brie.judging.base): the providers translate their SDKs' own.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from brie.judging.base import JudgeAccessError, JudgeRequestError, JudgeUnreachable, Provider
+from brie.judging.tasks import JudgeRunSummary, Task, cost_per_request, pending_tasks, record_judgment
+
+
+def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool, max_attempts: int,
+                       concurrency: int, max_cost: float | None, summary: JudgeRunSummary, progress) -> None:
+    """Ask `client` for every judgment still missing, at most `concurrency` at a time.
+
+    An answer without a verdict is stored and asked again (up to `max_attempts` answers); a failed
+    request is retried, then counted as failed; a rejected key or unknown model stops the run (raised);
+    an unreachable server fails what is left at once. No new request starts once `max_cost` is spent.
+    """
+    tasks = pending_tasks(ws, client.spec, comparisons, swap, max_attempts, summary)
+    summary.tasks += len(tasks)
+    lock = threading.Lock()
+    fatal: list[JudgeAccessError] = []
+    unreachable: list[str] = []
+    # Read before the threads start (they share one SQLite connection); then this run's own mean.
+    first_estimate = cost_per_request(ws, client, tasks[0], batched=False) if tasks and max_cost is not None else 0.0
+    spent = {"usd": 0.0, "answers": 0}  # this judge's, in this run
+
+    def over_budget() -> bool:
+        return max_cost is not None and summary.cost_usd >= max_cost
+
+    def run(task: Task) -> None:
+        attempt = task.next_attempt
+        errors = 0
+        while attempt <= max_attempts:
+            with lock:
+                if unreachable:
+                    summary.failed += 1
+                    summary.errors.append(unreachable[0])
+                    return
+                if over_budget() or fatal:
+                    summary.stopped_for_cost |= over_budget()
+                    return
+            template, system, user = task.prompt()
+            try:
+                reply = client.ask(system, user)
+            except JudgeAccessError as e:
+                with lock:
+                    fatal.append(e)
+                return
+            except JudgeRequestError as e:
+                # After the SDK's own retries (or a body that is not JSON): leave it missing; a rerun asks again.
+                errors += 1
+                refused = isinstance(e, JudgeUnreachable)
+                if errors < max_attempts and not refused:
+                    continue
+                with lock:
+                    summary.failed += 1
+                    summary.errors.append(str(e))
+                    if refused:
+                        # Nothing listens there: every other request would wait through the same retries.
+                        unreachable.append(summary.errors[-1])
+                return
+            row = record_judgment(ws, task, attempt, template, reply)
+            with lock:
+                summary.cost_usd += row["cost_usd"]
+                spent["usd"] += row["cost_usd"]
+                spent["answers"] += 1
+                if row["verdict"] == "invalid":
+                    summary.invalid += 1
+                else:
+                    summary.valid += 1
+                if progress:
+                    progress(summary)
+            if row["verdict"] != "invalid":
+                return
+            attempt += 1
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        queue = list(reversed(tasks))
+        running = set()
+        while queue or running:
+            while queue and len(running) < concurrency and not fatal:
+                # Requests in flight will be paid for too: count them at the estimated cost, so a
+                # high --concurrency cannot carry the spend far past --max-cost.
+                with lock:
+                    per_request = spent["usd"] / spent["answers"] if spent["answers"] else first_estimate
+                    expected = summary.cost_usd + len(running) * per_request
+                if max_cost is not None and expected >= max_cost:
+                    if summary.cost_usd >= max_cost:
+                        summary.stopped_for_cost = True
+                        queue.clear()
+                    break
+                running.add(pool.submit(run, queue.pop()))
+            if not running:
+                break
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for f in done:
+                f.result()
+            if fatal:
+                queue.clear()
+    if fatal:
+        raise fatal[0]

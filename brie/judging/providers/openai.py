@@ -1,0 +1,89 @@
+"""OpenAI judges (`openai:<model>`) and OpenAI-compatible local servers
+(`openai-compatible:<model>@<base-url>`: mlx_lm.server, LM Studio, Ollama), both through the openai SDK.
+
+The SDK reads OPENAI_API_KEY and OPENAI_BASE_URL from the environment itself. It is imported only
+when a judge of these kinds is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from brie.judging.base import JudgeAccessError, JudgeError, JudgeRequestError, Provider, Reply
+
+
+class OpenAIJudge(Provider):
+    kind = "openai"
+    name_form = "openai:<model>"
+    key_env = "OPENAI_API_KEY"
+    temperature: float | None = None  # OpenAI's current models accept only their default temperature
+
+    def __init__(self, spec, max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 1024):
+        super().__init__(spec, max_retries=max_retries, timeout=timeout, max_tokens=max_tokens)
+        import openai
+
+        kwargs = {"max_retries": max_retries, "timeout": timeout}
+        if spec.base_url:
+            # Local servers ignore the key, but the SDK insists on one.
+            kwargs.update(base_url=spec.base_url, api_key=os.environ.get(OpenAIJudge.key_env) or "local")
+        self.client = openai.OpenAI(**kwargs)
+
+    def send(self, system: str, user: str) -> Reply:
+        extra = {"temperature": self.temperature} if self.temperature is not None else {}
+        resp = self.client.chat.completions.create(
+            model=self.spec.model, max_completion_tokens=self.max_tokens, **extra,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
+        if not resp.choices:
+            return Reply(text="", **usage_of(resp))
+        message = resp.choices[0].message
+        refusal = getattr(message, "refusal", None)
+        return Reply(text=message.content or refusal or "", refused=bool(refusal), **usage_of(resp))
+
+    def translate(self, e: Exception) -> JudgeRequestError | None:
+        import openai
+
+        if isinstance(e, openai.APITimeoutError):
+            return self.timed_out()
+        if isinstance(e, openai.APIConnectionError):
+            return self.unreachable(e)
+        if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
+            return self.failed(e, JudgeAccessError)
+        if isinstance(e, (openai.APIError, ValueError)):  # ValueError: a body that is not JSON
+            return self.failed(e)
+        return None
+
+
+class OpenAICompatibleJudge(OpenAIJudge):
+    """A server speaking OpenAI's chat completions at a URL of its own; needs no key, costs nothing
+    per token unless judges.toml prices it, and uses OpenAI's price multipliers."""
+
+    kind = "openai-compatible"
+    name_form = "openai-compatible:<model>@<base-url>"
+    key_env = None  # local servers need none (OPENAI_API_KEY is sent when set)
+    prices_row = "openai"
+    free_when_unlisted = True
+    temperature = 0.0  # greedy on local servers
+
+    @classmethod
+    def parse_name(cls, name: str, rest: str) -> tuple[str, str | None]:
+        model, at, base_url = rest.partition("@")
+        if not at or not model or not base_url.startswith(("http://", "https://")):
+            raise JudgeError(f"judge {name!r}: write openai-compatible:<model>@<base-url>, "
+                             "e.g. openai-compatible:default_model@http://127.0.0.1:8080/v1")
+        return model, base_url
+
+    @classmethod
+    def price_key(cls, name: str) -> str:
+        return name.split("@")[0]
+
+
+def usage_of(resp) -> dict:
+    """Reply token counts from a chat completion's usage."""
+    u = getattr(resp, "usage", None)
+    if u is None:
+        return {}
+    details = getattr(u, "prompt_tokens_details", None)
+    cached = (getattr(details, "cached_tokens", 0) or 0) if details else 0
+    # OpenAI counts cached tokens inside prompt_tokens; brie prices them apart.
+    return {"input_tokens": (u.prompt_tokens or 0) - cached, "output_tokens": u.completion_tokens or 0,
+            "cache_read_tokens": cached}
