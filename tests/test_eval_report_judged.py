@@ -5,7 +5,7 @@ from tests.judge_server import JudgeServer
 
 
 def test_report_shows_win_rate_position_bias_and_small_n(fresh_ws):
-    from brie.judging.runner import compare
+    from brie.judging.workflows import compare
     from brie.export.report import build_report
 
     with JudgeServer(lambda call: {"text": "B is better. [[B]]"}) as server:
@@ -42,7 +42,7 @@ def _clone_generations(ws, src_run: str, new_run: str, step: int = 10) -> dict:
 
 def test_report_counts_only_this_runs_comparisons(fresh_ws):
     """Another run's base-vs-checkpoint verdicts (and judge agreement on them) stay out of r1's report."""
-    from brie.judging.runner import compare, judge_comparisons, make_comparisons
+    from brie.judging.workflows import compare, judge_comparisons, make_comparisons
     from brie.export.report import build_report
     from brie.judging.stats import results
 
@@ -89,7 +89,7 @@ def test_report_shows_judge_agreement_with_n_and_the_parse_failure_rate(fresh_ws
     invalid, asked again). The agreement row and the caveat are checked against the stored rows."""
     import itertools
 
-    from brie.judging.runner import compare, judge_comparisons
+    from brie.judging.workflows import compare, judge_comparisons
     from brie.export.report import build_report
     from tests.judge_server import answers_in
 

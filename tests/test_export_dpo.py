@@ -30,7 +30,7 @@ def two_judges(call):
 
 
 def _by_prompt(ws):
-    return {c["turns"][0]: c for c in rows.comparison_details(ws.store)}
+    return {c["turns"][0]: c for c in rows.find_comparisons(ws.store)}
 
 
 def test_agreeing_judges_give_one_pair_and_disagreeing_judges_none(fresh_ws, tmp_path):

@@ -1,6 +1,6 @@
 """Message Batches items that error or expire are not stored, and are asked again in the next round."""
 
-from brie.judging.runner import compare
+from brie.judging.workflows import compare
 from brie.store import judging as rows
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.test_judge_compare import CLAUDE, FAST, N, server_env  # noqa: F401  (fixture)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from brie.judging.runner import compare
+from brie.judging.workflows import compare
 from brie.store import judging as rows
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.judge_server import JudgeServer

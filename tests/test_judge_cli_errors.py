@@ -93,7 +93,7 @@ def test_compare_where_every_answer_is_garbage_exits_nonzero(fresh_ws):
 
 
 def test_exports_refuse_to_overwrite_without_force(fresh_ws, tmp_path):
-    from brie.judging.runner import compare
+    from brie.judging.workflows import compare
 
     with JudgeServer(lambda call: {"text": "[[B]]"}) as server:
         judge = f"openai-compatible:j@{server.url}/v1"
@@ -119,7 +119,7 @@ def test_exports_refuse_to_overwrite_without_force(fresh_ws, tmp_path):
 
 
 def test_exports_reject_unknown_suites_and_judges(fresh_ws, tmp_path):
-    from brie.judging.runner import compare
+    from brie.judging.workflows import compare
 
     with JudgeServer(lambda call: {"text": "[[B]]"}) as server:
         judge = f"openai-compatible:j@{server.url}/v1"
@@ -138,7 +138,7 @@ def test_exports_reject_unknown_suites_and_judges(fresh_ws, tmp_path):
 
 def test_exports_with_nothing_to_export_write_nothing(fresh_ws):
     """An empty file would only block the next export behind --force; say why instead."""
-    from brie.judging.runner import compare
+    from brie.judging.workflows import compare
 
     runner = CliRunner()
     for kind in ("judged", "csv", "dpo"):

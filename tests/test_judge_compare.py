@@ -79,7 +79,7 @@ def test_always_A_judge_with_swap_is_all_ties(fresh_ws, server_env):
 def test_content_judge_maps_back_to_the_model(fresh_ws, server_env):
     server_env(prefer_longer)
     ids, _ = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], **FAST)
-    comps = rows.comparison_details(fresh_ws.store)
+    comps = rows.find_comparisons(fresh_ws.store)
     expected = {c["comparison_id"]: ("tie" if len(c["a_answers"][-1].strip()) == len(c["b_answers"][-1].strip())
                                      else "a" if len(c["a_answers"][-1].strip()) > len(c["b_answers"][-1].strip())
                                      else "b") for c in comps}
@@ -313,7 +313,7 @@ def test_samples_pair_up_and_show_their_spread(fresh_ws, server_env):
     server_env(prefer_longer)
     ids, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], samples=2, temperature=0.9, **FAST)
     assert len(ids) == 2 * N and s.valid == 2 * N
-    comps = rows.comparison_details(fresh_ws.store, "c.id in (%s)" % ",".join("?" * len(ids)), ids)
+    comps = rows.find_comparisons(fresh_ws.store, ids=ids)
     assert {c["sample_idx"] for c in comps} == {0, 1}
     assert all(c["a_gen"] != c["b_gen"] for c in comps)
     [overall] = [r for r in results(fresh_ws)["results"] if r["category"] == "(all)"]

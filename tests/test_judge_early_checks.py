@@ -3,7 +3,7 @@
 import pytest
 
 from brie.errors import BrieError
-from brie.judging.runner import compare, grade
+from brie.judging.workflows import compare, grade
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.judge_server import JudgeServer
 

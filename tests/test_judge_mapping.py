@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from brie.judging.human import record_human_verdict
+from brie.judging.human import record_human_verdict, undo_human_verdict
 from brie.judging.prompts import pairwise_prompt, quote
 from brie.judging.verdicts import parse_rating, parse_verdict, to_verdict
 
@@ -89,3 +89,6 @@ def test_human_verdict_maps_through_the_same_function(workspace, tiny_model_dir,
     assert row["verdict"] == "b" and row["judge"] == "human:ann"
     assert pending_for_human(workspace, "ann") == []
     assert len(pending_for_human(workspace, "bob")) == 1
+    assert undo_human_verdict(workspace, cid, "bob") == 0  # only this human's own verdict is taken back
+    assert undo_human_verdict(workspace, cid, "ann") == 1
+    assert [i["comparison_id"] for i in pending_for_human(workspace, "ann")] == [cid]

@@ -17,7 +17,7 @@ def prefer_longer(call):
 
 @pytest.fixture
 def judged_twice(fresh_ws):
-    from brie.judging.runner import compare
+    from brie.judging.workflows import compare
 
     with JudgeServer(prefer_longer) as server:
         judges = [f"openai-compatible:default_model@{server.url}/v1", f"openai-compatible:other@{server.url}/v1"]
@@ -68,7 +68,7 @@ def test_results_wide_keeps_every_column(judged_twice):
 
 
 def test_results_show_the_spread_across_samples_only_when_there_are_several(judged_twice):
-    from brie.judging.runner import compare
+    from brie.judging.workflows import compare
     from brie.judging.stats import results
 
     assert "sample sd" not in show(200) and "spread" not in show(80)  # one sample each

@@ -38,7 +38,7 @@ COMPARE = ["compare", "--suite", "s", "--a", "base", "--b", "r1@10", "--judge", 
 def judged(ws_root: Path) -> tuple[dict, list[dict]]:
     ws = Workspace.open(ws_root)
     try:
-        comps = {c["comparison_id"]: c for c in rows.comparison_details(ws.store)}
+        comps = {c["comparison_id"]: c for c in rows.find_comparisons(ws.store)}
         js = rows.all_judgments(ws.store)
         return {(comps[j["comparison_id"]]["prompt_id"], j["pass"]): j["verdict"] for j in js}, js
     finally:

@@ -51,7 +51,7 @@ def test_results_match_a_plain_recount(workspace):
     r = results(workspace)
     from brie.store import judging as rows
 
-    comps = {c["comparison_id"]: c for c in rows.comparison_details(workspace.store)}
+    comps = {c["comparison_id"]: c for c in rows.find_comparisons(workspace.store)}
     finals = final_verdicts(rows.all_judgments(workspace.store))
     verdicts = combined(finals)
     assert len(r["results"]) == 2 * 3 * 3  # model pairs x (all, x, y) x judges

@@ -232,7 +232,7 @@ async def test_leaving_with_an_app_key_ends_the_session_and_b_resumes_with_what_
 async def test_the_name_dialog_offers_the_last_human_judge_of_the_workspace(workspace):
     from textual.widgets import Input
 
-    from brie.judging.runner import record_human_verdict
+    from brie.judging.human import record_human_verdict
     from tui.app import BrieApp
     from tui.screens.blind import BlindSetupScreen
 
@@ -247,12 +247,12 @@ async def test_the_name_dialog_offers_the_last_human_judge_of_the_workspace(work
 
 
 async def test_a_verdict_that_cannot_be_stored_is_taken_back(workspace, monkeypatch):
-    import brie.judging.runner
+    import brie.judging.human
     from brie.errors import BrieError
     from tui.app import BrieApp
 
     add_comparisons(workspace, ["a", "b", "a"])
-    real = brie.judging.runner.record_human_verdict
+    real = brie.judging.human.record_human_verdict
     calls = []
 
     def flaky(*args, **kwargs):
@@ -261,7 +261,7 @@ async def test_a_verdict_that_cannot_be_stored_is_taken_back(workspace, monkeypa
             raise BrieError("database is locked")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(brie.judging.runner, "record_human_verdict", flaky)
+    monkeypatch.setattr(brie.judging.human, "record_human_verdict", flaky)
     app = BrieApp(workspace, poll_interval=0.1)
     async with app.run_test(size=(150, 45)) as pilot:
         session = await start_session(app, pilot)
@@ -279,7 +279,7 @@ async def test_a_verdict_that_cannot_be_stored_is_taken_back(workspace, monkeypa
 
 
 async def test_a_prompt_judged_elsewhere_meanwhile_is_not_counted_nor_undone(workspace):
-    from brie.judging.runner import record_human_verdict
+    from brie.judging.human import record_human_verdict
     from tui.app import BrieApp
     from tui.screens.reveal import RevealScreen
 
@@ -305,7 +305,7 @@ async def test_a_prompt_judged_elsewhere_meanwhile_is_not_counted_nor_undone(wor
 
 
 async def test_a_resumed_session_drops_what_was_judged_meanwhile(workspace):
-    from brie.judging.runner import record_human_verdict
+    from brie.judging.human import record_human_verdict
     from tui.app import BrieApp
     from tui.screens.blind import BlindSessionScreen
     from tui.screens.help import HelpScreen

@@ -351,7 +351,7 @@ _JSON = typer.Option(False, "--json", help="Print what was written as JSON: kind
 @export_app.command("judged")
 def export_judged(out: Optional[str] = _OUT, suite: Optional[str] = _SUITE, judge: Optional[str] = _JUDGE,
                   force: bool = _FORCE, as_json: bool = _JSON) -> None:
-    """Judged JSONL: one line per judgment (DESIGN.md's schema), invalid answers included."""
+    """Judged JSONL: one line per judgment (docs/architecture.md's schema), invalid answers included."""
     _export("judged", out, suite, judge, force, as_json)
 
 

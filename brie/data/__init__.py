@@ -1,2 +1,8 @@
-"""Training data and prompt suites: read files of any supported format (read), turn rows into mlx-lm's
-formats (normalize), import them as versioned datasets (datasets), and prompt suites for judging (suites)."""
+"""Training data and prompt suites.
+
+Modules:
+  read          readers for JSONL, JSON, CSV/TSV, Parquet and hub datasets, with line-exact errors
+  normalize     rows of any supported shape into mlx-lm's chat, completions or text format
+  datasets      import_dataset (validate, normalize, dedupe, split, sample, report) and look-ups
+  suites        prompt suites for generation and judging (brie's JSONL, MT-Bench's format)
+"""

@@ -344,7 +344,7 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
     sha, file_shas = _content_sha(out)
     existing = dataset_rows.find_by_sha(ws.store, name, sha)
     if existing is not None:
-        return ImportResult(existing, False, f"Dataset {name} v{existing['version']} already holds identical "
+        return ImportResult(located(ws, existing), False, f"Dataset {name} v{existing['version']} already holds identical "
                                              f"content (sha256 {sha[:12]}); nothing imported.",
                             json.loads(existing["report_json"] or "{}"))
     latest = dataset_rows.get_dataset(ws.store, name)
@@ -420,7 +420,7 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
             f.unlink(missing_ok=True)
         raise DataError(f"dataset {name!r} v{version} was registered by another import meanwhile; "
                         "run the import again") from None
-    return ImportResult(row, True, f"Imported dataset {name} v{version}: {describe_counts(row)}.", report)
+    return ImportResult(located(ws, row), True, f"Imported dataset {name} v{version}: {describe_counts(row)}.", report)
 
 
 def describe_counts(row: dict) -> str:
@@ -437,8 +437,13 @@ def get_dataset(ws: Workspace, name: str, version: int | None = None) -> dict:
     if row is None:
         which = f"{name!r} version {version}" if version is not None else repr(name)
         raise DataError(f"no dataset {which} (see `brie data list`)")
-    return {**row, "report": json.loads(row["report_json"] or "{}")}
+    return {**located(ws, row), "report": json.loads(row["report_json"] or "{}")}
 
 
 def list_datasets(ws: Workspace, all_versions: bool = False) -> list[dict]:
-    return dataset_rows.list_datasets(ws.store, all_versions)
+    return [located(ws, row) for row in dataset_rows.list_datasets(ws.store, all_versions)]
+
+
+def located(ws: Workspace, row: dict) -> dict:
+    """The row with its folder as a full path here (the store keeps it relative to the workspace)."""
+    return {**row, "path": str(ws.path_of(row["path"]))}

@@ -1,1 +1,6 @@
-"""`brie demo`: the whole loop on the embedded model, offline (steps), and the material it uses (data)."""
+"""`brie demo`: the whole loop on the embedded model, offline.
+
+Modules:
+  steps         the demo's steps, each a function of (workspace, say)
+  data          the demo's training rows and prompt suites (the .jsonl files beside it)
+"""

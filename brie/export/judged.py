@@ -1,4 +1,4 @@
-"""Exports: judged JSONL (DESIGN.md's schema), the results table as CSV, DPO pairs.
+"""Exports: judged JSONL (the schema in docs/architecture.md), the results table as CSV, DPO pairs.
 
 Nothing here reads the environment, so no API key can reach an export.
 """

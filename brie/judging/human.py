@@ -18,8 +18,7 @@ def human_judge(name: str) -> str:
 def pending_for_human(ws, name: str, suite: str | None = None) -> list[dict]:
     """Comparisons this human has not judged, blind: texts in shown order, no model names."""
     judge = human_judge(name)
-    where, params = ("s.name = ?", [suite]) if suite else ("1", [])
-    items = rows.comparison_details(ws.store, where, params)
+    items = rows.find_comparisons(ws.store, suite=suite or None)
     done = rows.judgment_attempts(ws.store, judge, [c["comparison_id"] for c in items])
     out = []
     for c in items:

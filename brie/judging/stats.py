@@ -73,11 +73,7 @@ def combined(finals: dict) -> dict[tuple[int, str], dict]:
 def results(ws, suite: str | None = None, judge: str | None = None, run: str | None = None) -> dict:
     """Everything `brie results` shows; `run` keeps only comparisons and grades of that run's
     checkpoints (each against whatever it was compared with, usually base)."""
-    where, params = (["s.name = ?"], [suite]) if suite else ([], [])
-    if run is not None:
-        where.append("(ga.run = ? or gb.run = ?)")
-        params += [run, run]
-    comps = {c["comparison_id"]: c for c in rows.comparison_details(ws.store, " and ".join(where) or "1", params)}
+    comps = {c["comparison_id"]: c for c in rows.find_comparisons(ws.store, suite=suite or None, run=run)}
     judgments = [j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps]
     finals = final_verdicts(judgments)
     verdicts = combined(finals)

@@ -1,6 +1,6 @@
 """Reading the judges' answers: verdict and rating parsing, and the position→model mapping.
 
-The contract (DESIGN.md): answers are shown as "Assistant A" and "Assistant B"; which model is shown
+The contract (docs/architecture.md): answers are shown as "Assistant A" and "Assistant B"; which model is shown
 first is drawn at random per comparison and stored; the judge ends with exactly one of [[A]], [[B]],
 [[C]]; `to_verdict` maps that position back to the model; an answer without exactly one verdict is
 stored raw as `invalid` and retried up to a limit, never guessed.

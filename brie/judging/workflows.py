@@ -61,8 +61,7 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
     no new request starts once this run has spent that much. `progress(summary)` after each result.
     """
     summary = JudgeRunSummary()
-    comparisons = rows.comparison_details(
-        ws.store, f"c.id in ({','.join('?' * len(comparison_ids))})", list(comparison_ids)) if comparison_ids else []
+    comparisons = rows.find_comparisons(ws.store, ids=list(comparison_ids))
     specs = api_judges(ws, judges, warn)
     for spec in specs:
         client = connect(spec, max_retries=max_retries, timeout=timeout, max_tokens=judge_max_tokens)

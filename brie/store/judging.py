@@ -82,8 +82,9 @@ def get_comparison(store: Store, comparison_id: int) -> dict | None:
 
 def find_comparisons(store: Store, suite: str | None = None, run: str | None = None,
                      ids: list[int] | None = None) -> list[dict]:
-    """comparison_details, kept to suite `suite`, to comparisons in which one side is a checkpoint
-    of run `run`, and to the comparison ids `ids` (an empty list: none); None keeps all."""
+    """Comparisons joined with their suite, prompt and both generations (for judging and exports),
+    kept to suite `suite`, to comparisons in which one side is a checkpoint of run `run`, and to the
+    comparison ids `ids` (an empty list: none); None keeps all."""
     where, params = [], []
     if suite is not None:
         where.append("s.name = ?")
@@ -96,14 +97,6 @@ def find_comparisons(store: Store, suite: str | None = None, run: str | None = N
             return []
         where.append(f"c.id in ({', '.join('?' for _ in ids)})")
         params += list(ids)
-    return comparison_details(store, " and ".join(where) or "1", params)
-
-
-def comparison_details(store: Store, where: str = "1", params: list | None = None) -> list[dict]:
-    """Comparisons joined with their suite, prompt and both generations (for judging and exports).
-
-    `where` is an SQL fragment over c, s, p, ga and gb; callers outside the store use
-    find_comparisons instead (brie/judging/ still passes fragments here, until it moves)."""
     sql = f"""
       select c.id as comparison_id, c.shown_first, c.sample_idx, s.name as suite, p.prompt_id, p.category,
              p.turns_json, p.reference_json,
@@ -113,8 +106,8 @@ def comparison_details(store: Store, where: str = "1", params: list | None = Non
              gb.adapter_sha256 as b_sha, gb.answers_json as b_answers, gb.id as b_gen
       from comparisons c join suites s on s.id = c.suite_id join prompts p on p.id = c.prompt_row_id
       join generations ga on ga.id = c.gen_a join generations gb on gb.id = c.gen_b
-      where {where} order by c.id"""
-    cur = store.db.execute(sql, params or [])
+      where {" and ".join(where) or "1"} order by c.id"""
+    cur = store.db.execute(sql, params)
     cols = [c[0] for c in cur.description]
     out = []
     for r in cur.fetchall():

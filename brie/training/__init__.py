@@ -1,1 +1,17 @@
-"""Training runs: the run lifecycle (runner), config, and one module per engine (mlx_engine, torch_engine)."""
+"""Training runs: LoRA, DoRA or full fine-tunes as resumable runs with checkpoints.
+
+Modules:
+  config        TrainConfig: one dataclass with help on each field; YAML and CLI overrides
+  lifecycle     the run lifecycle: preflight, create, run through an engine, resume, reap dead runs,
+                start `brie train` as its own process (for the UI)
+  context       the contract an engine works in: RunContext (records, warnings, checkpoints,
+                resume point, early stopping), TrainCallback, the run folder's files
+  data          where a run's data is (a dataset version or a folder) and the guard's file
+  batches       batches for both engines: mlx-lm's datasets and order, resumable at a position
+  schedules     the one learning-rate schedule both engines follow
+  monitor       early stopping and the forgetting guard
+  distributed   several processes on one run: rank, and sharing the main process's decisions
+  mlx_engine    train(ctx) through mlx-lm's tuner
+  torch_engine  train(ctx) through transformers + peft (the CUDA path)
+  housekeeping  pruning checkpoints, deleting and cancelling runs
+"""

@@ -1,6 +1,6 @@
 """Compare: choose a suite, model A and B, judges and samples; generate what is missing and judge it.
 
-The work runs in a thread worker calling `brie.judge.compare`, the same function `brie compare`
+The work runs in a thread worker calling `brie.judging.workflows.compare`, the same function `brie compare`
 runs; its progress callback becomes CompareProgressed messages. Everything it makes is stored as
 it lands, so leaving the screen or brie midway loses at most what was in flight, and starting the
 same comparison again picks up where it stopped.
