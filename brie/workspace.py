@@ -25,6 +25,11 @@ class Workspace:
         return cls(Path(root).expanduser().resolve())
 
     @classmethod
+    def with_store(cls, root: Path, store: Store) -> "Workspace":
+        """The workspace at `root` reading through an open store (a UI worker's own connection)."""
+        return cls(root, _store=store)
+
+    @classmethod
     def open(cls, path: str | Path | None = None, create: bool = False) -> "Workspace":
         ws = cls.locate(path)
         if create:
@@ -77,6 +82,11 @@ class Workspace:
     def path_of(self, stored: str) -> Path:
         """The path a stored path means here (an absolute one, from outside the workspace, as it is)."""
         return self.root / stored
+
+    def find(self, given: str | Path) -> Path:
+        """A path as given (from the current folder), else inside the workspace (as stored)."""
+        path = Path(given).expanduser()
+        return path if path.exists() or not (self.root / path).exists() else self.root / path
 
     @property
     def store(self) -> Store:

@@ -1,4 +1,4 @@
-"""Write brie/demo_data/: the demo training set and the two demo prompt suites.
+"""Write brie/demo/: the demo training set and the two demo prompt suites.
 
 The style is meant to be learned by a LoRA on SmolLM2-135M in ~100-200 steps and to be obvious at a
 glance: Brie, a cheese-loving kitchen mouse, answers every food or kitchen question in ONE short
@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "brie" / "demo_data"
+OUT = Path(__file__).resolve().parents[1] / "brie" / "demo"
 SEED = 7
 
 def answer(fact: str) -> str:

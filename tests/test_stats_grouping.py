@@ -1,4 +1,4 @@
-"""`brie.stats.results` groups each judge's verdicts once; checked here against a plain recount."""
+"""`brie.judging.stats.results` groups each judge's verdicts once; checked here against a plain recount."""
 
 import json
 import random

@@ -23,10 +23,13 @@ def test_a_copied_workspace_finds_its_model_data_and_checkpoints(tmp_path, tiny_
     import_dataset(ws, str(source / "train.jsonl"), "sums", ImportOptions(seed=0))
     folder_data = write_chat_data(ws.data_dir / "plain")
     train(ws, tiny_config("tiny", "sums", iters=2, save_every=2, eval_every=2), "r1")
-    train(ws, tiny_config("tiny", str(folder_data), iters=2, save_every=2, eval_every=2), "r2")
+    # r2: the model, data and forgetting guard as folders inside the workspace, not by name
+    train(ws, tiny_config(str(ws.models_dir / "tiny"), str(folder_data), iters=2, save_every=2, eval_every=2,
+                          guard_data=str(folder_data)), "r2")
     stored = [*ws.store.db.execute("select path from models where name = 'tiny'"),
               *ws.store.db.execute("select path from datasets"),
-              *ws.store.db.execute("select path from runs"), *ws.store.db.execute("select data from runs where name = 'r2'"),
+              *ws.store.db.execute("select path from runs"),
+              *ws.store.db.execute("select data from runs where name = 'r2' union all select model from runs"),
               *ws.store.db.execute("select path from checkpoints")]
     assert stored and all(not p.startswith("/") for (p,) in stored), stored
     ws.close()
@@ -37,8 +40,10 @@ def test_a_copied_workspace_finds_its_model_data_and_checkpoints(tmp_path, tiny_
     assert resolve_model(moved, "tiny") == str(moved.root / "models" / "tiny")
     (spec,) = resolve_specs(moved, "r1@last")
     assert spec.adapter_path == str(moved.root / "runs" / "r1" / "checkpoints" / "2")
+    (spec,) = resolve_specs(moved, "r2@last")
+    assert resolve_model(moved, spec.model) == str(moved.root / "models" / "tiny")
     assert train(moved, tiny_config("tiny", "sums", iters=2, save_every=2, eval_every=2), "r3")["status"] == "completed"
-    # the folder-data run resumes from its stored (relative) data path, in the new place
+    # r2 resumes from its stored (relative) model, data and guard paths, in the new place
     run_rows.update_run(moved.store, run_rows.get_run(moved.store, "r2")["id"], status="failed")
     assert resume_training(moved, "r2")["status"] == "completed"
     moved.close()

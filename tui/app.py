@@ -154,13 +154,7 @@ class BrieApp(App[None]):
         self.push_screen(NewRunScreen())
 
     async def action_blind(self) -> None:
-        import importlib.util
-
         from tui.screens.blind import BlindSessionScreen, BlindSetupScreen
-
-        if importlib.util.find_spec("brie.judging.human") is None:
-            self.notify("This brie has no judging core yet, so no blind session.", severity="error")
-            return
 
         await self.end_blind_session()  # from a reveal: a new session is not pushed over the old one
 

@@ -23,7 +23,7 @@ class RunDetailRefreshed(Message):
     run: dict | None
     checkpoints: list[dict]
     series: dict[str, list[tuple[int, float]]]
-    # brie.plots.sweep_series: {benchmark: {"steps", "metrics", "base"}} from stored eval results
+    # brie.export.plots.sweep_series: {benchmark: {"steps", "metrics", "base"}} from stored eval results
     sweep: dict = field(default_factory=dict)
 
 

@@ -85,7 +85,7 @@ def step_train_demo(ws: Workspace, say) -> None:
         say(f"[bold]{label}:[/] {prompt} → {answer}")
 
 
-DEMO_SUITES = ("demo-in-domain", "demo-out-of-domain")  # from brie/demo_data (demo_suite_paths)
+DEMO_SUITES = ("demo-in-domain", "demo-out-of-domain")  # from brie/demo (demo_suite_paths)
 DEMO_GEN_TOKENS = 64  # short answers keep the demo quick on two CPU cores
 DEMO_JUDGE_TOKENS = 64
 DEMO_JUDGED_PER_SUITE = 3
@@ -95,9 +95,9 @@ def _demo_run(ws: Workspace) -> str | None:
     """The training step's demo run (DEMO_RUN when it names one), else the newest run with a best checkpoint."""
     from brie.store.runs import get_run, list_runs
 
-    named = globals().get("DEMO_RUN")
-    if named and get_run(ws.store, named) and get_run(ws.store, named)["best_step"] is not None:
-        return named
+    named = get_run(ws.store, DEMO_RUN)
+    if named and named["best_step"] is not None:
+        return DEMO_RUN
     runs = [r for r in list_runs(ws.store) if r["best_step"] is not None and r["status"] == "completed"]
     return runs[-1]["name"] if runs else None
 

@@ -4,6 +4,14 @@ A benchmark is named by a spec `kind[:argument]`: `gsm8k`, `gsm8k:path/to/test.j
 `perplexity:<dataset or folder>`, `mcq:<file>`, `overlap:<suite or file>`, `mt-bench[:file]`,
 `lm-eval:<task>`. Each benchmark turns its data into a fixed list of items, scores items one by one
 (so every item is stored as soon as it exists) and aggregates the stored per-item scores.
+
+Modules:
+  base          the contract: Benchmark, Item, Scored
+  gsm8k, perplexity, mcq, overlap, mtbench, lm_eval_task
+                one module per kind (loglik: log-likelihoods the mcq and perplexity kinds share)
+  data          benchmark data from a file, a hub id, or the copies shipped in benchmarks/
+  runner        evaluate (every item stored as scored; reruns resume) and evaluate_vs_base
+  forgetting    paired deltas against the base (McNemar, bootstrap), summaries, the forgetting table
 """
 
 from __future__ import annotations

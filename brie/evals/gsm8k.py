@@ -17,7 +17,7 @@ from brie.words import plural
 
 HUB_ID = "openai/gsm8k"
 DEFAULT_FILE = SHIPPED / "gsm8k_test.jsonl"  # the test split, 1,319 problems (MIT, LICENSE.gsm8k)
-LOCAL_HINT = "--benchmarks gsm8k:test.jsonl (GSM8K's test.jsonl)"
+LOCAL_HINT = "--benchmarks gsm8k (the shipped test split) or gsm8k:<your test.jsonl>"
 INSTRUCTION = "Solve the problem step by step, then give the final answer on its own line as '#### <number>'.\n\n"
 # lm-evaluation-harness's gsm8k filters: strict-match and flexible-extract
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -74,7 +74,11 @@ class GSM8K(Benchmark):
         self._shots: list[dict] = []
 
     def settings(self) -> dict:
-        return {"shots": self.shots, "max_tokens": self.max_tokens}
+        if not self.shots:
+            return {"shots": 0, "max_tokens": self.max_tokens}
+        # where the examples come from changes the prompts and the items: part of the identity
+        shots_from = "hub train split" if self.source == HUB_ID else "last rows of the file"
+        return {"shots": self.shots, "shots_from": shots_from, "max_tokens": self.max_tokens}
 
     def items(self, ws) -> list[Item]:
         rows = load_records(self.source, split="test", config="main", local_hint=LOCAL_HINT)
@@ -82,8 +86,9 @@ class GSM8K(Benchmark):
             if "question" not in r or "answer" not in r:
                 raise BrieError(f"{self.source}: row {n + 1} needs 'question' and 'answer'")
         if self.shots:
-            # Few-shot examples come from the train split on the hub; a local file has only one
-            # split, so its last K rows become the examples and are left out of the items.
+            # Few-shot examples come from the train split on the hub; a local file (the shipped test
+            # split too) has only one split, so its last K rows become the examples and are left
+            # out of the items.
             if self.source == HUB_ID:
                 self._shots = load_records(self.source, split="train", config="main",
                                            local_hint=LOCAL_HINT)[: self.shots]

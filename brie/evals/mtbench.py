@@ -19,9 +19,8 @@ from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
 from brie.evals.data import SHIPPED, load_records
 
-HUB_ID = "HuggingFaceH4/mt_bench_prompts"
 DEFAULT_FILE = SHIPPED / "mt_bench_questions.jsonl"  # FastChat's 80 questions (Apache-2.0, LICENSE.mt_bench)
-LOCAL_HINT = "--benchmarks mt-bench:question.jsonl (FastChat's question.jsonl)"
+LOCAL_HINT = "--benchmarks mt-bench (the shipped questions) or mt-bench:<FastChat's question.jsonl>"
 
 
 def make_judge(name: str, ws=None):

@@ -109,8 +109,8 @@ def sweep_specs(ws: Workspace, run: str) -> list[ModelSpec]:
 
 @dataclass
 class Evaluation:
-    """What `brie eval`, the demo and the UI show: the results, each checkpoint's paired change
-    against the base, and per checkpoint the summary (worst benchmark, significant drops, mean change)."""
+    """What `brie eval` and the demo show: the results, each checkpoint's paired change against the
+    base, and per checkpoint the summary (worst benchmark, significant drops, mean change)."""
 
     results: list[dict]
     deltas: list

@@ -43,10 +43,9 @@ def load(ws, spec):
 
 
 def generate_batch(model, tokenizer, conversations: list[list[dict]], max_tokens: int = 256,
-                         temp: float = 0.0, seed: int | None = None, batch_size: int = 16) -> list[str]:
+                   temp: float = 0.0, seed: int | None = None, batch_size: int = 16) -> list[str]:
     """The same contract as the MLX engine's generate_batch, through `model.generate`."""
     import torch
-
 
     if seed is not None:
         torch.manual_seed(seed)

@@ -93,7 +93,8 @@ def add_model(ws: Workspace, source: str, name: str | None = None) -> dict:
     if not HF_ID.match(source):
         raise ModelError(f"{source!r}: no such folder, and not a Hugging Face id (owner/name)")
     local = _hub_snapshot(source)
-    return model_rows.upsert_model(ws.store, name or source.split("/")[-1], source, local, "hf")
+    return model_rows.upsert_model(ws.store, name or source.split("/")[-1], source,
+                                   ws.stored_path(local) if local else None, "hf")
 
 
 def _hub_snapshot(repo_id: str) -> str | None:
@@ -125,7 +126,7 @@ def resolve_model(ws: Workspace | None, ref: str) -> str:
             return str(ws.path_of(row["path"])) if row["path"] else row["source"]
         if ref == DEFAULT_MODEL:
             return str(prepare_default_model(ws))
-    path = Path(ref).expanduser()
+    path = ws.find(ref) if ws is not None else Path(ref).expanduser()
     if path.exists():
         check_model_folder(path)
         return str(path.resolve())

@@ -98,7 +98,7 @@ def model_choices(store: Store) -> list[str]:
     return out
 
 
-def eval_signature(store: Store) -> tuple | None:
+def eval_signature(store: Store) -> tuple:
     """Changes whenever an evaluation result is added or finished: the UI recomputes deltas then only."""
     return tuple(store.db.execute(
         "select count(*), max(id), sum(status = 'completed'), max(ended_at) from eval_results").fetchone())

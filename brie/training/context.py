@@ -199,7 +199,7 @@ class RunContext:
         run = run_rows.get_run_by_id(self.ws.store, self.run["id"])
         row = run_rows.insert_checkpoint(self.ws.store, {
             "run_id": self.run["id"], "step": step, "epoch": epoch, "train_loss": train_loss,
-            "val_loss": val_loss, "path": str(final.relative_to(self.ws.root)), "adapter_sha256": sha,
+            "val_loss": val_loss, "path": self.ws.stored_path(final), "adapter_sha256": sha,
             "size_bytes": size}, best_step=best, follow_best=run["recommended_by"] != "user")
         # The run folder's own adapter is always the latest checkpoint's (replaced atomically).
         for name in (ADAPTER_FILE, CONFIG_FILE):

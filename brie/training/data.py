@@ -13,7 +13,7 @@ def resolve_data(ws: Workspace, data: str) -> tuple[Path, dict | None]:
     from brie.data.datasets import get_dataset
 
     row = None
-    path = Path(data).expanduser()
+    path = ws.find(data)
     if path.is_dir():
         folder = path.resolve()
     else:
@@ -21,7 +21,7 @@ def resolve_data(ws: Workspace, data: str) -> tuple[Path, dict | None]:
             row = get_dataset(ws, data)
         except BrieError:
             raise BrieError(f"--data {data!r}: no dataset of that name (see `brie data list`) and no such folder") from None
-        folder = ws.path_of(row["path"])
+        folder = Path(row["path"])
     if not (folder / "train.jsonl").exists():
         raise BrieError(f"{folder}: no train.jsonl (a training folder needs train.jsonl, ideally valid.jsonl)")
     return folder, row
@@ -29,7 +29,7 @@ def resolve_data(ws: Workspace, data: str) -> tuple[Path, dict | None]:
 
 def guard_file(ws: Workspace, guard: str) -> Path:
     """The held-out file of the forgetting guard: its valid.jsonl, else test.jsonl, else a .jsonl file."""
-    path = Path(guard).expanduser()
+    path = ws.find(guard)
     if path.is_file():
         return path
     if path.is_dir():
@@ -42,7 +42,7 @@ def guard_file(ws: Workspace, guard: str) -> Path:
         except BrieError:
             raise BrieError(f"--guard-data {guard!r}: no dataset of that name (see `brie data list`), "
                             "no such folder or .jsonl file") from None
-        folder = ws.path_of(row["path"])
+        folder = Path(row["path"])
     for name in ("valid.jsonl", "test.jsonl", "train.jsonl"):
         if (folder / name).exists():
             return folder / name

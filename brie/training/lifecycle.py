@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from brie.errors import BrieError
+from brie.store import models as model_rows
 from brie.store import runs as run_rows
 from brie.store import utcnow
 from brie.training.config import TrainConfig
@@ -144,6 +145,12 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
         raise BrieError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or ',')")
     name = _free_name(ws, name, suffix)
     cfg.backend = pick_backend(cfg.backend)
+    # A model or guard given as a path is kept as the store keeps paths (relative to the workspace
+    # when inside it), so the run resumes and its checkpoints load after the workspace moves.
+    if model_rows.get_model(ws.store, cfg.model) is None and Path(cfg.model).expanduser().exists():
+        cfg.model = ws.stored_path(cfg.model)
+    if cfg.guard_data and Path(cfg.guard_data).expanduser().exists():
+        cfg.guard_data = ws.stored_path(cfg.guard_data)
     preflight(ws, cfg, data_path)
     folder = ws.runs_dir / name
     folder.mkdir(parents=True, exist_ok=False)
@@ -153,7 +160,7 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
         "name": name, "model": cfg.model, "dataset_id": dataset["id"] if dataset else None,
         "data": ws.stored_path(data_path) if dataset is None else cfg.data,
         "backend": cfg.backend, "method": cfg.fine_tune_type, "dry_run": int(cfg.is_dry_run),
-        "config_json": cfg.to_json(), "path": f"runs/{name}", "pid": os.getpid(),
+        "config_json": cfg.to_json(), "path": ws.stored_path(folder), "pid": os.getpid(),
         "host": socket.gethostname(), "recommended_by": "auto",
     })
 
@@ -205,7 +212,7 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
         raise BrieError(f"no run named {name!r} (see `brie runs list`)")
     cfg = TrainConfig.from_json(run["config_json"])
     if run["dataset_id"] is None:
-        data_path, _ = resolve_data(ws, str(ws.path_of(run["data"])))
+        data_path, _ = resolve_data(ws, str(ws.path_of(run["data"])))  # a folder, as stored
     else:  # the exact dataset version the run started with, not a newer one
         from brie.store.datasets import get_dataset_by_id
 

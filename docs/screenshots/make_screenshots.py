@@ -62,10 +62,6 @@ async def shoot(root: Path, run: str | None) -> list[Path]:
         await pilot.press("d")
         await settle(pilot, lambda: app.screen.query_one("#datasets").row_count > 0, tries=40)
         save("data")
-        try:
-            import brie.judging.human  # noqa: F401  (no judging core: no blind session to show)
-        except Exception:
-            return made
         from tui.screens.blind import BlindSessionScreen, BlindSetup
 
         app.push_screen(BlindSessionScreen(BlindSetup("me", None), rng=random.Random(1)))

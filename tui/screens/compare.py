@@ -160,7 +160,7 @@ class CompareScreen(Screen):
         from brie.judging.judges import load_table
 
         try:
-            default = load_table(Workspace(self.app.workspace.root, _store=None))["default"]
+            default = load_table(Workspace(self.app.workspace.root))["default"]
         except Exception:  # no judges table, or one without a default: leave the field for the user
             default = ""
         self.app.call_from_thread(self._choices_loaded, suites, models, default)

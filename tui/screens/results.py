@@ -97,7 +97,7 @@ class ResultsScreen(PollingScreen):
     def read(self, store: Store) -> ResultsRefreshed:
         from brie.judging.stats import results
 
-        ws = Workspace(self.app.workspace.root, _store=store)
+        ws = Workspace.with_store(self.app.workspace.root, store)
         data = results(ws, self.filters.suite, self.filters.judge)
         data["suites"], data["judges"] = suite_names(store), judge_names(store)
         data["forgetting"] = self._forgetting(ws)

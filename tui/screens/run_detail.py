@@ -117,7 +117,7 @@ class RunDetailScreen(PollingScreen):
         if self._sweep_read is None or self._sweep_read[0] != signature:
             from brie.export.plots import sweep_series
 
-            sweep = sweep_series(Workspace(self.app.workspace.root, _store=store), self.run_name) if signature else {}
+            sweep = sweep_series(Workspace.with_store(self.app.workspace.root, store), self.run_name)
             self._sweep_read = (signature, sweep)
         return self._sweep_read[1]
 
