@@ -34,7 +34,7 @@ def test_importing_the_judging_code_imports_no_sdk():
 
 
 def test_a_human_judge_has_no_client():
-    with pytest.raises(JudgeError, match="humans judge in the UI"):
+    with pytest.raises(JudgeError, match="human verdicts are given in the UI"):
         connect(parse_judge("human:ann"))
 
 

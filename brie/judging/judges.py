@@ -83,9 +83,14 @@ def missing_key(spec: JudgeSpec) -> str | None:
     return provider.missing_key() if provider else None
 
 
+def not_an_api_judge(spec: JudgeSpec) -> JudgeError:
+    return JudgeError(f"judge {spec.name}: human verdicts are given in the UI (`brie`, then the blind session), "
+                      "not through an API")
+
+
 def connect(spec: JudgeSpec, max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 1024) -> Provider:
     """A client for an API judge: its provider's class, holding one SDK client."""
     provider = PROVIDERS.get(spec.provider)
     if provider is None:
-        raise JudgeError(f"judge {spec.name}: humans judge in the UI (`brie`, then the blind session), not through an API")
+        raise not_an_api_judge(spec)
     return provider(spec, max_retries=max_retries, timeout=timeout, max_tokens=max_tokens)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from brie.errors import BrieError
 from brie.judging.base import JudgeError, JudgeRequestError, JudgeSpec, JudgeUnreachable
 from brie.judging.batch import judge_in_batches
-from brie.judging.judges import HUMAN, connect, load_table, missing_key, parse_judge
+from brie.judging.judges import HUMAN, connect, load_table, missing_key, not_an_api_judge, parse_judge
 from brie.judging.loop import judge_concurrently
 from brie.judging.prompts import single_prompt
 from brie.judging.tasks import JudgeRunSummary
@@ -38,7 +38,7 @@ def api_judges(ws, judges: list[str | JudgeSpec] | None, warn=None) -> list[Judg
     specs = [j if isinstance(j, JudgeSpec) else parse_judge(j, ws, warn=warn) for j in judges]
     for spec in specs:
         if spec.provider == HUMAN:
-            raise BrieError(f"judge {spec.name}: human verdicts are given in the UI (`brie`, then the blind session), not through an API")
+            raise not_an_api_judge(spec)
         missing = missing_key(spec)
         if missing:
             hint = (f"; no --judge given, so the default {spec.name} ({default_from}) was used; set {missing} "
