@@ -49,8 +49,9 @@ def test_gsm8k_from_the_hub_fails_at_once_when_offline(workspace, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # restored after the test: load_records may set it
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     assert hub_reachable() is not None
-    for bench, hint in (("gsm8k:openai/gsm8k", "gsm8k:test.jsonl"),
-                        ("mt-bench:HuggingFaceH4/mt_bench_prompts", "mt-bench:question.jsonl")):
+    for bench, hint in (("gsm8k:openai/gsm8k", "gsm8k (the shipped test split) or gsm8k:<your test.jsonl>"),
+                        ("mt-bench:HuggingFaceH4/mt_bench_prompts",
+                         "mt-bench (the shipped questions) or mt-bench:<FastChat's question.jsonl>")):
         r = CliRunner().invoke(app, ["eval", "--models", "base", "--base-model", "x", "--benchmarks", bench,
                                      "--judge", "openai-compatible:j@http://127.0.0.1:1/v1"])
         assert r.exit_code == 1, r.output

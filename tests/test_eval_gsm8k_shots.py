@@ -55,3 +55,13 @@ def test_shots_put_k_worked_examples_from_the_files_end_in_the_prompt(workspace,
     # the checkpoint's 2-shot result pairs with the base's 2-shot result, never the 0-shot one
     assert base_result_for(workspace, shot[1])["id"] == shot[0]["id"]
     assert base_result_for(workspace, zero[1])["id"] == zero[0]["id"]
+
+
+def test_plain_gsm8k_reads_the_shipped_split_and_its_few_shot_source_is_part_of_the_settings(workspace):
+    """`gsm8k` alone is the test split shipped with brie (offline); with --shots its examples are that
+    file's last rows, not the hub's train split as before it shipped, so results of the two never mix."""
+    plain, shot = parse_benchmark("gsm8k"), parse_benchmark("gsm8k", shots=2)
+    assert plain.settings() == {"shots": 0, "max_tokens": 256}
+    assert shot.settings()["shots_from"] == "the shipped test split's last rows"
+    assert len(plain.items(workspace)) == 1319 and len(shot.items(workspace)) == 1317
+    assert "shots_from" not in parse_benchmark("gsm8k:openai/gsm8k", shots=2).settings()

@@ -72,11 +72,7 @@ def collect(ws, client: Provider, batch: dict, by_id: dict, poll_seconds: float,
             continue
         task = Task(client.spec, by_id[meta["comparison_id"]], meta["pass"], meta["shown_first"], meta["attempt"])
         row = record_judgment(ws, task, meta["attempt"], meta["template"], reply, batch_id=batch["id"])
-        summary.cost_usd += row["cost_usd"]
-        if row["verdict"] == "invalid":
-            summary.invalid += 1
-        else:
-            summary.valid += 1
+        summary.count(row)
         if progress:
             progress(summary)
     rows.close_batch(ws.store, batch["id"])

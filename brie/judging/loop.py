@@ -66,13 +66,9 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
                 return
             row = record_judgment(ws, task, attempt, template, reply)
             with lock:
-                summary.cost_usd += row["cost_usd"]
+                summary.count(row)
                 spent["usd"] += row["cost_usd"]
                 spent["answers"] += 1
-                if row["verdict"] == "invalid":
-                    summary.invalid += 1
-                else:
-                    summary.valid += 1
                 if progress:
                     progress(summary)
             if row["verdict"] != "invalid":

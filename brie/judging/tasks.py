@@ -23,6 +23,14 @@ class JudgeRunSummary:
     stopped_for_cost: bool = False
     errors: list[str] = field(default_factory=list)
 
+    def count(self, row: dict) -> None:
+        """A stored judgment: its cost, and whether it gave a verdict."""
+        self.cost_usd += row["cost_usd"]
+        if row["verdict"] == "invalid":
+            self.invalid += 1
+        else:
+            self.valid += 1
+
 
 @dataclass
 class Task:
