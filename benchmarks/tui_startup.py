@@ -27,7 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brie.store import Store  # noqa: E402
 from brie.store.ui import runs_overview  # noqa: E402
 from brie.workspace import Workspace  # noqa: E402
 

@@ -141,7 +141,7 @@ def experiments(
 
     The table on screen shows the main columns; --csv, --json and --markdown have every column.
     """
-    from brie.export.experiments import COLUMNS, experiment_rows, to_csv, to_markdown
+    from brie.export.experiments import experiment_rows, to_csv, to_markdown
 
     if as_json + as_csv + as_markdown > 1:
         raise BrieError("choose one of --json, --csv, --markdown")
