@@ -157,6 +157,19 @@ class RunContext:
         for reporter in self.reporters:
             reporter.log(step, metrics)
 
+    def evaluated(self, step: int, val_loss: float | None, guard_loss: float | None) -> str | None:
+        """An evaluation's losses, recorded and told to early stopping and the forgetting guard;
+        returns why the run should stop now, or None."""
+        stop, warning = self.monitor.after_eval(step, val_loss, guard_loss)
+        metrics = {"val_loss": val_loss, "guard_loss": guard_loss}
+        if guard_loss is not None and self.monitor.guard_base:
+            metrics["guard_rise"] = (guard_loss - self.monitor.guard_base) / self.monitor.guard_base
+        self.record(step, metrics)
+        self.callback.on_eval(step, {k: v for k, v in metrics.items() if v is not None})
+        if warning:
+            self.warn(warning)
+        return stop
+
     def no_validation(self) -> None:
         """Say what a run without validation data does instead (once, not again on resume)."""
         if self.resume:

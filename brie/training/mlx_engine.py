@@ -142,15 +142,7 @@ def train(ctx: RunContext) -> None:
     def run_eval(step):
         val = loss_on(valid_set, cfg.val_batches)
         guard = loss_on(guard_set, cfg.guard_batches)
-        stop, warning = ctx.monitor.after_eval(step, val, guard)
-        metrics = {"val_loss": val, "guard_loss": guard}
-        if guard is not None and ctx.monitor.guard_base:
-            metrics["guard_rise"] = (guard - ctx.monitor.guard_base) / ctx.monitor.guard_base
-        ctx.record(step, metrics)
-        ctx.callback.on_eval(step, {k: v for k, v in metrics.items() if v is not None})
-        if warning:
-            ctx.warn(warning)
-        return val, stop
+        return val, ctx.evaluated(step, val, guard)
 
     def write_files(folder: Path):
         mx.save_safetensors(str(folder / ADAPTER_FILE), dict(tree_flatten(model.trainable_parameters())))
