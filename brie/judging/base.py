@@ -169,6 +169,18 @@ class Provider:
         msg = getattr(e, "message", None) or str(e)
         return self.error(kind, f"{type(e).__name__}: {msg.splitlines()[0] if msg else ''}"[:200])
 
+    def translate_sdk(self, e: Exception, sdk) -> JudgeRequestError | None:
+        """`translate` for the anthropic and openai SDKs, which share their exception classes' names."""
+        if isinstance(e, sdk.APITimeoutError):
+            return self.timed_out()
+        if isinstance(e, sdk.APIConnectionError):
+            return self.unreachable(e)
+        if isinstance(e, (sdk.AuthenticationError, sdk.PermissionDeniedError, sdk.NotFoundError)):
+            return self.failed(e, JudgeAccessError)
+        if isinstance(e, (sdk.APIError, ValueError)):  # ValueError: a body that is not JSON
+            return self.failed(e)
+        return None
+
     # --- message batches (only where supports_batch) ---
 
     def submit_batch(self, requests: list[tuple[str, str, str]]) -> str:

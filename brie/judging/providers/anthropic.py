@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from brie.judging.base import JudgeAccessError, JudgeRequestError, Provider, Reply
+from brie.judging.base import JudgeRequestError, Provider, Reply
 
 
 class AnthropicJudge(Provider):
@@ -41,15 +41,7 @@ class AnthropicJudge(Provider):
     def translate(self, e: Exception) -> JudgeRequestError | None:
         import anthropic
 
-        if isinstance(e, anthropic.APITimeoutError):
-            return self.timed_out()
-        if isinstance(e, anthropic.APIConnectionError):
-            return self.unreachable(e)
-        if isinstance(e, (anthropic.AuthenticationError, anthropic.PermissionDeniedError, anthropic.NotFoundError)):
-            return self.failed(e, JudgeAccessError)
-        if isinstance(e, (anthropic.APIError, ValueError)):  # ValueError: a body that is not JSON
-            return self.failed(e)
-        return None
+        return self.translate_sdk(e, anthropic)
 
     def submit_batch(self, requests: list[tuple[str, str, str]]) -> str:
         with self.sdk_errors():

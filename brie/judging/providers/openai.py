@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from brie.judging.base import JudgeAccessError, JudgeError, JudgeRequestError, Provider, Reply
+from brie.judging.base import JudgeError, JudgeRequestError, Provider, Reply
 
 
 class OpenAIJudge(Provider):
@@ -42,15 +42,7 @@ class OpenAIJudge(Provider):
     def translate(self, e: Exception) -> JudgeRequestError | None:
         import openai
 
-        if isinstance(e, openai.APITimeoutError):
-            return self.timed_out()
-        if isinstance(e, openai.APIConnectionError):
-            return self.unreachable(e)
-        if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
-            return self.failed(e, JudgeAccessError)
-        if isinstance(e, (openai.APIError, ValueError)):  # ValueError: a body that is not JSON
-            return self.failed(e)
-        return None
+        return self.translate_sdk(e, openai)
 
 
 class OpenAICompatibleJudge(OpenAIJudge):
