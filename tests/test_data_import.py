@@ -103,7 +103,7 @@ def test_text_alpaca_json_array_and_sharegpt(workspace, tmp_path):
     alpaca.write_text(json.dumps([{"instruction": "Add", "input": "2 and 2", "output": "4"},
                                   {"instruction": "Say hi", "input": "", "output": "hi"},
                                   {"instruction": "Say bye", "output": ""}]))
-    with pytest.raises(DataError, match=r"alpaca.json item 3: empty field 'output'"):
+    with pytest.raises(DataError, match=r"alpaca.json item 3 \(line 1\): empty field 'output'"):
         import_dataset(workspace, str(alpaca), "al", NO_SPLIT)
     alpaca.write_text(json.dumps([{"instruction": "Add", "input": "2 and 2", "output": "4"},
                                   {"instruction": "Say hi", "input": "", "output": "hi"}]))

@@ -99,9 +99,23 @@ def test_csv_with_lone_cr_line_endings_still_reads(workspace, tmp_path):
     assert result.report["rejected"]["first"] == ["mac.csv line 3: not UTF-8: byte 0xe9 at byte 5"]
 
 
-def test_json_array_not_utf8_names_line_and_byte(workspace, tmp_path):
+def test_json_array_not_utf8_rejects_only_its_item_byte_for_byte(workspace, tmp_path):
     src = tmp_path / "bad.json"
-    src.write_bytes(b'[\n  {"prompt": "p1", "completion": "c1"},\n  {"prompt": "p2", "completion": "caf\xe9"}\n]\n')
+    item = b'{"prompt": "p2", "completion": "caf\xe9"}'
+    src.write_bytes(b'[\n  {"prompt": "p1", "completion": "c1"},\n  ' + item + b'\n]\n')
+    with pytest.raises(DataError) as e:
+        import_dataset(workspace, str(src), "bad", ImportOptions(**NO_SPLIT))
+    assert str(e.value).splitlines()[1] == "  bad.json item 2 (line 3): not UTF-8: byte 0xe9 at byte 38"
+    result = import_dataset(workspace, str(src), "bad", ImportOptions(on_error="skip", **NO_SPLIT))
+    assert result.report["rows"]["train"] == 1
+    (r,) = [json.loads(l) for l in (workspace.data_dir / "bad" / "rejected.jsonl").open(encoding="utf-8")]
+    assert (r["line"], r["where"]) == (3, "bad.json item 2 (line 3)")
+    assert base64.b64decode(r["raw_base64"]) == item
+
+
+def test_json_array_bad_byte_outside_a_string_stops_with_line_and_byte(workspace, tmp_path):
+    src = tmp_path / "bad.json"
+    src.write_bytes(b'[\n  {"prompt": "p1", "completion": "c1"},\n  \xff{"prompt": "p2", "completion": "c"}\n]\n')
     with pytest.raises(DataError) as e:
         import_dataset(workspace, str(src), "bad", ImportOptions(on_error="skip"))
-    assert str(e.value).startswith("bad.json line 3: not UTF-8: byte 0xe9 at byte 38 ")
+    assert str(e.value).startswith("bad.json line 3: not UTF-8: byte 0xff at byte 3 ")

@@ -108,3 +108,43 @@ def test_replace_is_refused_once_anything_was_made_from_the_prompts(workspace, t
     after = show_suite(workspace, "dom")
     assert after["sha256"] == suite["sha256"] and [p["id"] for p in after["prompts"]] == [prompt_row]
     assert after["prompts"][0]["turns"] == ["Old"]
+
+
+# Issue 14: hostile input through `brie suites import`, every case one message naming file and line.
+HOSTILE = {
+    "lone_surrogate": (b'{"prompt": "smile \\ud83d"}', ":2: a lone surrogate \\ud83d at column 19: half of a character"),
+    "too_deep": (b'{"prompt": "p", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                 ":2: JSON nested more than 100 levels deep at column 121"),
+    "number_too_long": (b'{"prompt": "p", "id": ' + b"9" * 5000 + b"}", ":2: a number with 5,000 digits at column 23"),
+    "not_utf8": (b'{"prompt": "caf\xe9"}', ":2: not UTF-8: byte 0xe9 at byte 16"),
+    "nul": (b'{"prompt": "a\x00b"}', ":2: invalid JSON (Invalid control character at column 14)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_line_is_named_without_traceback(workspace, tmp_path, case):
+    bad, says = HOSTILE[case]
+    f = tmp_path / "s.jsonl"
+    f.write_bytes(b'{"prompt": "fine"}\n' + bad + b'\n{"prompt": "also fine"}\n')
+    r = CliRunner().invoke(app, ["suites", "import", str(f)])
+    assert r.exit_code == 1 and (r.exception is None or isinstance(r.exception, SystemExit)), r.exception
+    assert r.stderr.startswith(f"error: {f}{says}") and "Traceback" not in r.output + r.stderr
+    assert workspace.store.db["suites"].count == 0
+
+
+def test_bom_crlf_and_unicode_line_separators_inside_strings_import(workspace, tmp_path):
+    f = tmp_path / "s.jsonl"
+    # U+2028 and U+0085 are legal inside a JSON string (str.splitlines splits at them); only "\n" ends a line.
+    f.write_bytes(b'\xef\xbb\xbf{"prompt": "one\xe2\x80\xa8two"}\r\n{"prompt": "three\xc2\x85four \\u0000"}\r\n')
+    r = CliRunner().invoke(app, ["suites", "import", str(f), "--json"])
+    assert r.exit_code == 0, r.output
+    prompts = show_suite(workspace, "s")["prompts"]
+    assert [p["turns"] for p in prompts] == [["one\u2028two"], ["three\x85four \x00"]]
+
+
+@pytest.mark.parametrize("body", [b"", b"\n \n", b"\xef\xbb\xbf"])
+def test_empty_suite_file_is_one_line(workspace, tmp_path, body):
+    f = tmp_path / "s.jsonl"
+    f.write_bytes(body)
+    r = CliRunner().invoke(app, ["suites", "import", str(f)])
+    assert r.exit_code == 1 and r.stderr == f"error: {f}: no prompts in the file\n"

@@ -32,7 +32,7 @@ from typing import Callable
 
 from brie.models.specs import sha256_file
 from brie.data.normalize import INPUT_FORMATS, Fields, Normalizer, RowError
-from brie.data.read import DataError, Notes, Record, open_source
+from brie.data.read import SURROGATE, DataError, Notes, Record, open_source
 from brie.store import datasets as dataset_rows
 from brie.store.scratch import DiskSet
 from brie.words import plural
@@ -116,7 +116,10 @@ class _Rejects:
                 out["raw_base64"] = base64.b64encode(rec.raw).decode("ascii")
         if rec.value is not None and (rec.raw is None or rec.cells):
             out["record"] = rec.value  # a JSONL line's raw already is its record; CSV cells add the column names
-        self.file.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
+        line = json.dumps(out, ensure_ascii=False, default=str)
+        if SURROGATE.search(line):  # text UTF-8 cannot hold: written as \u escapes, as JSON sources spell it
+            line = json.dumps(out, default=str)
+        self.file.write(line + "\n")
 
     def close(self) -> None:
         self.file.close()

@@ -1,9 +1,10 @@
 """Reading dataset sources row by row: JSONL, JSON, CSV, Parquet, folders of splits, Hugging Face ids.
 
 Readers stream (one line or one batch at a time) so memory does not grow with the file; only a JSON
-array is parsed whole, because JSON has no rows to stream. Each record says where it came from
-(`file line N`) so every message can point at it, and keeps the raw line (JSONL, CSV) so a rejected
-line can be written back unchanged.
+array is read whole (then parsed item by item), because JSON has no rows to stream. Each record says
+where it came from (`file line N`) so every message can point at it, and keeps its raw bytes (JSONL
+line, CSV row, JSON item) so a rejected row can be written back unchanged. All JSON goes through
+`parse_json`, which makes every malformed or unusable value a JsonProblem instead of a crash.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,14 @@ SPLIT_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "val":
                "test": "test"}
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # splits just after a "\r" that no "\n" follows
+# Deeper JSON is refused: no training row or prompt nests like this, and Python's json stops with a
+# RecursionError near 1,000 levels (sooner when called deep in a stack), so a fixed limit is the same
+# answer everywhere.
+MAX_DEPTH = 100
+SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")  # the only way JSON text spells one
+BAD_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as errors="surrogateescape" decodes it
+JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class DataError(BrieError):
@@ -36,11 +46,11 @@ class DataError(BrieError):
 class Record:
     where: str  # "train.jsonl line 3", "data.parquet row 7": every message starts with it
     file: str
-    line: int  # line (JSONL/CSV), item (JSON array) or row (Parquet, HF) number, from 1
+    line: int  # line (JSONL/CSV, JSON array: the item's first line) or row (Parquet, HF) number, from 1
     value: Any = None  # the parsed row
     error: str | None = None  # why the line could not even be parsed
     kind: str | None = None  # a short name for the error, for counts by reason
-    raw: bytes | None = None  # the line (JSONL) or row's lines (CSV) exactly as read, without the final "\n"
+    raw: bytes | None = None  # the line (JSONL), row's lines (CSV) or item (JSON) exactly as read, without the final "\n"
     cells: bool = False  # value is a CSV row's cells by column name: kept with raw, as it names the columns
 
 
@@ -107,13 +117,144 @@ def _folder_parts(folder: Path, max_line_bytes: int) -> list[Part]:
 
 
 def _reader(path: Path, kind: str, max_line_bytes: int) -> Callable[[Notes], Iterator[Record]]:
-    if kind == "jsonl":
-        return lambda notes: read_jsonl(path, notes, max_line_bytes)
-    if kind == "json":
-        return lambda notes: read_json(path, notes, max_line_bytes)
-    if kind == "csv":
-        return lambda notes: read_csv(path, notes)
-    return lambda notes: read_parquet(path, notes)
+    read = {"jsonl": lambda notes: read_jsonl(path, notes, max_line_bytes),
+            "json": lambda notes: read_json(path, notes, max_line_bytes),
+            "csv": lambda notes: read_csv(path, notes),
+            "parquet": lambda notes: read_parquet(path, notes)}[kind]
+
+    def records(notes: Notes) -> Iterator[Record]:
+        try:
+            yield from read(notes)
+        except OSError as e:  # unreadable (permissions, a disk error): one line, not a traceback
+            raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    return records
+
+
+class JsonProblem(ValueError):
+    """Why a piece of JSON text cannot be a row: `kind` for counts, `what` for people, and where (from 1)."""
+
+    def __init__(self, kind: str, what: str, line: int | None = None, column: int | None = None, why: str = ""):
+        super().__init__(what + (f" at column {column}" if column else "") + why)
+        self.kind, self.what, self.line, self.column, self.why = kind, what, line, column, why
+
+
+def parse_json(text: str):
+    """json.loads for outside input: anything that is not a usable value is a JsonProblem, never a crash.
+
+    Beyond invalid JSON, three things json.loads accepts or crashes on are refused here: nesting deeper
+    than MAX_DEPTH (json's RecursionError), an integer longer than Python reads from a string (its
+    ValueError), and a lone UTF-16 surrogate escape such as "\\ud800" (half an emoji, cut by an export):
+    json.loads returns it, but no UTF-8 file or SQLite text can hold it, so it would crash later.
+    `text` holds one JSON value; line and column are counted within it.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _bad_byte(text, e.pos) or JsonProblem("invalid_json", f"invalid JSON: {_msg(e)}", e.lineno,
+                                                    e.colno) from None
+    except (RecursionError, ValueError):  # nesting beyond the stack, or an integer past Python's digit limit
+        raise _unreadable(text, JSON_SPACE.match(text).end()) from None
+    _check_value(value, text, 0, len(text))
+    return value
+
+
+def _msg(e: json.JSONDecodeError) -> str:
+    return e.msg.removesuffix(" at")  # "Invalid control character at", then brie's own " at column N"
+
+
+def _check_value(value, text: str, start: int, end: int) -> None:
+    """A JsonProblem for a lone surrogate or too deep nesting in `value`, parsed from text[start:end]."""
+    if SURROGATE_ESCAPE.search(text, start, end) is None and \
+            text.count("[", start, end) + text.count("{", start, end) <= MAX_DEPTH:
+        return  # the common case: nothing to walk
+    stack = [(value, 0)]
+    while stack:  # a loop, not recursion: the value may be as deep as json allows
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            found = SURROGATE.search(v)
+            if found:
+                raise _surrogate(text, start, end, found.group())
+        elif isinstance(v, (list, dict)):
+            if depth >= MAX_DEPTH:
+                raise _unreadable(text, start)
+            items = v if isinstance(v, list) else [x for kv in v.items() for x in kv]
+            stack.extend((x, depth + 1) for x in reversed(items))
+
+
+def _where(text: str, pos: int) -> tuple[int, int]:
+    """(line, column) of text[pos], both from 1."""
+    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+
+
+def _bad_byte(text: str, pos: int) -> JsonProblem | None:
+    """A not-UTF-8 problem when text[pos] is a byte decoded with surrogateescape, else None."""
+    if pos >= len(text) or not BAD_BYTE.match(text, pos):
+        return None
+    line, _ = _where(text, pos)
+    line_start = text.rfind("\n", 0, pos) + 1
+    byte = len(text[line_start:pos].encode("utf-8", "surrogateescape")) + 1
+    return JsonProblem("not_utf8", f"not UTF-8: byte 0x{ord(text[pos]) - 0xdc00:02x} at byte {byte}", line)
+
+
+def _surrogate(text: str, start: int, end: int, char: str) -> JsonProblem:
+    code = f"{ord(char):04x}"
+    # The escape as written, unpaired: a high half not followed by a low one, or a low half alone.
+    pattern = (rf"\\u(?i:{code})(?!\\u[dD][c-fC-F])" if char < "\udc00"
+               else rf"(?<!\\u[dD][89abAB][0-9a-fA-F]{{2}})\\u(?i:{code})")
+    found = re.search(pattern, text[start:end])
+    line, column = _where(text, start + found.start()) if found else (None, None)
+    return JsonProblem("lone_surrogate", f"a lone surrogate \\u{code}", line, column,
+                       ": half of a character (such as an emoji cut in two by an export), which UTF-8 cannot hold")
+
+
+def _unreadable(text: str, start: int) -> JsonProblem:
+    """The problem in a value json.loads could not read although it may be valid: too deep, or a huge integer."""
+    end, deep_at = _scan_value(text, start)
+    if deep_at is not None:
+        line, column = _where(text, deep_at)
+        return JsonProblem("too_deep", f"JSON nested more than {MAX_DEPTH} levels deep", line, column)
+    limit = sys.get_int_max_str_digits()
+    found = re.compile(r"\d{%d,}" % (limit + 1)).search(text, start, end) if limit else None
+    if found:
+        line, column = _where(text, found.start())
+        return JsonProblem("number_too_long", f"a number with {len(found.group()):,} digits", line, column,
+                           f" (Python reads at most {limit:,})")
+    line, column = _where(text, start)
+    return JsonProblem("invalid_json", "invalid JSON: a value Python's json module cannot read", line, column)
+
+
+def _scan_value(text: str, i: int) -> tuple[int, int | None]:
+    """(end of the JSON value starting at text[i], where it first nests deeper than MAX_DEPTH or None).
+
+    Only brackets and strings are followed, not the full grammar: enough to step over a value that
+    json.loads could not read (too deep, a huge integer) and go on with the next item of an array.
+    """
+    depth, deep_at, in_string, n = 0, None, False, len(text)
+    while i < n:
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+                if depth == 0:
+                    return i + 1, deep_at
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH and deep_at is None:
+                deep_at = i
+        elif c in "]}":
+            if depth == 0:
+                return i, deep_at
+            depth -= 1
+            if depth == 0:
+                return i + 1, deep_at
+        elif depth == 0 and c in ", \t\r\n":
+            return i, deep_at
+        i += 1
+    return n, deep_at
 
 
 def read_jsonl(path: Path, notes: Notes, max_line_bytes: int) -> Iterator[Record]:
@@ -145,35 +286,96 @@ def read_jsonl(path: Path, notes: Notes, max_line_bytes: int) -> Iterator[Record
                 yield rec
                 continue
             try:
-                rec.value = json.loads(text)
-            except json.JSONDecodeError as e:
-                rec.error, rec.kind = f"invalid JSON: {e.msg} at column {e.colno}", "invalid_json"
+                rec.value = parse_json(text)
+            except JsonProblem as e:
+                rec.error, rec.kind = str(e), e.kind
             yield rec
 
 
 def read_json(path: Path, notes: Notes, max_line_bytes: int) -> Iterator[Record]:
-    """A JSON array of rows (parsed whole); a .json file that is really JSON Lines is read as such."""
+    """A JSON array of rows (read whole); a .json file that is really JSON Lines is read as such.
+
+    The items are parsed one at a time, so each keeps its own bytes and first line, and an item that
+    cannot be a row (a byte that is not UTF-8 inside a string, a lone surrogate, nesting too deep, a
+    huge integer) rejects only itself. Text that is not JSON between or inside items stops the whole
+    file: where the next item would begin is then unknown.
+    """
     with path.open("rb") as f:
         head = f.read(4096).lstrip(BOM).lstrip()
     if not head.startswith(b"["):
         yield from read_jsonl(path, notes, max_line_bytes)
         return
     data = path.read_bytes()
+    offset = 0
     if data.startswith(BOM):
-        data = data[3:]
+        offset = 3
         notes.add("bom_removed", f"{path.name} line 1")
-    try:
-        rows = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        # The same place a JSONL message names: the line, and the byte within it (from 1).
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - data.rfind(b"\n", 0, e.start)
-        raise DataError(f"{path.name} line {line}: not UTF-8: byte 0x{data[e.start]:02x} at byte {column} "
-                        "(a JSON array is read whole, so one bad byte stops the import)") from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path.name} line {e.lineno}: invalid JSON: {e.msg} at column {e.colno}") from None
-    for n, value in enumerate(rows, 1):
-        yield Record(f"{path.name} item {n}", path.name, n, value=value)
+    # Bytes that are not UTF-8 become lone surrogates (surrogateescape), so they decode back exactly.
+    text = data[offset:].decode("utf-8", errors="surrogateescape")
+    has_bad = BAD_BYTE.search(text) is not None
+    decoder = json.JSONDecoder()
+
+    def stop(pos: int, what: str) -> DataError:
+        line, column = _where(text, pos)
+        problem = _bad_byte(text, pos)
+        if problem is not None:
+            return DataError(f"{path.name} line {problem.line}: {problem} (outside a string, so the array cannot "
+                             "be read on from here)")
+        return DataError(f"{path.name} line {line}: invalid JSON: {what} at column {column}")
+
+    i = JSON_SPACE.match(text).end()
+    if not text.startswith("[", i):  # e.g. a form feed before it, which JSON does not count as space
+        raise stop(i, "Expecting value")
+    i = JSON_SPACE.match(text, i + 1).end()
+    n = 0
+    if text.startswith("]", i):
+        i = JSON_SPACE.match(text, i + 1).end()
+    else:
+        while True:
+            n += 1
+            start = i
+            value, problem = None, None
+            try:
+                value, i = decoder.raw_decode(text, i)
+            except json.JSONDecodeError as e:
+                raise stop(e.pos, _msg(e)) from None
+            except (RecursionError, ValueError):  # too deep, or a huge integer: step over it
+                problem = _unreadable(text, start)
+                i, _ = _scan_value(text, start)
+            if problem is None:
+                bad = BAD_BYTE.search(text, start, i) if has_bad else None
+                try:
+                    if bad is not None:
+                        raise _bad_byte(text, bad.start())
+                    _check_value(value, text, start, i)
+                except JsonProblem as e:
+                    problem = e
+            line, _ = _where(text, start)
+            rec = Record(f"{path.name} item {n} (line {line})", path.name, line,
+                         raw=text[start:i].encode("utf-8", "surrogateescape"))
+            if problem is None:
+                rec.value = value
+            else:
+                # Where in the item: the line when it is not the item's first, and the column if known.
+                other = problem.line is not None and problem.line != line
+                if problem.kind == "not_utf8":
+                    where = f" (line {problem.line})" if other else ""
+                elif problem.column:
+                    where = f" at line {problem.line} column {problem.column}" if other else f" at column {problem.column}"
+                else:
+                    where = ""
+                rec.error, rec.kind = problem.what + where + problem.why, problem.kind
+            yield rec
+            i = JSON_SPACE.match(text, i).end()
+            if text.startswith(",", i):
+                i = JSON_SPACE.match(text, i + 1).end()
+            elif text.startswith("]", i):
+                i = JSON_SPACE.match(text, i + 1).end()
+                break
+            else:
+                raise stop(i, "Expecting ',' delimiter" if i < len(text) else "the array is never closed")
+    if i < len(text):
+        raise stop(i, "Extra data after the array")
 
 
 def read_csv(path: Path, notes: Notes) -> Iterator[Record]:
@@ -369,11 +571,16 @@ def read_parquet(path: Path, notes: Notes) -> Iterator[Record]:
         pf = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises several kinds for a file that is not Parquet
         raise DataError(f"{path.name}: cannot read as Parquet ({e})") from None
+    import pyarrow as pa
+
     n = 0
-    for batch in pf.iter_batches(batch_size=2048):
-        for value in batch.to_pylist():
-            n += 1
-            yield Record(f"{path.name} row {n}", path.name, n, value=value)
+    try:
+        for batch in pf.iter_batches(batch_size=2048):
+            for value in batch.to_pylist():
+                n += 1
+                yield Record(f"{path.name} row {n}", path.name, n, value=value)
+    except (pa.ArrowException, OSError, ValueError) as e:  # a file damaged past its footer
+        raise DataError(f"{path.name} row {n + 1}: cannot read as Parquet ({e})") from None
 
 
 def _hf_parts(dataset_id: str) -> list[Part]:

@@ -8,9 +8,9 @@ answered before the next is asked); optional `id` (MT-Bench: `question_id`), `ca
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
+from brie.data.read import BOM, JsonProblem, parse_json
 from brie.errors import BrieError
 from brie.store import suites as suite_rows
 from brie.workspace import Workspace
@@ -32,10 +32,16 @@ def parse_suite_file(path: Path) -> list[dict]:
     seen: dict[str, int] = {}
     errors: list[str] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise BrieError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    for n, line in enumerate(lines, start=1):
+        data = path.read_bytes()
+    except OSError as e:
+        raise BrieError(f"{path}: cannot read ({e.strerror or e})") from None
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    # Lines end at "\n" only: str.splitlines would also split at characters a JSON string may hold
+    # as they are (U+2028, form feeds …) and cut a valid line in two.
+    for n, line in enumerate(data.split(b"\n"), start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
         if not line.strip():
             continue
         try:
@@ -56,11 +62,17 @@ def parse_suite_file(path: Path) -> list[dict]:
     return prompts
 
 
-def _parse_line(line: str, n: int, seen: dict[str, int]) -> dict:
+def _parse_line(line: bytes, n: int, seen: dict[str, int]) -> dict:
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise _LineError(f"invalid JSON ({e.msg} at column {e.colno})") from None
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _LineError(f"not UTF-8: byte 0x{line[e.start]:02x} at byte {e.start + 1}") from None
+    try:
+        obj = parse_json(text)
+    except JsonProblem as e:
+        what = e.what.removeprefix("invalid JSON: ")
+        raise _LineError(f"invalid JSON ({what}{f' at column {e.column}' if e.column else ''}{e.why})"
+                         if e.kind == "invalid_json" else str(e)) from None
     if not isinstance(obj, dict):
         raise _LineError(f"expected a JSON object, got {type(obj).__name__}")
     if "turns" in obj:

@@ -38,15 +38,23 @@ def to_verdict(position: str | None, shown_first: str) -> str:
     raise ValueError(f"position must be 'A', 'B', 'C' or None, not {position!r}")
 
 
-def parse_verdict(text: str | None) -> str | None:
-    """'A', 'B' or 'C' when the judge's answer holds exactly one verdict token; else None."""
-    found = VERDICT.findall(text or "")
+def parse_verdict(text) -> str | None:
+    """'A', 'B' or 'C' when the judge's answer holds exactly one verdict token; else None.
+
+    Never raises: whatever a judge or an SDK hands back (None, no text, not a string) is an answer
+    without a verdict, stored as `invalid`."""
+    if not isinstance(text, str):
+        return None
+    found = VERDICT.findall(text)
     return found[0] if len(found) == 1 else None
 
 
-def parse_rating(text: str | None) -> float | None:
-    """N when the grader's answer holds exactly one [[N]] and 1 <= N <= 10; else None."""
-    found = RATING.findall(text or "")
+def parse_rating(text) -> float | None:
+    """N when the grader's answer holds exactly one [[N]] and 1 <= N <= 10; else None (never raises,
+    as parse_verdict)."""
+    if not isinstance(text, str):
+        return None
+    found = RATING.findall(text)
     if len(found) != 1:
         return None
     value = float(found[0])
