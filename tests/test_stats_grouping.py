@@ -66,8 +66,14 @@ def test_results_match_a_plain_recount(workspace):
         vs = [verdicts[(cid, row["judge"])] for cid in cids if (cid, row["judge"]) in verdicts]
         assert row["n"] == len(vs) and row["b_wins"] == sum(v["verdict"] == "b" for v in vs)
     assert [(g["judge_1"], g["judge_2"]) for g in r["agreement"]] == list(combinations(JUDGES, 2))
+    # agreement is over judgments: the two judges' standing verdicts on one comparison in one shown order
+    shown = {}
+    for (c, j, p), f in sorted(finals.items(), key=lambda kv: kv[0][2]):
+        if f["verdict"] != "invalid":
+            shown[(c, f["shown_first"], j)] = f["verdict"]
     for g in r["agreement"]:
-        pairs = [(verdicts[(c, g["judge_1"])]["verdict"], verdicts[(c, g["judge_2"])]["verdict"])
-                 for c in comps if (c, g["judge_1"]) in verdicts and (c, g["judge_2"]) in verdicts]
+        pairs = [(shown[(c, o, g["judge_1"])], shown[(c, o, g["judge_2"])])
+                 for c in comps for o in "ab" if (c, o, g["judge_1"]) in shown and (c, o, g["judge_2"]) in shown]
         assert g["n"] == len(pairs) and g["agreement"] == sum(x == y for x, y in pairs) / len(pairs)
         assert g["kappa"] == pytest.approx(kappa(pairs))
+        assert g["pairs_n"] == 0  # only j3 judged both orders

@@ -110,8 +110,9 @@ def _judged(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     return path, len(lines), dict(Counter(line["verdict"] for line in lines))
 
 
-CSV_FIELDS = ["suite", "category", "a", "b", "judge", "n", "b_wins", "a_wins", "ties", "b_win_rate",
-              "ci_low", "ci_high", "warning", "first_shown_win_rate", "first_shown_n", "swap_consistency",
+CSV_FIELDS = ["suite", "category", "a", "b", "judge", "template", "n", "b_wins", "a_wins", "ties", "b_win_rate",
+              "ci_low", "ci_high", "warning", "first_shown_win_rate", "first_shown_wins", "first_shown_n",
+              "first_shown_p", "position_warning", "swap_consistency",
               "position_flips", "samples", "sample_win_rate_sd", "parse_failure_rate", "judgments", "cost_usd"]
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from brie.errors import BrieError
 from brie.export.experiments import dataset_text, key_config
 from brie.evals import display_name
-from brie.evals.forgetting import current_results, forgetting_table, left_out_settings, summarize, worst_text
+from brie.evals.forgetting import (current_results, forgetting_table, left_out_settings, mean_change_text,
+                                   summarize, worst_text)
 from brie.export.plots import plot_losses, plot_sweep, sweep_series
 from brie.judging import stats
 from brie.store import datasets as dataset_rows
@@ -81,11 +82,18 @@ def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
                                "parse (stored as invalid, retried, never guessed).")
         lines += _table(["suite", "A", "B", "judge", "n", "B wins/A wins/ties", "B win rate", "95% CI",
                          "first shown wins", "swap consistency", "parse failures"], table) + [""]
-    agreement = [a for a in data["agreement"]]
+    for text in data["position_warnings"]:
+        lines += [f"**Position bias:** {text}", ""]
+        caveats.append(f"Position bias: {text}")
+    agreement = data["agreement"]
     if agreement:
-        lines += ["Judge agreement (Cohen's kappa over a / b / tie, on comparisons both judged):", ""]
-        lines += _table(["judge 1", "judge 2", "n", "agreement", "kappa"],
-                        [[a["judge_1"], a["judge_2"], a["n"], a["agreement"], a["kappa"]] for a in agreement]) + [""]
+        lines += ["Judge agreement (Cohen's kappa over a / b / tie). n, agreement and kappa count judgments: "
+                  "the verdicts both judges gave on the same comparison shown in the same order. The pairs "
+                  "columns count comparisons both judged in both orders (`--swap`), each judge's two verdicts "
+                  "merged (a flip is a tie); – where there are none.", ""]
+        lines += _table(["judge 1", "judge 2", "n", "agreement", "kappa", "pairs n", "pairs agreement", "pairs kappa"],
+                        [[a["judge_1"], a["judge_2"], a["n"], a["agreement"], a["kappa"], a["pairs_n"],
+                          a["pairs_agreement"], a["pairs_kappa"]] for a in agreement]) + [""]
     if scores:
         lines += ["Single-answer grades (1–10):", ""]
         lines += _table(["suite", "model", "judge", "n", "mean", "sd", "parse failures"],
@@ -173,11 +181,11 @@ def build_report(ws: Workspace, run: str) -> str:
             table.append([display_name(d.benchmark), d.metric + ("" if d.higher_is_better else " (lower is better)"), d.n,
                           d.base, d.value, f"{d.delta:+.4g}", ci, d.p_value, flag])
         lines += [f"Checkpoint: **{deltas[0].label}**. Intervals are 95% paired bootstrap; p is McNemar's exact "
-                  "test for 0/1 metrics.", ""]
+                  "test for 0/1 metrics. Losses are token-weighted, as in the eval table.", ""]
         lines += _table(["benchmark", "metric", "n", "base", "checkpoint", "delta", "95% CI", "p", ""], table)
         s = summarize(deltas)
-        lines += ["", f"Mean change over {plural(s['n_benchmarks'], 'benchmark')}, positive = better: "
-                      f"{s['mean_improvement']:+.4g}. {_sentence(worst_text(s))}. "
+        # one mean per unit: accuracies and losses are never averaged together
+        lines += ["", f"Mean change vs base, per unit: {mean_change_text(s)}. {_sentence(worst_text(s))}. "
                   + (f"Significant drops: {', '.join(map(display_name, s['drops']))}." if s["drops"] else "No significant drop."), ""]
         for d in deltas:
             if d.n < SMALL_N:

@@ -32,6 +32,22 @@ RESULT_COLUMNS = [
 ]
 
 
+AGREEMENT_COLUMNS = ("Judgments", "Agreement", "Cohen's kappa", "Pairs", "Agreement (pairs)", "kappa (pairs)")
+
+
+def agreement_cells(a: dict) -> list:
+    """The agreement numbers of two judges: over judgments, then over merged pairs (— when none)."""
+    def kappa(v) -> str:
+        return "—" if v is None else f"{v:.2f}"
+
+    return [a["n"], f"{fmt.pct(a['agreement'])} ({a['agreed']} of {a['n']})", kappa(a["kappa"]), a["pairs_n"],
+            fmt.pct(a["pairs_agreement"]) if a["pairs_n"] else "—", kappa(a["pairs_kappa"])]
+
+
+def position_text(warnings: list[str]) -> str:
+    return "\n".join(f"! Position bias: {w}" for w in warnings)
+
+
 @dataclass
 class Filters:
     suite: str | None = None
@@ -79,9 +95,11 @@ class ResultsScreen(PollingScreen):
             for key, label in RESULT_COLUMNS:
                 table.add_column(label, key=key)
             yield table
-            yield Static("Judge agreement on the same comparisons", classes="title")
+            yield Static("", id="position-bias", classes="hint", markup=False)
+            yield Static("Judge agreement, judgment by judgment (same comparison, same shown order); "
+                         "pairs: both orders judged by both (--swap), merged", classes="title")
             agreement = DataTable(id="agreement", cursor_type="row")
-            agreement.add_columns("Judge", "Judge", "n", "Agreement", "Cohen's kappa")
+            agreement.add_columns("Judge", "Judge", *AGREEMENT_COLUMNS)
             yield agreement
             yield Static("Agreement needs two judges on the same comparisons (a blind session counts as one).",
                          id="agreement-empty", classes="hint")
@@ -137,8 +155,10 @@ class ResultsScreen(PollingScreen):
         agreement = self.query_one("#agreement", DataTable)
         agreement.clear()
         for a in data["agreement"]:
-            agreement.add_row(a["judge_1"], a["judge_2"], a["n"], fmt.pct(a["agreement"]),
-                              "—" if a["kappa"] is None else f"{a['kappa']:.2f}")
+            agreement.add_row(a["judge_1"], a["judge_2"], *agreement_cells(a))
+        bias = self.query_one("#position-bias", Static)
+        bias.update(position_text(data["position_warnings"]))
+        bias.display = bool(data["position_warnings"])
         forgetting = self.query_one("#forgetting", DataTable)
         forgetting.clear()
         for d in data.get("forgetting") or []:

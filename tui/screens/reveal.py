@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from brie.workspace import Workspace
 from tui import format as fmt
+from tui.screens.results import agreement_cells, position_text
 
 
 class RevealScreen(Screen):
@@ -34,7 +35,9 @@ class RevealScreen(Screen):
             yield Static("Counting…", id="summary")
             yield Static("Your win rates (all your verdicts; B's win rate, ties as half, 95% CI)", classes="title")
             yield DataTable(id="rates", cursor_type="none")
-            yield Static("Your agreement with each judge on the same comparisons", classes="title")
+            yield Static("", id="position-bias", classes="hint", markup=False)
+            yield Static("Your agreement with each judge, verdict by verdict on the same comparison shown "
+                         "in the same order", classes="title")
             yield DataTable(id="agreement", cursor_type="none")
             yield Static("This session, unmasked", classes="title")
             yield DataTable(id="session", cursor_type="none")
@@ -73,15 +76,18 @@ class RevealScreen(Screen):
                           fmt.pct(r["b_win_rate"]), f"{fmt.pct(r['ci_low'])}–{fmt.pct(r['ci_high'])}",
                           r["warning"] or "")
         agreement = self.query_one("#agreement", DataTable)
+        # A person judges one order, so only the judgment-by-judgment columns can hold numbers.
         agreement.add_columns("Judge", "n", "Agreement", "Cohen's kappa")
         for a in everyone["agreement"]:
             if self.judge not in (a["judge_1"], a["judge_2"]):
                 continue
             other = a["judge_2"] if a["judge_1"] == self.judge else a["judge_1"]
-            agreement.add_row(other, a["n"], fmt.pct(a["agreement"]),
-                              "—" if a["kappa"] is None else f"{a['kappa']:.2f}")
+            agreement.add_row(other, *agreement_cells(a)[:3])
         if agreement.row_count == 0:
             agreement.add_row("(no other judge has judged these comparisons yet)", "", "", "")
+        bias = self.query_one("#position-bias", Static)
+        bias.update(position_text(mine["position_warnings"]))
+        bias.display = bool(mine["position_warnings"])
         session = self.query_one("#session", DataTable)
         session.add_columns("Prompt", "Shown as A", "Shown as B", "You chose")
         order = {cid: i for i, cid in enumerate(self.judged_ids)}
