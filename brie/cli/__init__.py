@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from brie.cli import data, evals, foundation, generation, judge, train, tui
-from brie.cli.common import console, err_console, export_app, fail
+from brie.cli.common import ask_json, console, err_console, export_app, fail, json_asked
 from brie.errors import BrieError
 
 
@@ -25,14 +25,21 @@ def _bases(name: str) -> tuple[type, ...]:
 
 _USAGE_ERRORS = _bases("UsageError")
 _CLICK_ERRORS = _bases("ClickException")
+_ABORTS = (KeyboardInterrupt, typer.Abort, click.Abort)  # Ctrl-C, or a prompt left with Ctrl-D
 
 
 class BrieGroup(TyperGroup):
-    """Turns every BrieError raised below into one red line and exit code 1 — no traceback.
+    """Turns every BrieError raised below into one red line and exit code 1 — no traceback; under
+    --json into one JSON document, `{"error": …}` (see common.fail).
 
     Click's own usage errors (a missing option, a bad value, an unknown command) get the same
     "error:" prefix instead of click's "Error:", after click's usage line and help hint; exit code 2.
     """
+
+    def parse_args(self, ctx, args):
+        # The root group sees the whole command line: note --json before anything can fail.
+        ask_json(list(args))
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         try:
@@ -45,6 +52,10 @@ class BrieGroup(TyperGroup):
                 err_console.print(f"Try '{e.ctx.command_path} {e.ctx.help_option_names[0]}' for help.\n",
                                   markup=False, highlight=False, soft_wrap=True)
             fail(e.format_message(), e.exit_code)
+        except _ABORTS:
+            if not json_asked():
+                raise  # click says "Aborted!" on stderr
+            fail("interrupted", 130)
 
 
 app = typer.Typer(

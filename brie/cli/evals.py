@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from brie.cli.common import console, print_json
+from brie.cli.common import console, err_console, print_json
 from brie.errors import BrieError
 from brie.workspace import Workspace
 
@@ -30,7 +30,9 @@ def eval_command(
                                                               "then plot each metric against step."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items of each benchmark."),
     shots: int = typer.Option(0, "--shots", min=0, help="Few-shot examples for gsm8k and lm-eval tasks."),
-    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per generated answer."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
+                                             help="Most tokens per generated answer (default 256; mt-bench: "
+                                                  "1024, FastChat's)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Prompts generated together (batched generation)."),
     base_model: Optional[str] = typer.Option(None, "--base-model", help="What `base` means when no run is named."),
     judge: Optional[str] = typer.Option(None, "--judge", help="Judge for mt-bench (required by it), e.g. "
@@ -42,13 +44,16 @@ def eval_command(
 
     \b
     What each benchmark needs (--benchmarks takes several, comma-separated):
-    gsm8k[:FILE]     math word problems, exact match (strict, flexible).
+    gsm8k[:FILE]     math word problems, scored by lm-eval's gsm8k filters:
+                     strict (strict-match), flexible (flexible-extract).
                      FILE: a JSONL of {question, answer}, or a hub id
                      such as openai/gsm8k; without it, the test split
                      shipped with brie (1,319 problems, offline).
     mt-bench[:FILE]  1-10 grades of both turns; needs --judge. FILE: FastChat's
                      question.jsonl format, or a hub id; without it, the
-                     80 questions shipped with brie (offline).
+                     80 questions shipped with brie (offline). Graded as
+                     FastChat does (its judge prompts, references and
+                     generation settings; see docs/evals.md).
     perplexity:DATA  mean loss and perplexity. DATA: a registered dataset
                      (test or valid split), a folder with test.jsonl or
                      valid.jsonl, or a .jsonl file.
@@ -58,12 +63,13 @@ def eval_command(
     overlap:SUITE    BLEU and ROUGE-L against references. SUITE: a prompt
                      suite with references, or a JSONL of {prompt, reference}.
     lm-eval:TASK     an lm-evaluation-harness task by name, or a task .yaml
-                     of your own; needs the extra (pip install 'brie[lm-eval]')
-                     and, for registry tasks, the network or a cached copy.
+                     of your own; registry tasks need the network or a
+                     cached copy.
     """
     from brie.models.specs import resolve_specs
     from brie.evals import display_name, parse_benchmarks
-    from brie.evals.forgetting import worst_text
+    from brie.evals.forgetting import mean_change_text, worst_text
+    from brie.evals.mtbench import protocol_label
     from brie.evals.runner import evaluate_vs_base, sweep_specs
     from brie.export.experiments import headline
 
@@ -77,7 +83,7 @@ def eval_command(
         from brie.evals.mtbench import make_judge
 
         judge_obj = make_judge(judge, ws)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
                   disable=as_json, transient=True) as bar:
         tasks: dict = {}
 
@@ -96,8 +102,10 @@ def eval_command(
 
         plots = plot_sweep(ws, sweep)
     if as_json:
-        print_json({"results": [{k: r[k] for k in ("id", "label", "run", "step", "adapter_sha256", "benchmark",
-                                                   "settings", "n_done", "status", "metrics")} for r in results],
+        print_json({"results": [{**{k: r[k] for k in ("id", "label", "run", "step", "adapter_sha256", "benchmark",
+                                                      "settings", "n_done", "status", "metrics")},
+                                 **({"protocol": protocol_label(r)} if r["benchmark"].startswith("mt-bench") else {})}
+                                for r in results],
                     "deltas": [d.to_dict() for d in deltas], "summary": summaries, "plots": [str(p) for p in plots]})
         return
     table = Table(title="Evaluations")
@@ -106,6 +114,9 @@ def eval_command(
     for r in results:
         table.add_row(r["label"], display_name(r["benchmark"]), str(r["n_done"]), headline(r))
     console.print(table)
+    for r in results:  # what an MT-Bench number can be placed next to, and what differs
+        if r["benchmark"].startswith("mt-bench"):
+            console.print(f"{r['label']}: {protocol_label(r)}", markup=False, soft_wrap=True)
     # A stored result keeps every item an earlier, larger --limit scored (see brie/evals/runner.py):
     # say so, or "--limit 3" next to "n 5" looks like a bug.
     more = [r for r in results if limit and r["n_done"] > limit]
@@ -125,9 +136,8 @@ def eval_command(
         console.print(table)
         for label, s in summaries.items():
             drops = ", ".join(display_name(b) for b in s["drops"]) or "none"
-            console.print(f"{label}: {worst_text(s)}; significant drops: {drops}; mean change "
-                          f"{s['mean_improvement']:+.4g} (positive = better, in each metric's own units)",
-                          markup=False, soft_wrap=True)
+            console.print(f"{label}: {worst_text(s)}; significant drops: {drops}; mean change per unit: "
+                          f"{mean_change_text(s)}", markup=False, soft_wrap=True)
     for p in plots:
         console.print(f"Plot written: {p}")
 

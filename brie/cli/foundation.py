@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from brie.cli.common import console, print_json
+from brie.cli.common import console, err_console, print_json
 from brie.workspace import Workspace
 
 models_app = typer.Typer(help="Models: the embedded default, local folders, Hugging Face ids.", no_args_is_help=True)
@@ -103,7 +103,8 @@ def models_prepare() -> None:
     """Prepare the embedded default model (SmolLM2-135M-Instruct) from its GGUF, offline."""
     from brie.models.registry import prepare_default_model
 
-    path = prepare_default_model(Workspace.open(create=True), progress=console.print)
+    path = prepare_default_model(Workspace.open(create=True),
+                                 progress=lambda text: err_console.print(text, markup=False, soft_wrap=True))
     console.print(f"Default model ready at {path}.")
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from brie.cli.common import console, print_json
+from brie.cli.common import console, err_console, print_json
 from brie.errors import BrieError
 from brie.models.registry import DEFAULT_MODEL
 from brie.workspace import Workspace
@@ -31,14 +31,14 @@ def generate(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for sampling (suites: sample k uses seed + k; default 0)."),
     engine: str = typer.Option("auto", "--engine", help="With --suite: mlx, torch (transformers + peft), "
                                "or auto (torch for torch runs on CUDA, else mlx)."),
-    as_json: bool = typer.Option(False, "--json", help="With --suite: print the summary as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (--suite) or the answers (--prompt) as JSON."),
 ) -> None:
     """Stream one answer (--prompt), or generate a suite's answers for several models (--suite), resumably."""
     if (prompt is None) == (suite is None):
         raise BrieError("give either --prompt (one answer) or --suite (a whole suite)")
     ws = Workspace.locate()
     if prompt is not None:
-        _answer_one(ws, prompt, models, model, adapter, max_tokens, temp, seed)
+        _answer_one(ws, prompt, models, model, adapter, max_tokens, temp, seed, as_json)
         return
     from brie.models.specs import resolve_specs
     from brie.generation.runner import generate_suite
@@ -47,7 +47,7 @@ def generate(
     specs = resolve_specs(ws, models or "base", base_model=None if model == DEFAULT_MODEL else model)
     gens = generate_suite(ws, suite, specs, samples=samples, temperature=temp, max_tokens=max_tokens,
                           seed=seed or 0, engine=engine,
-                          progress=None if as_json else lambda label, done, total: console.print(
+                          progress=None if as_json else lambda label, done, total: err_console.print(
                               f"{label}: {done}/{total}", markup=False) if done == total or done % 10 == 0 else None)
     summary = {label: len(g) for label, g in gens.items()}
     if as_json:
@@ -58,8 +58,9 @@ def generate(
 
 
 def _answer_one(ws: Workspace, prompt: str, models: str | None, model: str, adapter: str | None,
-                max_tokens: int, temp: float, seed: int | None) -> None:
-    """Stream the answer of one model, or of each of --models in turn under a header."""
+                max_tokens: int, temp: float, seed: int | None, as_json: bool = False) -> None:
+    """Stream the answer of one model, or of each of --models in turn under a header; under --json,
+    print them all at the end as one document instead."""
     from brie.models.specs import resolve_spec, resolve_specs
     from brie.generation.mlx_engine import stream_answer
     from brie.models.registry import load_model
@@ -75,10 +76,18 @@ def _answer_one(ws: Workspace, prompt: str, models: str | None, model: str, adap
         targets = [(spec.label, spec.model, spec.adapter_path)]
     else:
         targets = [(None, model, adapter)]
+    answers = []
     for label, ref, adapter_path in targets:
         m, tok = load_model(ws if ws.exists else None, ref, adapter_path)
+        if as_json:
+            text = "".join(stream_answer(m, tok, prompt, max_tokens=max_tokens, temp=temp, seed=seed))
+            answers.append({"model": label or ref, "adapter": str(adapter_path) if adapter_path else None,
+                            "answer": text})
+            continue
         if len(targets) > 1:
             console.rule(label, style="dim")
         for piece in stream_answer(m, tok, prompt, max_tokens=max_tokens, temp=temp, seed=seed):
             console.out(piece, end="", highlight=False)
         console.out("")
+    if as_json:
+        print_json({"prompt": prompt, "answers": answers})

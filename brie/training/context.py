@@ -119,10 +119,17 @@ class RunContext:
         point = None
         for row in reversed(ckpts):
             folder = self.ws.root / row["path"]
-            if (folder / STATE_FILE).exists() and (folder / ADAPTER_FILE).exists() \
-                    and sha256_file(folder / ADAPTER_FILE) == row["adapter_sha256"]:
-                point = (folder, json.loads((folder / STATE_FILE).read_text()))
-                break
+            missing = [f for f in (STATE_FILE, ADAPTER_FILE) if not (folder / f).exists()]
+            why = f"{' and '.join(missing)} missing from {folder}" if missing else None
+            if not missing:
+                sha = sha256_file(folder / ADAPTER_FILE)
+                if sha == row["adapter_sha256"]:
+                    point = (folder, json.loads((folder / STATE_FILE).read_text()))
+                    break
+                why = (f"its {ADAPTER_FILE} has sha256 {sha[:12]}…, not the {row['adapter_sha256'][:12]}… "
+                       "registered when it was written (changed on disk since)")
+            # Said, not silent: the steps since the checkpoint it falls back to are trained again.
+            self.warn(f"resume skipped checkpoint {row['step']}: {why}")
         step = point[1]["step"] if point else 0
         # Whatever the dead process left after that point is redone: its metrics, half-written
         # temporary folders, and a renamed folder it did not live to register.

@@ -26,8 +26,11 @@ def size_text(n_bytes: int) -> str:
     raise AssertionError("unreachable")
 
 
-def prune_plan(ws: Workspace, run: dict, keep: str) -> list[dict]:
-    """The checkpoints `prune` would delete: all but those named in `keep` (words or step numbers)."""
+def prune_plan(ws: Workspace, run: dict, keep: str, force: bool = False) -> list[dict]:
+    """The checkpoints `prune` would delete: all but those named in `keep` (words or step numbers)
+    and, unless `force`, those that generations, judgments or evaluations were made from (deleting
+    them would leave those rows naming a checkpoint that is gone). Each comes with "references":
+    what was made from it, as `run_references` counts it (empty for one nothing refers to)."""
     if run["status"] in ("pending", "running"):
         raise BrieError(f"run {run['name']!r} is {run['status']}; prune it when it has finished")
     ckpts = run_rows.list_checkpoints(ws.store, run["id"])
@@ -47,7 +50,14 @@ def prune_plan(ws: Workspace, run: dict, keep: str) -> list[dict]:
     if not kept & {c["step"] for c in ckpts}:
         raise BrieError(f"--keep {keep!r} keeps no checkpoint of {run['name']!r}; refusing to delete them all "
                         f"(use `brie runs delete {run['name']}` to delete the whole run)")
-    return [c for c in ckpts if c["step"] not in kept]
+    doomed = [{**c, "references": run_rows.run_references(ws.store, run["name"], c["step"])}
+              for c in ckpts if c["step"] not in kept]
+    return doomed if force else [c for c in doomed if not c["references"]]
+
+
+def checkpoint_references_text(ckpts: list[dict]) -> str:
+    """'2 (1 eval result), 4 (1 generation, 1 comparison)': what was made from each checkpoint."""
+    return ", ".join(f"{c['step']} ({references_text(c['references'])})" for c in ckpts)
 
 
 def prune_notes(run: dict, doomed: list[dict]) -> list[str]:
