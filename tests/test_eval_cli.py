@@ -39,7 +39,8 @@ def test_sweep_experiments_and_report(sweep_ws):
     for label in ("demo-run@10", "demo-run@20"):  # one benchmark, so it is the worst and the mean is its change
         (d,) = [d for d in out["deltas"] if d["label"] == label]
         assert out["summary"][label]["worst"] == d["benchmark"]
-        assert out["summary"][label]["mean_improvement"] == pytest.approx(d["improvement"])
+        (mean,) = out["summary"][label]["mean_change"]  # one unit: accuracy
+        assert mean["unit"] == d["unit"] == "accuracy" and mean["mean_improvement"] == pytest.approx(d["improvement"])
     assert sorted(p.rsplit("/", 1)[-1] for p in out["plots"]) == ["sweep_mcq_mcq.jsonl_acc.png",
                                                                   "sweep_mcq_mcq.jsonl_acc_norm.png"]
     assert all(p.startswith(str(ws.exports_dir / "demo-run")) for p in out["plots"])

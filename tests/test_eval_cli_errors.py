@@ -25,7 +25,7 @@ def test_eval_help_says_what_each_benchmark_needs(workspace):
     assert r.exit_code == 0
     text = " ".join(r.output.split())
     for needed in ["without it, the test split shipped with brie", "mt-bench[:FILE] 1-10 grades of both turns; needs --judge",
-                   "perplexity:DATA", "a registered dataset", "mcq:FILE", "overlap:SUITE", "lm-eval:TASK", "pip install 'brie[lm-eval]'",
+                   "perplexity:DATA", "a registered dataset", "mcq:FILE", "overlap:SUITE", "lm-eval:TASK", "strict (strict-match), flexible (flexible-extract)",
                    "Judge for mt-bench (required by it)"]:
         assert needed in text, needed
     assert max(len(line) for line in r.output.splitlines()) <= 80

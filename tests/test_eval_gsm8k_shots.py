@@ -6,6 +6,7 @@ from brie.models.specs import resolve_specs
 from brie.evals import parse_benchmark
 from brie.evals.runner import evaluate
 from brie.evals.forgetting import base_result_for
+from brie.evals.gsm8k import scoring_label
 from brie.store import evals as eval_rows
 from tests.evalkit import make_adapter, register_run
 
@@ -39,8 +40,9 @@ def test_shots_put_k_worked_examples_from_the_files_end_in_the_prompt(workspace,
     seen = []
     shot = evaluate(workspace, specs, [two], batch_size=1, progress=seen.append)
     # shots are part of the result's identity: a new result, nothing resumed from the 0-shot one
-    assert [r["settings"] for r in zero] == [{"shots": 0, "max_tokens": 6}] * 2
-    assert [r["settings"] for r in shot] == [{"shots": 2, "max_tokens": 6}] * 2
+    scoring = scoring_label()  # lm-eval's gsm8k scoring, also part of the identity
+    assert [r["settings"] for r in zero] == [{"shots": 0, "max_tokens": 6, "scoring": scoring}] * 2
+    assert [r["settings"] for r in shot] == [{"shots": 2, "max_tokens": 6, "scoring": scoring}] * 2
     assert {r["id"] for r in zero}.isdisjoint({r["id"] for r in shot})
     assert [p.skipped for p in seen if p.done == 0] == [0, 0]
     assert [r["n_items"] for r in zero] == [6, 6] and [r["n_items"] for r in shot] == [4, 4]
@@ -61,7 +63,7 @@ def test_plain_gsm8k_reads_the_shipped_split_and_its_few_shot_source_is_part_of_
     """`gsm8k` alone is the test split shipped with brie (offline); with --shots its examples are that
     file's last rows, not the hub's train split as before it shipped, so results of the two never mix."""
     plain, shot = parse_benchmark("gsm8k"), parse_benchmark("gsm8k", shots=2)
-    assert plain.settings() == {"shots": 0, "max_tokens": 256}
+    assert plain.settings() == {"shots": 0, "max_tokens": 256, "scoring": scoring_label()}
     assert shot.settings()["shots_from"] == "the shipped test split's last rows"
     assert len(plain.items(workspace)) == 1319 and len(shot.items(workspace)) == 1317
     assert "shots_from" not in parse_benchmark("gsm8k:openai/gsm8k", shots=2).settings()

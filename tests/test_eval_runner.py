@@ -232,5 +232,5 @@ def test_perplexity_row_with_no_token_to_score_is_a_clear_error(run_ws, tmp_path
     data.write_text(json.dumps({"text": "hello there"}) + "\n")
     bench = parse_benchmark(f"perplexity:{data}")
     bench.max_seq_length = 1
-    with pytest.raises(BrieError, match=r"short.jsonl: row 1 leaves no token to score"):
+    with pytest.raises(BrieError, match=r"short.jsonl:1: the row leaves no token to score"):
         evaluate(run_ws, resolve_specs(run_ws, "base", str(tiny_model_dir)), [bench])

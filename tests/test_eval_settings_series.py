@@ -10,6 +10,7 @@ from brie.models.specs import resolve_specs
 from brie.evals import parse_benchmark
 from brie.evals.runner import evaluate, sweep_specs
 from brie.evals.forgetting import forgetting_table
+from brie.evals.gsm8k import scoring_label
 from brie.export.plots import sweep_series
 from brie.export.report import build_report
 from brie.store import evals as eval_rows
@@ -50,8 +51,10 @@ def test_two_settings_of_one_benchmark_never_mix(workspace, tiny_model_dir, tmp_
     expect_table(one, 4)
     report = build_report(workspace, "r1")
     assert report.count("| gsm8k:gsm.jsonl | flexible | 4 |") == 1
-    assert ("gsm8k:gsm.jsonl: shown with the settings it was evaluated with last (max_tokens=4, shots=1); "
-            "results with other settings (max_tokens=4, shots=0) are left out") in report
+    scoring = f"scoring={scoring_label()}"  # lm-eval's gsm8k scoring is one of the settings
+    assert ("gsm8k:gsm.jsonl: shown with the settings it was evaluated with last "
+            f"(max_tokens=4, {scoring}, shots=1); results with other settings (max_tokens=4, {scoring}, shots=0) "
+            "are left out") in report
 
     # the 0-shot sweep run again (nothing to generate): its settings are the latest again
     time.sleep(1.1)
@@ -59,7 +62,8 @@ def test_two_settings_of_one_benchmark_never_mix(workspace, tiny_model_dir, tmp_
     assert [r["id"] for r in again] == [r["id"] for r in zero]
     expect_series(zero, [2, 4])
     expect_table(zero, 5)
-    assert "(max_tokens=4, shots=0); results with other settings (max_tokens=4, shots=1)" in build_report(workspace, "r1")
+    assert (f"(max_tokens=4, {scoring}, shots=0); results with other settings (max_tokens=4, {scoring}, shots=1)"
+            in build_report(workspace, "r1"))
 
 
 def test_perplexity_sweep_plots_loss_and_perplexity_not_the_token_count(workspace, tiny_model_dir, tmp_path):

@@ -22,14 +22,16 @@ from brie.evals.base import Benchmark
 KINDS = ("gsm8k", "perplexity", "mcq", "overlap", "mt-bench", "lm-eval")
 
 
-def parse_benchmark(spec: str, shots: int = 0, max_tokens: int = 256) -> Benchmark:
-    """The Benchmark for one spec; raises BrieError naming the spec when it is not understood."""
+def parse_benchmark(spec: str, shots: int = 0, max_tokens: int | None = None) -> Benchmark:
+    """The Benchmark for one spec; raises BrieError naming the spec when it is not understood.
+
+    `max_tokens` None: each kind's default (256; mt-bench FastChat's 1024)."""
     spec = spec.strip()
     kind, _, arg = spec.partition(":")
     if kind == "gsm8k":
         from brie.evals.gsm8k import GSM8K
 
-        return GSM8K(spec, source=arg or None, shots=shots, max_tokens=max_tokens)
+        return GSM8K(spec, source=arg or None, shots=shots, max_tokens=max_tokens or 256)
     if kind == "perplexity":
         from brie.evals.perplexity import Perplexity
 
@@ -47,7 +49,7 @@ def parse_benchmark(spec: str, shots: int = 0, max_tokens: int = 256) -> Benchma
 
         if not arg:
             raise BrieError(f"{spec!r}: say which suite or file, e.g. overlap:<suite>")
-        return Overlap(spec, source=arg, max_tokens=max_tokens)
+        return Overlap(spec, source=arg, max_tokens=max_tokens or 256)
     if kind == "mt-bench":
         from brie.evals.mtbench import MTBench
 
@@ -61,7 +63,7 @@ def parse_benchmark(spec: str, shots: int = 0, max_tokens: int = 256) -> Benchma
     raise BrieError(f"{spec!r}: unknown benchmark (kinds: {', '.join(KINDS)})")
 
 
-def parse_benchmarks(specs: str, shots: int = 0, max_tokens: int = 256) -> list[Benchmark]:
+def parse_benchmarks(specs: str, shots: int = 0, max_tokens: int | None = None) -> list[Benchmark]:
     parts = [p.strip() for p in specs.split(",") if p.strip()]
     if not parts:
         raise BrieError("--benchmarks is empty; name at least one (e.g. gsm8k)")

@@ -28,6 +28,12 @@ class Benchmark:
     primary: str  # the metric forgetting deltas are computed on
     higher_is_better: bool = True
     binary: bool = False  # per-item primary is 0/1: McNemar applies
+    # What the primary metric is measured in; summaries average changes only within one unit.
+    # None: the metric's own name (two benchmarks share a unit only when they say so).
+    unit: str | None = None
+    # A per-item score that weights the primary in the aggregate (perplexity: "tokens", so its loss
+    # is token-weighted); None: every item counts once. Paired deltas use the same weighting.
+    weight: str | None = None
     needs_judge: bool = False
 
     def settings(self) -> dict:

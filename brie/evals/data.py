@@ -13,24 +13,105 @@ from brie.errors import BrieError
 
 # Copies of the benchmark files brie uses by default, with their licences, so they work offline.
 SHIPPED = Path(__file__).resolve().with_name("benchmarks")
+NEWLINE = b"\n"
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+def _where(path: Path, line: int | None) -> str:
+    return f"{path}:{line}" if line is not None else str(path)
+
+
+def _first_surrogate(value) -> str | None:
+    """The first lone UTF-16 surrogate (e.g. '\\ud800') in any string of a parsed JSON value, else None.
+
+    JSON's \\uXXXX escapes can spell half of a character (an emoji cut in two by an export); Python
+    keeps it, and SQLite cannot store it. Walked without recursion: the value may be deeply nested."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise BrieError(f"{path}:{n}: invalid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise BrieError(f"{path}:{n}: expected a JSON object per line")
-            rows.append(row)
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                return f"\\u{ord(v[e.start]):04x}"
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_json(text: str, path: Path, line: int | None = None):
+    """One JSON document; anything malformed is a BrieError naming the file, the line and what is wrong."""
+    where = _where(path, line)
+    try:
+        value = json.loads(text, parse_constant=_not_json)  # NaN, Infinity: Python's, not JSON
+    except json.JSONDecodeError as e:
+        if line is None:
+            where = f"{path}:{e.lineno}"
+        raise BrieError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise BrieError(f"{where}: invalid JSON (nested too deeply)") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise BrieError(f"{where}: invalid JSON ({str(e).splitlines()[0]})") from None
+    bad = _first_surrogate(value)
+    if bad is not None:
+        raise BrieError(f"{where}: a string holds {bad}, half of a character (a lone surrogate, e.g. an emoji "
+                        "cut in two); fix or remove it")
+    return value
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise BrieError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+
+
+def _decode(raw: bytes, path: Path, line: int | None = None) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); other bytes are a BrieError naming where."""
+    try:
+        return raw.decode("utf-8-sig" if line in (None, 1) else "utf-8")
+    except UnicodeDecodeError as e:
+        at = f"{path}:{line if line is not None else raw.count(NEWLINE, 0, e.start) + 1}"
+        raise BrieError(f"{at}: not UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8") from None
+
+
+def read_jsonl_located(path: Path) -> list[tuple[str, dict]]:
+    """("file:line", row) for each non-blank line of a JSONL file, each line a JSON object."""
+    rows = []
+    for n, raw in enumerate(_read_bytes(path).split(NEWLINE), 1):
+        line = _decode(raw, path, n)
+        if not line.strip():
+            continue
+        row = parse_json(line, path, n)
+        if not isinstance(row, dict):
+            raise BrieError(f"{path}:{n}: expected a JSON object per line, got {type(row).__name__}")
+        rows.append((f"{path}:{n}", row))
     if not rows:
         raise BrieError(f"{path}: no rows")
     return rows
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [row for _, row in read_jsonl_located(path)]
+
+
+def read_json_list_located(path: Path) -> list[tuple[str, dict]]:
+    """("file: item N", row) for each object of a .json file holding a list of objects."""
+    data = parse_json(_decode(_read_bytes(path), path), path)
+    if not isinstance(data, list):
+        raise BrieError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
+    for n, row in enumerate(data, 1):
+        if not isinstance(row, dict):
+            raise BrieError(f"{path}: item {n} of the list is {type(row).__name__}, not an object")
+    if not data:
+        raise BrieError(f"{path}: no rows")
+    return [(f"{path}: item {n}", row) for n, row in enumerate(data, 1)]
 
 
 def _truthy(name: str) -> bool:
@@ -65,9 +146,10 @@ def go_offline_if_unreachable(what: str, instead: str) -> bool:
     return True
 
 
-def load_records(source: str, split: str = "test", config: str | None = None,
-                 local_hint: str | None = None) -> list[dict]:
-    """Rows from a .jsonl/.json file, else from the hub through `datasets` (cached or downloaded).
+def load_located(source: str, split: str = "test", config: str | None = None,
+                 local_hint: str | None = None) -> list[tuple[str, dict]]:
+    """(where, row) pairs from a .jsonl/.json file, else from the hub through `datasets` (cached or
+    downloaded); `where` names the file and line (or the dataset and row) for error messages.
 
     Offline (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE, or no connection to the hub) only a cached copy
     can load, and a miss fails at once, saying to pass a local file (`local_hint`: an example).
@@ -75,11 +157,8 @@ def load_records(source: str, split: str = "test", config: str | None = None,
     path = Path(source).expanduser()
     if path.is_file():
         if path.suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, list):
-                raise BrieError(f"{path}: expected a JSON list of objects")
-            return data
-        return read_jsonl(path)
+            return read_json_list_located(path)
+        return read_jsonl_located(path)
     if path.exists() or "/" not in source or source.startswith((".", "/", "~")):
         raise BrieError(f"{source!r}: no such file, and not a Hugging Face dataset id (owner/name)")
     use_file = f"pass a local file instead, e.g. {local_hint}" if local_hint else "pass a local .jsonl file instead"
@@ -87,10 +166,17 @@ def load_records(source: str, split: str = "test", config: str | None = None,
     try:
         import datasets
 
-        return list(datasets.load_dataset(source, config, split=split))
+        rows = list(datasets.load_dataset(source, config, split=split))
     except Exception as e:  # datasets raises many kinds; one line is what helps
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         if offline:
             raise BrieError(f"cannot load dataset {source!r}: offline and not in the Hugging Face cache; "
                             f"{use_file}") from None
         raise BrieError(f"cannot load dataset {source!r} (split {split}): {first}") from None
+    return [(f"{source} ({split}) row {n}", row) for n, row in enumerate(rows, 1)]
+
+
+def load_records(source: str, split: str = "test", config: str | None = None,
+                 local_hint: str | None = None) -> list[dict]:
+    """The rows of load_located, without where they came from."""
+    return [row for _, row in load_located(source, split, config, local_hint)]

@@ -1,4 +1,4 @@
-"""lm-evaluation-harness tasks through its Python API (optional extra: `pip install 'brie[lm-eval]'`).
+"""lm-evaluation-harness tasks through its Python API (lm-eval is a dependency of brie).
 
 `lm-eval:<task>` runs a task from the harness's registry (its data comes from the Hugging Face hub,
 so it needs the network or a filled datasets cache); `lm-eval:<file.yaml>` runs a task config of

@@ -1,7 +1,10 @@
 """Overlap with reference answers: BLEU (sacrebleu) and ROUGE-L F1 (rouge-score).
 
 The aggregate BLEU is sacrebleu's corpus BLEU over all items (not a mean of sentence scores); each
-item also stores its sentence BLEU and ROUGE-L so deltas can be paired. Items come from a prompt
+item also stores its sentence BLEU and ROUGE-L so deltas can be paired. Every number is the
+library's own: sacrebleu's default BLEU (13a tokenizer, exp smoothing for sentences) and
+rouge-score's ROUGE-L F-measure with its Porter stemmer, the aggregate ROUGE-L being the mean of
+the per-item F-measures (tests/conformance/test_overlap_reference.py). Items come from a prompt
 suite in the store (first turn and its reference) or from a JSONL file of {"prompt", "reference"}.
 """
 
@@ -12,7 +15,7 @@ from typing import Iterator
 
 from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
-from brie.evals.data import read_jsonl
+from brie.evals.data import read_jsonl_located
 from brie.store import suites as suite_rows
 
 
@@ -50,6 +53,7 @@ def suite_items(ws, name: str) -> list[Item]:
 
 class Overlap(Benchmark):
     primary = "rougeL"
+    unit = "ROUGE-L F1"  # 0–1, the same on every overlap benchmark
 
     def __init__(self, spec: str, source: str, max_tokens: int = 256):
         self.spec, self.source, self.max_tokens = spec, source, max_tokens
@@ -61,12 +65,14 @@ class Overlap(Benchmark):
         path = Path(self.source).expanduser()
         if path.is_file():
             items = []
-            for n, r in enumerate(read_jsonl(path)):
-                prompt = r.get("prompt") or (r.get("turns") or [None])[0]
+            for n, (where, r) in enumerate(read_jsonl_located(path)):
+                prompt, turns = r.get("prompt"), r.get("turns")
+                if prompt is None and isinstance(turns, list) and turns:
+                    prompt = turns[0]
                 ref = r.get("reference")
                 ref = ref[0] if isinstance(ref, list) and ref else ref
-                if not prompt or not isinstance(ref, str):
-                    raise BrieError(f"{path}: row {n + 1} needs 'prompt' and a 'reference' string")
+                if not isinstance(prompt, str) or not prompt or not isinstance(ref, str):
+                    raise BrieError(f"{where}: needs a 'prompt' string (or 'turns') and a 'reference' string")
                 items.append(Item(id=str(r.get("id", n)), input=prompt, target=ref))
         else:
             items = suite_items(ws, self.source) if ws is not None else []

@@ -1,11 +1,14 @@
 """Perplexity on a held-out split: mean token loss (natural log) and exp of it.
 
 Rows are tokenized exactly as mlx-lm's trainer tokenizes them (its own dataset classes: chat,
-completions or text), and the aggregate loss is token-weighted like `mlx_lm.lora --test`. One
-difference, on purpose: mlx-lm's evaluate also scores one padding token after each row (its mask
-runs to the row's length inclusive); brie scores only the row's real tokens, so its loss is a
-little different from mlx-lm's validation loss on the same rows (tests/test_eval_runner.py shows
-the gap is exactly that token). Each row's own mean loss is the paired per-item value.
+completions or text), and the loss is token-weighted like `mlx_lm.lora --test`: the sum of every
+scored token's loss over the number of scored tokens, in the eval table and in the forgetting
+table alike (a row's own mean loss is stored too, weighted by its token count when paired). It
+equals mlx-lm's `default_loss` summed over the rows (tests/conformance/test_perplexity_mlx_lm.py).
+One difference, on purpose: mlx-lm's `evaluate` also scores one padding token after each row (its
+mask runs to the row's length inclusive); brie scores only the row's real tokens, so its loss is a
+little different from mlx-lm's validation loss on the same rows; the conformance test shows the
+gap is exactly that token.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Iterator
 
 from brie.errors import BrieError
 from brie.evals.base import Benchmark, Item, Scored
-from brie.evals.data import read_jsonl
+from brie.evals.data import read_jsonl_located
 from brie.store import datasets as dataset_rows
 
 SPLITS = ("test", "valid")
@@ -39,9 +42,42 @@ def resolve_data(ws, source: str) -> Path:
     raise BrieError(f"{source!r}: not a registered dataset, a data folder or a .jsonl file")
 
 
+def _is_str(value) -> bool:
+    return isinstance(value, str)
+
+
+def check_row(row: dict, kind: str, where: str) -> None:
+    """A BrieError naming `where` unless the row has the fields mlx-lm's dataset class of `kind`
+    reads, as strings (a number or a list there would fail deep inside tokenization)."""
+    if kind == "completions":
+        if not (_is_str(row.get("prompt")) and _is_str(row.get("completion"))):
+            raise BrieError(f"{where}: 'prompt' and 'completion' must be strings (the file's first row has both)")
+    elif kind == "chat":
+        messages = row.get("messages")
+        if not isinstance(messages, list) or not messages or not all(
+                isinstance(m, dict) and _is_str(m.get("role")) and _is_str(m.get("content")) for m in messages):
+            raise BrieError(f"{where}: 'messages' must be a list of {{role, content}} strings "
+                            "(the file's first row has 'messages')")
+    elif not _is_str(row.get("text")):
+        raise BrieError(f"{where}: 'text' must be a string (the file's first row has 'text')")
+
+
+def row_kind(row: dict, where: str) -> str:
+    """Which of mlx-lm's dataset classes reads the rows, decided by the first row as create_dataset does."""
+    if "prompt" in row and "completion" in row:
+        return "completions"
+    if "messages" in row:
+        return "chat"
+    if "text" in row:
+        return "text"
+    raise BrieError(f"{where}: a row needs 'messages', 'prompt' and 'completion', or 'text' (mlx-lm's formats)")
+
+
 class Perplexity(Benchmark):
     primary = "loss"
     higher_is_better = False
+    unit = "loss"  # natural log, per token
+    weight = "tokens"
 
     def __init__(self, spec: str, source: str, max_seq_length: int = 2048):
         self.spec, self.source, self.max_seq_length = spec, source, max_seq_length
@@ -51,8 +87,12 @@ class Perplexity(Benchmark):
 
     def items(self, ws) -> list[Item]:
         self.file = resolve_data(ws, self.source)
-        rows = read_jsonl(self.file)
-        return [Item(id=str(n), input=str(r)[:2000], data={"row": r}) for n, r in enumerate(rows)]
+        rows = read_jsonl_located(self.file)
+        kind = row_kind(rows[0][1], rows[0][0])
+        for where, r in rows:
+            check_row(r, kind, where)
+        return [Item(id=str(n), input=str(r)[:2000], data={"row": r, "where": where})
+                for n, (where, r) in enumerate(rows)]
 
     def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
         from types import SimpleNamespace
@@ -65,12 +105,16 @@ class Perplexity(Benchmark):
             dataset = create_dataset([it.data["row"] for _, it in items], tokenizer, SimpleNamespace())
         except ValueError as e:
             raise BrieError(f"{self.file}: {str(e).splitlines()[0]}") from None
-        for n, (idx, _item) in enumerate(items):
-            tokens, offset = dataset.process(dataset[n])
+        for n, (idx, item) in enumerate(items):
+            try:
+                tokens, offset = dataset.process(dataset[n])
+            except Exception as e:  # a chat template may refuse a conversation (jinja's TemplateError, …)
+                first = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise BrieError(f"{item.data['where']}: cannot tokenize the row ({first})") from None
             tokens = tokens[: self.max_seq_length]  # the trainer truncates the same way
             # mlx-lm's default_loss counts targets from position max(offset, 1) on
             if len(tokens) <= max(offset, 1):
-                raise BrieError(f"{self.file}: row {idx + 1} leaves no token to score (one token long, or all "
+                raise BrieError(f"{item.data['where']}: the row leaves no token to score (one token long, or all "
                                 f"prompt within the first {self.max_seq_length} tokens); remove it or shorten its prompt")
             lps = token_logprobs(model, [tokens])[0]
             kept = lps[max(offset - 1, 0):]
