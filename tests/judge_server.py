@@ -7,6 +7,9 @@ function: behaviour(call) -> dict, where call = {"n": 1-based count of model cal
   text: the judge's answer; status: HTTP status (default 200); delay: seconds to wait first;
   raw: bytes to send as the body instead (invalid JSON, empty); refusal: True; usage: (in, out, cache_read);
   batch_result: "errored" or "expired" for a batch item that does not succeed.
+`batch_failures` scripts the batch endpoints themselves: {"create"|"get"|"results"|"cancel": a dict
+with status, raw and content_type}, e.g. {"get": {"status": 404}} for a server that forgets batches.
+`headers` records every request's headers (method, path, {lower-cased name: value}).
 Real sockets and real JSON: the SDKs under test cannot tell it from the real service.
 """
 
@@ -45,6 +48,9 @@ class JudgeServer:
         self.batch_polls_in_progress = batch_polls_in_progress
         self.api_keys_seen: set[str] = set()
         self.batch_get_status = 200  # set to 500 to make a client crash while it waits on a batch
+        self.batch_failures: dict[str, dict] = {}  # see the module docstring
+        self.headers: list[tuple[str, str, dict[str, str]]] = []
+        self.canceled: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -72,6 +78,9 @@ class JudgeServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        # A client that timed out hangs up before the answer: not the server's error to print (it
+        # would land in the output of the command under test).
+        self.httpd.handle_error = lambda request, client_address: None
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -104,6 +113,7 @@ class JudgeServer:
         path = h.path.split("?")[0]
         with self._lock:
             self.http_requests.append((method, path))
+            self.headers.append((method, path, {k.lower(): v for k, v in h.headers.items()}))
             for header in ("x-api-key", "authorization"):
                 if h.headers.get(header):
                     self.api_keys_seen.add(h.headers[header].removeprefix("Bearer "))
@@ -111,8 +121,12 @@ class JudgeServer:
             self._model_call(h, "anthropic", body)
         elif method == "POST" and path == "/v1/chat/completions":
             self._model_call(h, "openai", body)
+        elif path.startswith("/v1/messages/batches") and self._batch_failure(h, method, path):
+            pass
         elif method == "POST" and path == "/v1/messages/batches":
             self._batch_create(h, body)
+        elif method == "POST" and path.startswith("/v1/messages/batches/") and path.endswith("/cancel"):
+            self._batch_cancel(h, path.split("/")[4])
         elif method == "GET" and path.startswith("/v1/messages/batches/") and path.endswith("/results"):
             self._batch_results(h, path.split("/")[4])
         elif method == "GET" and path.startswith("/v1/messages/batches/"):
@@ -178,10 +192,35 @@ class JudgeServer:
             self.batches[bid] = b
         self._send(h, 200, self._batch_obj(b))
 
+    def _batch_failure(self, h, method: str, path: str) -> bool:
+        """Answer as `batch_failures` scripts for this endpoint; False when it scripts nothing."""
+        endpoint = ("create" if method == "POST" and path == "/v1/messages/batches"
+                    else "cancel" if path.endswith("/cancel") else "results" if path.endswith("/results") else "get")
+        s = self.batch_failures.get(endpoint)
+        if not s:
+            return False
+        status = s.get("status", 200)
+        if s.get("raw") is not None:
+            self._send(h, status, raw=s["raw"], content_type=s.get("content_type", "application/json"))
+        else:
+            kind = "not_found_error" if status == 404 else "api_error"
+            self._send(h, status, {"type": "error", "error": {"type": kind, "message": f"scripted {status}"}})
+        return True
+
+    def _batch_cancel(self, h, bid: str):
+        b = self.batches.get(bid)
+        if b is None:
+            return self._send(h, 404, {"type": "error", "error": {"type": "not_found_error", "message": bid}})
+        with self._lock:
+            self.canceled.append(bid)
+        self._send(h, 200, {**self._batch_obj(b), "processing_status": "canceling"})
+
     def _batch_get(self, h, bid: str):
         if self.batch_get_status != 200:
             return self._send(h, self.batch_get_status, {"type": "error", "error": {"type": "api_error", "message": "down"}})
-        b = self.batches[bid]
+        b = self.batches.get(bid)
+        if b is None:  # a batch this server never made (another server's, or forgotten)
+            return self._send(h, 404, {"type": "error", "error": {"type": "not_found_error", "message": bid}})
         with self._lock:
             b["polls"] += 1
         self._send(h, 200, self._batch_obj(b))

@@ -264,7 +264,7 @@ def test_exports_and_grading(fresh_ws, server_env, tmp_path):
     assert n_dpo == len(decisive) and all({"prompt", "chosen", "rejected"} <= set(p) for p in pairs)
     assert all(len(p["chosen"].strip()) > len(p["rejected"].strip()) for p in pairs)
     csv_path, _ = export_csv(fresh_ws)
-    assert csv_path.read_text().startswith("suite,category,a,b,judge,n,b_wins")
+    assert csv_path.read_text().startswith("suite,category,a,b,judge,template,n,b_wins")
     counts = grade(fresh_ws, "s", "base,r1@10", [CLAUDE], max_tokens=8, max_retries=1, timeout=5)
     assert counts["valid"] == 2 * N
     [base] = [g for g in results(fresh_ws)["scores"] if g["model"] == "base"]

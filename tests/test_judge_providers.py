@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from brie.errors import BrieError
-from brie.judging.base import (JudgeAccessError, JudgeError, JudgeRequestError, JudgeTimeout, JudgeUnreachable,
-                               Provider)
+from brie.judging.base import (JudgeAccessError, JudgeBadAnswer, JudgeError, JudgeNotFound, JudgeRequestError,
+                               JudgeTimeout, JudgeUnreachable, Provider)
 from brie.judging.judges import connect, parse_judge
 from brie.judging.providers import PROVIDERS, key_vars
 from brie.store import judging as rows
@@ -49,8 +49,8 @@ def client_for(kind: str, url: str, monkeypatch, **kw) -> Provider:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("scripted, error", [
-    ({"status": 401}, JudgeAccessError), ({"status": 403}, JudgeAccessError), ({"status": 404}, JudgeAccessError),
-    ({"status": 500}, JudgeRequestError), ({"raw": b'{"broken'}, JudgeRequestError),
+    ({"status": 401}, JudgeAccessError), ({"status": 403}, JudgeAccessError), ({"status": 404}, JudgeNotFound),
+    ({"status": 500}, JudgeRequestError), ({"raw": b'{"broken'}, JudgeBadAnswer),
     ({"text": "[[A]]", "delay": 2}, JudgeTimeout),
 ])
 def test_sdk_failures_become_brie_errors_naming_judge_and_url(kind, scripted, error, monkeypatch):

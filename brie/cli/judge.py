@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
     app.command("grade")(grade)
     app.command("results")(results)
+    app.add_typer(batches_app, name="batches")
 
 
 def _warn(msg: str) -> None:
@@ -81,6 +82,50 @@ def suites_show(
     console.print(table)
 
 
+batches_app = typer.Typer(help="Message Batches that `brie compare --batch` stored: list them, cancel one.",
+                          no_args_is_help=True)
+
+
+@batches_app.command("list")
+def batches_list(
+    judge: Optional[str] = typer.Option(None, "--judge", help="Only this judge's batches."),
+    open_only: bool = typer.Option(False, "--open", help="Only batches still submitted (the next --batch run collects them)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the batches as a JSON list."),
+) -> None:
+    """Stored Message Batches, newest first: status (submitted, collected, failed, canceled) and size."""
+    from brie.judging.batch import list_batches
+
+    found = list_batches(Workspace.open(), judge, open_only)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print("No stored batches" + (" matching these filters" if judge or open_only else "")
+                      + " (`brie compare --batch` makes them).")
+        return
+    table = Table("id", "judge", "status", "requests", "created", "closed", title="Message Batches")
+    for b in found:
+        table.add_row(b["id"], b["judge"], b["status"], str(b["n_requests"]), b["created_at"], b["collected_at"] or "")
+    console.print(table)
+
+
+@batches_app.command("cancel")
+def batches_cancel(
+    batch_id: str = typer.Argument(..., help="The batch id, as `brie batches list` shows it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the canceled batch as JSON."),
+) -> None:
+    """Drop a submitted batch (and ask the provider to stop it): the next `brie compare` asks its judgments again."""
+    from brie.judging.batch import cancel_batch
+
+    b = cancel_batch(Workspace.open(), batch_id, warn=_warn)
+    if as_json:
+        print_json(b)
+        return
+    where = "at the provider and here" if b["canceled_at_provider"] else "here (not at the provider)"
+    console.print(f"Canceled batch {b['id']} of {b['judge']} {where}: {plural(b['n_requests'], 'request')} "
+                  "will be asked again by the next `brie compare`.", markup=False, soft_wrap=True)
+
+
 def compare(
     suite: str = typer.Option(..., "--suite", help="Prompt suite to compare on."),
     a: str = typer.Option(..., "--a", help="Model A: base, <run>@<step>, <run>@best|last|recommended."),
@@ -94,9 +139,16 @@ def compare(
     seed: int = typer.Option(0, "--seed", help="Generation seed (sample k uses seed + k)."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight at once."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0.0, help="Stop starting requests once this run has spent this many USD (requests in flight still land)."),
-    batch: bool = typer.Option(False, "--batch", help="Use Anthropic's Message Batches API (half price; a rerun collects a pending batch)."),
-    max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Answers asked per judgment when they do not parse."),
-    retries: int = typer.Option(4, "--retries", min=0, help="SDK retries on 429/5xx/timeouts (with backoff)."),
+    batch: bool = typer.Option(False, "--batch", help="Use Anthropic's Message Batches API (half price; a rerun "
+                               "collects a pending batch; `brie batches` lists and cancels them)."),
+    max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Answers asked per judgment while they do not "
+                                     "parse (each stored as invalid). A failed request is not an answer: --retries "
+                                     "covers those."),
+    retry_invalid: bool = typer.Option(False, "--retry-invalid", help="Ask again for judgments stored without a "
+                                       "verdict (invalid after --max-attempts answers), up to --max-attempts more "
+                                       "answers each; the old answers stay stored as earlier attempts."),
+    retries: int = typer.Option(4, "--retries", min=0, help="SDK retries of a failed request (429/5xx/timeout/no "
+                                "connection, with backoff): a judgment costs at most --retries + 1 requests per answer."),
     timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds per judge request."),
     judge_max_tokens: int = typer.Option(1024, "--judge-max-tokens", min=16, help="Most tokens a judge may answer with."),
     poll: float = typer.Option(30.0, "--poll", min=0.01, help="Seconds between Message Batch status checks."),
@@ -122,16 +174,29 @@ def compare(
     ids, s = run_compare(ws, suite, a, b, judges, swap=swap, samples=samples, temperature=temperature,
                          max_tokens=max_tokens, seed=seed, concurrency=concurrency, max_cost=max_cost,
                          batch=batch, max_attempts=max_attempts, max_retries=retries, timeout=timeout,
-                         poll_seconds=poll, judge_max_tokens=judge_max_tokens, base_model=base_model, engine=engine, progress=progress, warn=_warn)
+                         poll_seconds=poll, judge_max_tokens=judge_max_tokens, base_model=base_model, engine=engine, progress=progress, warn=_warn,
+                         retry_invalid=retry_invalid)
     from collections import Counter
 
     grouped = [{"error": e, "count": n} for e, n in Counter(s.errors).most_common()]
     summary = {"comparisons": len(ids), "asked": s.tasks, "already_stored": s.already_done, "valid": s.valid,
                "invalid": s.invalid, "failed": s.failed, "cost_usd": round(s.cost_usd, 6),
-               "stopped_for_cost": s.stopped_for_cost, "errors": grouped}
+               "stopped_for_cost": s.stopped_for_cost, "errors": grouped, "invalid_stored": s.invalid_stored}
     # Something was asked and not one usable verdict came back: that is a failure, not a result.
     nothing_valid = s.tasks > 0 and s.valid == 0 and not s.stopped_for_cost
+    # Nothing asked because every stored judgment is out of attempts without a verdict: a failure too.
+    all_invalid = s.tasks == 0 and s.invalid_stored > 0 and s.invalid_stored == s.already_done
+    retry_hint = (f"{plural(s.invalid_stored, 'judgment')} stored without a verdict after --max-attempts answers; "
+                  "fix the judge and rerun with --retry-invalid to ask again")
+    if all_invalid:
+        if as_json:
+            summary["error"] = "no valid verdicts: " + retry_hint
+            print_json(summary)
+            raise typer.Exit(1)
+        fail(f"no valid verdicts, nothing asked: {retry_hint}")
     if as_json:
+        if nothing_valid:  # a failed --json carries a one-line "error", beside the counts that explain it
+            summary["error"] = "no valid verdicts; fix the judge and rerun (stored judgments are kept)"
         print_json(summary)
         if nothing_valid:
             raise typer.Exit(1)
@@ -153,6 +218,8 @@ def compare(
              "(stored judgments are kept)")
     if s.failed:
         console.print(f"[yellow]{plural(s.failed, 'request')} failed (above). Rerun to retry them.[/]")
+    if s.invalid_stored and not retry_invalid:
+        err_console.print(f"note: {retry_hint}.", markup=False, soft_wrap=True)
     console.print("See `brie results`.")
 
 
@@ -181,6 +248,8 @@ def grade(
     counts["errors"] = [{"error": e, "count": n} for e, n in Counter(counts["errors"]).most_common()]
     nothing_valid = counts["valid"] == 0 and (counts["invalid"] or counts["failed"])
     if as_json:
+        if nothing_valid:  # a failed --json carries a one-line "error", beside the counts that explain it
+            counts["error"] = "no valid grades; fix the judge and rerun"
         print_json(counts)
         if nothing_valid:
             raise typer.Exit(1)
@@ -261,6 +330,36 @@ def _results_table(rows: list[dict], width: int) -> Table:
     return table
 
 
+def _agreement_table(rows: list[dict], width: int) -> Table:
+    """Agreement between every two judges, over judgments (same comparison, same shown order) and,
+    when both judged both orders, over merged pair verdicts; each with its own n."""
+    keys = judge_keys([j for g in rows for j in (g["judge_1"], g["judge_2"])]) if width < WIDE else {}
+    pairs = any(g["pairs_n"] for g in rows)
+
+    def kappa(value) -> str:
+        return "undefined" if value is None else f"{value:.2f}"
+
+    headers = ["judge 1", "judge 2", "judgments", "agree", "kappa"]
+    headers += ["pairs", "agree", "kappa"] if pairs else []
+    t = Table(title="Judge agreement, judgment by judgment (same comparison, same shown order)")
+    for i, col in enumerate(headers):  # judge names fold; numbers are never broken
+        t.add_column(col, overflow="fold") if i < 2 else t.add_column(col, no_wrap=True, justify="right")
+    for g in rows:
+        cells = [keys.get(g["judge_1"], g["judge_1"]), keys.get(g["judge_2"], g["judge_2"]), str(g["n"]),
+                 f"{_pct(g['agreement'])} ({g['agreed']} of {g['n']})", kappa(g["kappa"])]
+        if pairs:
+            cells += [str(g["pairs_n"]), _pct(g["pairs_agreement"]) or "-", kappa(g["pairs_kappa"])
+                      if g["pairs_n"] else "-"]
+        t.add_row(*cells)
+    legend = [f"{k} = {name}" for name, k in keys.items() if k != name]
+    t.caption = "\n".join(legend + ["judgments: verdicts both judges gave on the same comparison shown in the "
+                                     "same order."
+                                     + (" pairs: comparisons both judged in both orders (--swap), each "
+                                        "judge's two verdicts merged (a flip is a tie)." if pairs else "")])
+    t.caption_justify = "left"
+    return t
+
+
 def judge_keys(names: list[str], longest: int = 24) -> dict[str, str]:
     """{judge name: what a narrow table shows}: the name itself when short, else "J1", "J2", … with a
     legend under the table (a local judge's name holds its whole URL)."""
@@ -276,6 +375,8 @@ def results(
     as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
 ) -> None:
     """Win rates (ties as half) with 95% Wilson intervals, position bias, swap consistency, agreement, cost."""
+    from rich.markup import escape
+
     from brie.export.judged import check_filters
     from brie.judging.stats import results as compute
 
@@ -294,19 +395,10 @@ def results(
                       + " yet (`brie compare` makes them).")
     if any(row["warning"] for row in r["results"]):
         console.print("[yellow]![/] fewer than 30 comparisons: the interval is wide; do not conclude from it.")
+    for text in r["position_warnings"]:
+        console.print(f"[yellow]![/] position bias: {escape(text)}")
     if r["agreement"]:
-        t = Table(title="Judge agreement")
-        for col in ("judge 1", "judge 2", "n", "Cohen's kappa", "agreement"):
-            t.add_column(col, overflow="fold")
-        keys = judge_keys([j for g in r["agreement"] for j in (g["judge_1"], g["judge_2"])]) \
-            if console.width < WIDE else {}
-        for g in r["agreement"]:
-            t.add_row(keys.get(g["judge_1"], g["judge_1"]), keys.get(g["judge_2"], g["judge_2"]), str(g["n"]),
-                      "undefined" if g["kappa"] is None else f"{g['kappa']:.2f}", _pct(g["agreement"]))
-        console.print(t)
-        for name, k in keys.items():
-            if k != name:
-                console.print(f"{k} = {name}", markup=False)
+        console.print(_agreement_table(r["agreement"], console.width))
     if r["scores"]:
         t = Table(title="Single-answer grades (1–10)")
         for col in ("suite", "model", "judge", "n", "mean score", "sd", "parse fail"):

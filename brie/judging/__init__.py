@@ -9,7 +9,7 @@ Modules (importing this package imports none of them, and no SDK):
   verdicts      verdict and rating parsing, the position→model mapping (to_verdict)
   tasks         one pairwise judgment to ask: pending ones, prompt, expected cost, storing the answer
   loop          the concurrent judging loop
-  batch         the Message Batches loop
+  batch         the Message Batches loop, and the stored batches: list_batches, cancel_batch
   workflows     compare, grade, make_comparisons, judge_comparisons, api_judges
   human         the blind session's side: pending_for_human, record_/undo_human_verdict
   stats         win rates with intervals, position bias, swap consistency, judge agreement

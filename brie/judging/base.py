@@ -31,6 +31,16 @@ class JudgeAccessError(JudgeRequestError):
     """The key was rejected, is not allowed this model, or the model does not exist: asking again is futile."""
 
 
+class JudgeNotFound(JudgeAccessError):
+    """The server does not know what was asked for (HTTP 404): the model, or a stored Message Batch."""
+
+
+class JudgeBadAnswer(JudgeRequestError):
+    """The server answered, but not with a readable reply (a body that is not JSON, an HTML page, a
+    reply of the wrong shape). It counts as an answer that did not parse (`--max-attempts`), not as a
+    failed request: the SDK does not retry it."""
+
+
 class JudgeUnreachable(JudgeRequestError):
     """The judge's server refused the connection or could not be found (not a timeout)."""
 
@@ -51,6 +61,9 @@ class JudgeSpec:
     cache_write: float = 1.0
     batch: float = 1.0
     deprecated: str | None = None
+    # openai-compatible only: the environment variable whose value is sent as the key (judges.toml's
+    # `key_env`); the variable's name, never the key. None: no key is sent.
+    key_env: str | None = None
 
     def cost(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
              cache_write_tokens: int = 0, batched: bool = False) -> float:
@@ -99,8 +112,8 @@ class Provider:
         return name
 
     @classmethod
-    def missing_key(cls) -> str | None:
-        """The environment variable this kind needs and does not have, else None."""
+    def missing_key(cls, spec: JudgeSpec | None = None) -> str | None:
+        """The environment variable this kind (or this judge, `spec`) needs and does not have, else None."""
         if cls.key_env and not any(os.environ.get(v) for v in (cls.key_env, *cls.key_env_alternatives)):
             return cls.key_env
         return None
@@ -112,7 +125,7 @@ class Provider:
         self.max_tokens = max_tokens
         self.max_retries = max_retries
         self.timeout = timeout
-        missing = self.missing_key()
+        missing = self.missing_key(spec)
         if missing:
             raise JudgeError(f"judge {spec.name}: {missing} is not set")
         self.client = None  # the SDK client, set by the subclass
@@ -131,15 +144,31 @@ class Provider:
             return self.send(system, user)
 
     @contextmanager
-    def sdk_errors(self) -> Iterator[None]:
-        """Raise what `translate` makes of an SDK exception inside the block."""
+    def sdk_errors(self, endpoint: str | None = None) -> Iterator[None]:
+        """Raise what `translate` makes of an SDK exception inside the block; `endpoint`: the URL the
+        block asks (a Message Batch's), named in the message instead of the base URL."""
         try:
             yield
         except Exception as e:
-            error = self.translate(e)
+            # brie's own (from `reading` inside the block) only gets the endpoint named.
+            error = e if isinstance(e, JudgeRequestError) else self.translate(e)
             if error is None:
                 raise
+            if endpoint:
+                error = type(error)(str(error).replace(f" at {self.url}: ", f" at {endpoint}: ", 1))
+            if error is e:
+                raise
             raise error from e
+
+    @contextmanager
+    def reading(self, what: str = "answer") -> Iterator[None]:
+        """A reply the SDK handed back but that is not of the shape asked for (a server answering an
+        HTML page with status 200 gives a str): brie's JudgeBadAnswer, not an AttributeError."""
+        try:
+            yield
+        except (AttributeError, TypeError, KeyError, IndexError) as e:
+            raise self.error(JudgeBadAnswer, f"the {what} was not of the expected shape "
+                                              f"({type(e).__name__}: {str(e)[:80]})") from e
 
     @property
     def url(self) -> str:
@@ -175,9 +204,13 @@ class Provider:
             return self.timed_out()
         if isinstance(e, sdk.APIConnectionError):
             return self.unreachable(e)
-        if isinstance(e, (sdk.AuthenticationError, sdk.PermissionDeniedError, sdk.NotFoundError)):
+        if isinstance(e, sdk.NotFoundError):
+            return self.failed(e, JudgeNotFound)
+        if isinstance(e, (sdk.AuthenticationError, sdk.PermissionDeniedError)):
             return self.failed(e, JudgeAccessError)
-        if isinstance(e, (sdk.APIError, ValueError)):  # ValueError: a body that is not JSON
+        if isinstance(e, (sdk.APIResponseValidationError, ValueError)):  # ValueError: a body that is not JSON
+            return self.failed(e, JudgeBadAnswer)
+        if isinstance(e, sdk.APIError):
             return self.failed(e)
         return None
 
@@ -193,3 +226,11 @@ class Provider:
     def batch_results(self, batch_id: str) -> Iterator[tuple[str, Reply | None]]:
         """(custom id, reply) for each item of an ended batch; None for an item that errored or expired."""
         raise JudgeError(f"judge {self.spec.name}: {self.kind} judges have no batch API")
+
+    def cancel_batch(self, batch_id: str) -> None:
+        """Ask the provider to stop processing a batch (what it already answered is still billed)."""
+        raise JudgeError(f"judge {self.spec.name}: {self.kind} judges have no batch API")
+
+    def batch_url(self, batch_id: str | None = None) -> str:
+        """The batch endpoint's URL (of one batch), for messages."""
+        return self.url

@@ -8,19 +8,25 @@ from __future__ import annotations
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from brie.judging.base import JudgeAccessError, JudgeRequestError, JudgeUnreachable, Provider
-from brie.judging.tasks import JudgeRunSummary, Task, cost_per_request, pending_tasks, record_judgment
+from brie.judging.base import JudgeAccessError, JudgeBadAnswer, JudgeRequestError, JudgeUnreachable, Provider
+from brie.judging.tasks import (JudgeRunSummary, Task, attempt_limits, cost_per_request, pending_tasks,
+                                record_judgment)
 
 
 def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool, max_attempts: int,
-                       concurrency: int, max_cost: float | None, summary: JudgeRunSummary, progress) -> None:
+                       concurrency: int, max_cost: float | None, summary: JudgeRunSummary, progress,
+                       retry_invalid: bool = False) -> None:
     """Ask `client` for every judgment still missing, at most `concurrency` at a time.
 
-    An answer without a verdict is stored and asked again (up to `max_attempts` answers); a failed
-    request is retried, then counted as failed; a rejected key or unknown model stops the run (raised);
-    an unreachable server fails what is left at once. No new request starts once `max_cost` is spent.
+    An answer without a verdict is stored and asked again, and a reply that could not be read is asked
+    again without being stored, up to `max_attempts` answers (`retry_invalid`: that many more for a
+    judgment stored without a verdict). A failed request (after the SDK's own retries) is counted as
+    failed at once: asking it again is the SDK's `max_retries`, not `max_attempts`. A rejected key or
+    unknown model stops the run (raised); an unreachable server fails what is left at once. No new
+    request starts once `max_cost` is spent.
     """
-    tasks = pending_tasks(ws, client.spec, comparisons, swap, max_attempts, summary)
+    limits = attempt_limits(ws, client.spec, comparisons, swap, max_attempts, retry_invalid)
+    tasks = pending_tasks(ws, client.spec, comparisons, swap, limits, summary)
     summary.tasks += len(tasks)
     lock = threading.Lock()
     fatal: list[JudgeAccessError] = []
@@ -34,8 +40,8 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
 
     def run(task: Task) -> None:
         attempt = task.next_attempt
-        errors = 0
-        while attempt <= max_attempts:
+        answers_left = task.last_attempt - task.next_attempt + 1
+        while answers_left > 0:
             with lock:
                 if unreachable:
                     summary.failed += 1
@@ -51,16 +57,21 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
                 with lock:
                     fatal.append(e)
                 return
-            except JudgeRequestError as e:
-                # After the SDK's own retries (or a body that is not JSON): leave it missing; a rerun asks again.
-                errors += 1
-                refused = isinstance(e, JudgeUnreachable)
-                if errors < max_attempts and not refused:
+            except JudgeBadAnswer as e:
+                # An answer that could not be read counts as one that did not parse; nothing to store.
+                answers_left -= 1
+                if answers_left > 0:
                     continue
                 with lock:
                     summary.failed += 1
                     summary.errors.append(str(e))
-                    if refused:
+                return
+            except JudgeRequestError as e:
+                # Failed after the SDK's own retries: leave it missing; a rerun asks again.
+                with lock:
+                    summary.failed += 1
+                    summary.errors.append(str(e))
+                    if isinstance(e, JudgeUnreachable):
                         # Nothing listens there: every other request would wait through the same retries.
                         unreachable.append(summary.errors[-1])
                 return
@@ -74,6 +85,7 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
             if row["verdict"] != "invalid":
                 return
             attempt += 1
+            answers_left -= 1
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         queue = list(reversed(tasks))

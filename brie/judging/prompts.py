@@ -1,13 +1,20 @@
 """The judging prompts: system templates, named and versioned, and the builders that fill them.
 
-Every stored judgment and score keeps its template's name ("pairwise-v1", …): changing a system
-text below means a new version in TEMPLATES, so old and new answers are never mixed unknowingly.
+Template identity: every stored judgment and score keeps its template's name ("pairwise-v1", …),
+the hash of the template set it was asked with (`template_sha256`: every variant of the builder
+rendered with placeholders, so a change to a system text or to the layout in code shows) and the
+sha256 of the exact prompt text sent (`prompt_sha256`). A stored answer is reused only for the same
+exact prompt, so editing a template asks again even if its name stayed; results group by
+`template_label`, so old and new answers are never mixed. Give a changed template a new version
+name anyway: the name is what people read.
 The verdict format the templates ask for ([[A]]/[[B]]/[[C]], "Rating: [[N]]") is read back by
-brie.judging.verdicts.
+brie.judging.verdicts. MT-Bench's own prompts (FastChat's judge_prompts.jsonl) are built in
+brie.evals.mtbench and hashed by the same `prompt_sha256`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 PAIRWISE_SYSTEM = (
@@ -99,3 +106,40 @@ def single_prompt(turns: list[str], answers: list[str], reference: list[str] | N
     parts.append(f"[The Start of Assistant's Conversation with User]\n\n{convo}\n\n"
                  "[The End of Assistant's Conversation with User]")
     return template, system, "\n".join(parts)
+
+
+# --- template identity ---------------------------------------------------------------------------
+
+def prompt_sha256(system: str, user: str) -> str:
+    """The identity of the exact text a judge was sent: sha256 of system, a NUL byte, user (UTF-8)."""
+    return hashlib.sha256(system.encode() + b"\0" + user.encode()).hexdigest()
+
+
+def _placeholders(n: int, name: str) -> list[str]:
+    return [f"{{{name}_{i + 1}}}" for i in range(n)]
+
+
+def template_sha256(kind: str) -> str:
+    """The identity of a builder's templates ("pairwise" or "single"): every variant (one turn and
+    two, with and without a reference) rendered with placeholders, hashed together. Computed on each
+    call, from the texts as they are now."""
+    renders = []
+    for n in (1, 2):
+        q, ref = _placeholders(n, "question"), _placeholders(n, "ref_answer")
+        for reference in (None, ref):
+            if kind == "pairwise":
+                renders.append(pairwise_prompt(q, _placeholders(n, "answer_a"), _placeholders(n, "answer_b"), reference))
+            elif kind == "single":
+                renders.append(single_prompt(q, _placeholders(n, "answer"), reference))
+            else:
+                raise ValueError(f"no template kind {kind!r}")
+    return hashlib.sha256("\0".join(part for r in renders for part in r).encode()).hexdigest()
+
+
+def template_label(template: str | None, template_sha: str | None) -> str:
+    """How results name a template set: "pairwise-v1@3fa2c1d0" (the -ref variant counts as its
+    family), "human" for a person's verdicts, "<name>@unknown" for answers stored before hashes."""
+    if template == "human":
+        return "human"
+    name = (template or "unknown").replace("-ref-", "-")
+    return f"{name}@{template_sha[:8] if template_sha else 'unknown'}"

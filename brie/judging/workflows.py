@@ -16,7 +16,7 @@ from brie.judging.base import JudgeError, JudgeRequestError, JudgeSpec, JudgeUnr
 from brie.judging.batch import judge_in_batches
 from brie.judging.judges import HUMAN, connect, load_table, missing_key, not_an_api_judge, parse_judge
 from brie.judging.loop import judge_concurrently
-from brie.judging.prompts import single_prompt
+from brie.judging.prompts import prompt_sha256, single_prompt, template_sha256
 from brie.judging.tasks import JudgeRunSummary
 from brie.judging.verdicts import parse_rating
 from brie.store import judging as rows
@@ -51,13 +51,14 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
                       concurrency: int = 4, max_cost: float | None = None, max_attempts: int = 3,
                       max_retries: int = 4, timeout: float = 120.0, batch: bool = False,
                       poll_seconds: float = 30.0, judge_max_tokens: int = 1024, progress=None,
-                      warn=None) -> JudgeRunSummary:
+                      warn=None, retry_invalid: bool = False) -> JudgeRunSummary:
     """Judge every stored comparison with every judge (names, or specs such as `local_judge`'s);
     only what is missing is asked.
 
     Each judgment is committed as it lands. `concurrency` bounds the requests in flight; the SDKs
     retry 429/5xx/timeouts with backoff (`max_retries`). An answer without exactly one verdict is
-    stored as `invalid` and asked again, up to `max_attempts` answers per judgment. With `max_cost`
+    stored as `invalid` and asked again, up to `max_attempts` answers per judgment (`retry_invalid`:
+    that many more for a judgment stored without a verdict, its old answers kept). With `max_cost`
     no new request starts once this run has spent that much. `progress(summary)` after each result.
     """
     summary = JudgeRunSummary()
@@ -68,9 +69,11 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
         if batch:
             if not client.supports_batch:
                 raise BrieError(f"--batch uses Anthropic's Message Batches API; {spec.name} is not an anthropic judge")
-            judge_in_batches(ws, client, comparisons, swap, max_attempts, max_cost, poll_seconds, summary, progress)
+            judge_in_batches(ws, client, comparisons, swap, max_attempts, max_cost, poll_seconds, summary, progress,
+                             retry_invalid=retry_invalid, warn=warn)
         else:
-            judge_concurrently(ws, client, comparisons, swap, max_attempts, concurrency, max_cost, summary, progress)
+            judge_concurrently(ws, client, comparisons, swap, max_attempts, concurrency, max_cost, summary, progress,
+                               retry_invalid=retry_invalid)
         if summary.stopped_for_cost:
             break
     return summary
@@ -98,7 +101,7 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str] | None, swap: bool
             max_cost: float | None = None, batch: bool = False, max_attempts: int = 3,
             max_retries: int = 4, timeout: float = 120.0, poll_seconds: float = 30.0,
             judge_max_tokens: int = 1024, base_model: str | None = None, engine: str = "auto",
-            progress=None, warn=None) -> tuple[list[int], JudgeRunSummary]:
+            progress=None, warn=None, retry_invalid: bool = False) -> tuple[list[int], JudgeRunSummary]:
     """Generate what is missing for A and B on the suite, then judge every comparison.
 
     `judges=None`: the table's default judge (see `api_judges`)."""
@@ -118,7 +121,8 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str] | None, swap: bool
     summary = judge_comparisons(ws, ids, specs, swap=swap, concurrency=concurrency, max_cost=max_cost,
                                 max_attempts=max_attempts, max_retries=max_retries, timeout=timeout,
                                 batch=batch, poll_seconds=poll_seconds, judge_max_tokens=judge_max_tokens,
-                                progress=(lambda s: progress(("judge", s))) if progress else None, warn=warn)
+                                progress=(lambda s: progress(("judge", s))) if progress else None, warn=warn,
+                                retry_invalid=retry_invalid)
     return ids, summary
 
 
@@ -141,18 +145,21 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
     for spec in judge_specs:
         client = connect(spec, max_retries=max_retries, timeout=timeout)
         gen_ids = [g for by_key in gens.values() for g in by_key.values()]
-        stored = rows.score_attempts(ws.store, spec.name, gen_ids)
+        # Read before the threads start: they share one SQLite connection, which only writes take turns on.
+        generations = {g: rows.get_generation(ws.store, g) for g in gen_ids}
+        asked = {g: single_prompt(prompts[gen["prompt_row_id"]]["turns"], gen["answers"],
+                                  prompts[gen["prompt_row_id"]]["reference"]) for g, gen in generations.items()}
+        sent = {g: prompt_sha256(system, user) for g, (_, system, user) in asked.items()}
+        # Only answers to the prompt shown now count: after a template changed, the answer is asked again.
+        stored = {g: [s for s in found if s["prompt_sha256"] == sent[g]]
+                  for g, found in rows.score_attempts(ws.store, spec.name, gen_ids).items()}
         todo = [g for g in gen_ids if not any(s["valid"] for s in stored.get(g, []))
                 and len(stored.get(g, [])) < max_attempts]
-
-        # Read before the threads start: they share one SQLite connection, which only writes take turns on.
-        generations = {g: rows.get_generation(ws.store, g) for g in todo}
+        templates_sha = template_sha256("single")
         unreachable: list[str] = []
 
         def run(gen_id: int) -> None:
-            gen = generations[gen_id]
-            p = prompts[gen["prompt_row_id"]]
-            template, system, user = single_prompt(p["turns"], gen["answers"], p["reference"])
+            template, system, user = asked[gen_id]
             for attempt in range(len(stored.get(gen_id, [])) + 1, max_attempts + 1):
                 with lock:
                     if unreachable:  # nothing listens there: do not wait through the retries again
@@ -172,6 +179,7 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
                 cost = spec.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens, reply.cache_write_tokens)
                 rows.insert_score(ws.store, {
                     "generation_id": gen_id, "judge": spec.name, "template": template, "attempt": attempt,
+                    "prompt_sha256": sent[gen_id], "template_sha256": templates_sha,
                     "raw": reply.text, "score": score, "valid": int(score is not None),
                     "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
                     "cache_read_tokens": reply.cache_read_tokens, "cost_usd": cost})

@@ -218,3 +218,21 @@ def open_batches(store: Store, judge: str) -> list[dict]:
 def close_batch(store: Store, batch_id: str) -> None:
     with _write_lock, store.transaction() as db:
         db["judge_batches"].update(batch_id, {"status": "collected", "collected_at": utcnow()})
+
+
+def set_batch_status(store: Store, batch_id: str, status: str) -> None:
+    """Mark a stored batch `failed` (its endpoint cannot answer for it) or `canceled` (`brie batches
+    cancel`): no run collects it again, and its judgments are asked again."""
+    with _write_lock, store.transaction() as db:
+        db["judge_batches"].update(batch_id, {"status": status, "collected_at": utcnow()})
+
+
+def list_batches(store: Store, batch_id: str | None = None) -> list[dict]:
+    """Stored batches, newest first (or the one `batch_id`), each with how many requests it holds."""
+    where, params = ("id = ?", [batch_id]) if batch_id is not None else (None, None)
+    out = []
+    for r in store.db["judge_batches"].rows_where(where, params, order_by="created_at desc, rowid desc"):
+        r = dict(r)
+        r["n_requests"] = len(json.loads(r.pop("requests_json") or "{}"))
+        out.append(r)
+    return out

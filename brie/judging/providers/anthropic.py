@@ -1,7 +1,8 @@
 """Anthropic judges (`anthropic:<model>`): Claude through the anthropic SDK, with Message Batches.
 
 The SDK reads ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) and ANTHROPIC_BASE_URL from the
-environment itself: the key never passes through brie's code. The SDK is imported only when a
+environment itself: the key never passes through brie's code, and goes only to Anthropic's API or
+to the ANTHROPIC_BASE_URL the user set. The SDK is imported only when a
 judge of this kind is used.
 """
 
@@ -36,28 +37,44 @@ class AnthropicJudge(Provider):
                 "messages": [{"role": "user", "content": user}]}
 
     def send(self, system: str, user: str) -> Reply:
-        return reply_of(self.client.messages.create(**self.params(system, user)))
+        msg = self.client.messages.create(**self.params(system, user))
+        with self.reading():
+            return reply_of(msg)
 
     def translate(self, e: Exception) -> JudgeRequestError | None:
         import anthropic
 
         return self.translate_sdk(e, anthropic)
 
+    def batch_url(self, batch_id: str | None = None) -> str:
+        return f"{self.url}/v1/messages/batches" + (f"/{batch_id}" if batch_id else "")
+
     def submit_batch(self, requests: list[tuple[str, str, str]]) -> str:
-        with self.sdk_errors():
+        with self.sdk_errors(self.batch_url()):
             created = self.client.messages.batches.create(requests=[
                 {"custom_id": custom_id, "params": self.params(system, user)} for custom_id, system, user in requests])
-        return created.id
+            with self.reading("batch endpoint's answer"):
+                batch_id = created.id
+                if not isinstance(batch_id, str) or not batch_id:
+                    raise TypeError("no batch id in it")
+        return batch_id
 
     def batch_ended(self, batch_id: str) -> bool:
-        with self.sdk_errors():
-            return self.client.messages.batches.retrieve(batch_id).processing_status == "ended"
+        with self.sdk_errors(self.batch_url(batch_id)):
+            batch = self.client.messages.batches.retrieve(batch_id)
+            with self.reading("batch endpoint's answer"):
+                return batch.processing_status == "ended"
 
     def batch_results(self, batch_id: str) -> Iterator[tuple[str, Reply | None]]:
-        with self.sdk_errors():
+        with self.sdk_errors(self.batch_url(batch_id)):
             for item in self.client.messages.batches.results(batch_id):
-                succeeded = item.result.type == "succeeded"
-                yield item.custom_id, reply_of(item.result.message) if succeeded else None
+                with self.reading("batch endpoint's answer"):
+                    succeeded = item.result.type == "succeeded"
+                    yield item.custom_id, reply_of(item.result.message) if succeeded else None
+
+    def cancel_batch(self, batch_id: str) -> None:
+        with self.sdk_errors(self.batch_url(batch_id)):
+            self.client.messages.batches.cancel(batch_id)
 
 
 def reply_of(msg) -> Reply:

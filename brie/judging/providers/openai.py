@@ -1,7 +1,10 @@
 """OpenAI judges (`openai:<model>`) and OpenAI-compatible local servers
 (`openai-compatible:<model>@<base-url>`: mlx_lm.server, LM Studio, Ollama), both through the openai SDK.
 
-The SDK reads OPENAI_API_KEY and OPENAI_BASE_URL from the environment itself. It is imported only
+Keys stay home. For `openai:` judges the SDK reads OPENAI_API_KEY and OPENAI_BASE_URL from the
+environment itself, so the key goes only to OpenAI's API or to the OPENAI_BASE_URL the user set. An
+`openai-compatible:` judge names its own server, so it never gets OPENAI_API_KEY: it sends the value
+of the variable its judges.toml entry names (`key_env`), or no key at all. The SDK is imported only
 when a judge of these kinds is used.
 """
 
@@ -22,22 +25,23 @@ class OpenAIJudge(Provider):
         super().__init__(spec, max_retries=max_retries, timeout=timeout, max_tokens=max_tokens)
         import openai
 
-        kwargs = {"max_retries": max_retries, "timeout": timeout}
-        if spec.base_url:
-            # Local servers ignore the key, but the SDK insists on one.
-            kwargs.update(base_url=spec.base_url, api_key=os.environ.get(OpenAIJudge.key_env) or "local")
-        self.client = openai.OpenAI(**kwargs)
+        self.client = openai.OpenAI(max_retries=max_retries, timeout=timeout, **self.client_options())
+
+    def client_options(self) -> dict:
+        """Where the SDK sends and with which key: for `openai:`, what it reads from the environment."""
+        return {}
 
     def send(self, system: str, user: str) -> Reply:
         extra = {"temperature": self.temperature} if self.temperature is not None else {}
         resp = self.client.chat.completions.create(
             model=self.spec.model, max_completion_tokens=self.max_tokens, **extra,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
-        if not resp.choices:
-            return Reply(text="", **usage_of(resp))
-        message = resp.choices[0].message
-        refusal = getattr(message, "refusal", None)
-        return Reply(text=message.content or refusal or "", refused=bool(refusal), **usage_of(resp))
+        with self.reading():
+            if not resp.choices:
+                return Reply(text="", **usage_of(resp))
+            message = resp.choices[0].message
+            refusal = getattr(message, "refusal", None)
+            return Reply(text=message.content or refusal or "", refused=bool(refusal), **usage_of(resp))
 
     def translate(self, e: Exception) -> JudgeRequestError | None:
         import openai
@@ -51,7 +55,7 @@ class OpenAICompatibleJudge(OpenAIJudge):
 
     kind = "openai-compatible"
     name_form = "openai-compatible:<model>@<base-url>"
-    key_env = None  # local servers need none (OPENAI_API_KEY is sent when set)
+    key_env = None  # none by default; a judges.toml entry may name one (`key_env`), see client_options
     prices_row = "openai"
     free_when_unlisted = True
     temperature = 0.0  # greedy on local servers
@@ -67,6 +71,25 @@ class OpenAICompatibleJudge(OpenAIJudge):
     @classmethod
     def price_key(cls, name: str) -> str:
         return name.split("@")[0]
+
+    @classmethod
+    def missing_key(cls, spec=None) -> str | None:
+        if spec is not None and spec.key_env and not os.environ.get(spec.key_env):
+            return spec.key_env
+        return None
+
+    def client_options(self) -> dict:
+        # The URL is the judge's own, so OPENAI_API_KEY (meant for OpenAI) must not go there: the SDK
+        # would read it from the environment when api_key is None, so one is always passed, and also
+        # set as the Authorization header, which keeps an Authorization line in OPENAI_CUSTOM_HEADERS
+        # from replacing it. Servers without keys ignore the placeholder.
+        key = os.environ.get(self.spec.key_env, "") if self.spec.key_env else ""
+        key = key or NO_KEY
+        return {"base_url": self.spec.base_url, "api_key": key,
+                "default_headers": {"Authorization": f"Bearer {key}"}}
+
+
+NO_KEY = "not-needed"  # what an openai-compatible judge without `key_env` sends (the SDK requires a key)
 
 
 def usage_of(resp) -> dict:
