@@ -105,7 +105,7 @@ def test_resume_says_which_checkpoint_it_skipped_and_why(workspace, tiny_model_d
     assert json.loads(r.stdout)["status"] == "completed"  # stdout: the JSON document alone
     said = " ".join(r.stderr.split())
     registered = ckpts[1]["adapter_sha256"][:12]
-    assert (f"warning: resume skipped checkpoint 4: its adapters.safetensors has sha256 "
+    assert ("warning: resume skipped checkpoint 4: its adapters.safetensors has sha256 "
             in said) and f"not the {registered}… registered when it was written" in said
     assert "Resuming r from step 2" in said
     row = run_rows.get_run(workspace.store, "r")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from brie.cli.common import console, print_json
+from brie.cli.common import console, err_console, print_json
 from brie.workspace import Workspace
 
 data_app = typer.Typer(help="Datasets: import, validate, normalize, split, sample, report.", no_args_is_help=True)
@@ -56,7 +56,7 @@ def data_import(
         max_line_bytes=max_line_bytes,
     )
     ws = Workspace.open()
-    result = import_dataset(ws, source, name, opts, progress=None if as_json else console.print)
+    result = import_dataset(ws, source, name, opts, progress=None if as_json else err_console.print)
     if as_json:
         print_json({"created": result.created, "message": result.message,
                     "dataset": _public(result.dataset), "report": result.report})
@@ -151,4 +151,4 @@ def _print_report(rep: dict) -> None:
             for f in first:
                 console.print("  " + f, markup=False, soft_wrap=True)
     for w in rep.get("warnings", []):
-        console.print("warning: " + w, style="yellow", markup=False, soft_wrap=True)
+        err_console.print("warning: " + w, style="yellow", markup=False, soft_wrap=True)

@@ -205,7 +205,7 @@ def compare(
                   f"({s.already_done} already stored): {s.valid} valid, "
                   f"{plural(s.invalid, 'invalid answer')}, {s.failed} failed; ${s.cost_usd:.4f}.")
     if s.stopped_for_cost:
-        console.print(f"[yellow]Stopped: --max-cost {max_cost} reached. Rerun to continue.[/]")
+        err_console.print(f"[yellow]Stopped: --max-cost {max_cost} reached. Rerun to continue.[/]")
     for g in grouped:
         err_console.print(f"  {g['count']}× {g['error']}", markup=False, soft_wrap=True)
     if nothing_valid:
@@ -217,7 +217,7 @@ def compare(
         fail(f"no valid verdicts: {' and '.join(why) or 'nothing came back'}; fix the judge and rerun "
              "(stored judgments are kept)")
     if s.failed:
-        console.print(f"[yellow]{plural(s.failed, 'request')} failed (above). Rerun to retry them.[/]")
+        err_console.print(f"[yellow]{plural(s.failed, 'request')} failed (above). Rerun to retry them.[/]")
     if s.invalid_stored and not retry_invalid:
         err_console.print(f"note: {retry_hint}.", markup=False, soft_wrap=True)
     console.print("See `brie results`.")

@@ -351,7 +351,8 @@ class RunDetailScreen(PollingScreen):
 
     def _confirm_prune(self, doomed: list[dict]) -> None:
         if not doomed:
-            self.notify("Nothing to prune: only best, last and recommended are left.")
+            self.notify("Nothing to prune: only best, last, recommended and checkpoints that results "
+                        "were made from are left.")
             return
         size = sum(c.get("size_bytes") or 0 for c in doomed)
 
@@ -361,7 +362,9 @@ class RunDetailScreen(PollingScreen):
 
         self.app.push_screen(ConfirmScreen(
             f"Delete {plural(len(doomed), 'checkpoint')} of {self.run_name} ({fmt.size(size)})?",
-            "Steps: " + ", ".join(str(c["step"]) for c in doomed) + "\nKept: best, last and recommended.",
+            "Steps: " + ", ".join(str(c["step"]) for c in doomed)
+            + "\nKept: best, last, recommended and checkpoints that generations, judgments or evaluations"
+            " were made from.",
             yes="Delete"), answered)
 
     @work(thread=True, group="action")
