@@ -129,7 +129,7 @@ def test_cli_train_runs_recommend_prune(workspace, tiny_model_dir, data_dir):
     keep = {4, 6, run["best_step"]}
     r = cli("runs", "prune", "c1", "--keep", "recommended,last", "--json", "--yes")
     assert r.exit_code == 0, r.output
-    gone = json.loads(r.output)
+    gone = json.loads(r.output)["deleted"]
     assert set(gone) == {2, 4, 6} - {4, 6}
     left = {c["step"] for c in run_rows.list_checkpoints(workspace.store, run["id"])}
     assert left == {4, 6} and not (workspace.runs_dir / "c1/checkpoints/2").exists()

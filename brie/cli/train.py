@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich import box
 from rich.table import Column, Table
 
-from brie.cli.common import console, err_console, export_app, print_json
+from brie.cli.common import console, err_console, export_app, fail, print_json
 from brie.errors import BrieError
 from brie.training.context import TrainCallback
 from brie.training.config import help_text as h
@@ -25,14 +25,23 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
 
 
-class RichProgress(TrainCallback):
-    """A progress bar with step, loss, tokens/s and ETA; evaluations and checkpoints as lines above it."""
+class Notices(TrainCallback):
+    """What `brie train --json` shows: no progress bar, but messages and warnings still, on stderr
+    (stdout holds only the JSON document)."""
+
+    def on_message(self, text):
+        err_console.print(text, markup=False, soft_wrap=True)
+
+
+class RichProgress(Notices):
+    """A progress bar with step, loss, tokens/s and ETA; evaluations and checkpoints as lines above it.
+    All of it on stderr: it is progress, and stdout is for the result."""
 
     def __init__(self):
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
-            TimeRemainingColumn(), console=console, transient=False)
+            TimeRemainingColumn(), console=err_console, transient=False)
         self.task = None
 
     def on_start(self, run, start_step, total_steps):
@@ -47,14 +56,11 @@ class RichProgress(TrainCallback):
 
     def on_eval(self, step, metrics):
         parts = [f"{k.replace('_', ' ')} {v:.4f}" for k, v in metrics.items()]
-        console.print(f"step {step}: " + ", ".join(parts))
+        err_console.print(f"step {step}: " + ", ".join(parts))
 
     def on_checkpoint(self, step, row):
         val = f", val loss {row['val_loss']:.4f}" if row["val_loss"] is not None else ""
-        console.print(f"checkpoint {step}{val} → {row['path']} (sha256 {row['adapter_sha256'][:12]})")
-
-    def on_message(self, text):
-        console.print(text)
+        err_console.print(f"checkpoint {step}{val} → {row['path']} (sha256 {row['adapter_sha256'][:12]})", markup=False)
 
     def on_end(self, run):
         if self.task is not None:
@@ -123,7 +129,7 @@ def train(
     ws = Workspace.open()
     # Under `accelerate launch` every process runs this command; only the main one prints.
     main = launch_rank()[0] == 0
-    callback = RichProgress() if main and not as_json else TrainCallback()
+    callback = (Notices() if as_json else RichProgress()) if main else TrainCallback()
     # The UI stops a run with SIGTERM: treat it as Ctrl-C, so the run is marked cancelled.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -342,7 +348,7 @@ def runs_cancel(name: str = typer.Argument(..., help="Run name."),
     ws = _open()
     pid = cancel_run(ws, name)
     if not as_json:
-        console.print(f"Asked {name} (process {pid}) to stop" + ("; waiting for it…" if wait else "."))
+        err_console.print(f"Asked {name} (process {pid}) to stop" + ("; waiting for it…" if wait else "."), markup=False)
     # It stops at the end of the step in progress, after writing its state.
     while wait and alive(pid):
         time.sleep(0.5)
@@ -385,49 +391,62 @@ def _confirm(question: str, yes: bool, command: str) -> None:
     if not sys.stdin.isatty():
         raise BrieError(f"{command} asks before deleting and there is no terminal to ask on; "
                         "add --yes to delete without a prompt")
-    if not typer.confirm(question):
-        err_console.print("Nothing deleted.")
-        raise typer.Exit(1)
+    if not typer.confirm(question, err=True):  # the question is a notice: stderr, like the plan above it
+        fail("nothing deleted (the answer was no)")
 
 
 @runs_app.command("prune")
 def runs_prune(name: str = typer.Argument(..., help="Run name."),
                keep: str = typer.Option("best,last,recommended", "--keep",
                                         help="Checkpoints to keep: best, last, recommended and/or step numbers, comma-separated."),
+               force: bool = typer.Option(False, "--force", help="Also delete checkpoints that generations, judgments or "
+                                                                 "evaluations were made from (those rows stay; otherwise they are kept)."),
                yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking (needed when not run from a terminal)."),
-               as_json: bool = typer.Option(False, "--json", help="Print the deleted steps as JSON.")) -> None:
+               as_json: bool = typer.Option(False, "--json", help="Print what was deleted, kept and unlinked as JSON.")) -> None:
     """Delete checkpoints except --keep ones (shows, then asks).
 
-    Deleting the recommended checkpoint unmarks it; a deleted best checkpoint stays recorded as the
-    best step, but <run>@best no longer loads.
+    A checkpoint that generations, judgments or evaluations were made from is kept too, unless
+    --force. Deleting the recommended checkpoint unmarks it; a deleted best checkpoint stays
+    recorded as the best step, but <run>@best no longer loads.
     """
-    from brie.training.housekeeping import prune, prune_notes, prune_plan, size_text
+    from brie.training.housekeeping import checkpoint_references_text, prune, prune_notes, prune_plan, size_text
     from brie.words import plural
 
     ws = _open()
     run = _run(ws, name)
-    doomed = prune_plan(ws, run, keep)
-    if not doomed:
-        if as_json:
-            print_json([])
-        else:
-            console.print("Nothing to delete.")
-        return
+    planned = prune_plan(ws, run, keep, force=True)
+    held = [] if force else [c for c in planned if c["references"]]
+    doomed = [c for c in planned if c not in held]
+    unlinked = [c for c in doomed if c["references"]]
     size = size_text(sum(c["size_bytes"] for c in doomed))
-    notes = prune_notes(run, doomed)
-    if not as_json:
-        console.print(f"Will delete {plural(len(doomed), 'checkpoint')} of {name}: "
-                      + ", ".join(str(c["step"]) for c in doomed) + f" ({size}).")
-        for note in notes:
-            console.print(f"Note: {note}.")
-    _confirm("Delete them?", yes, f"brie runs prune {name}")
-    prune(ws, run, doomed)
+    if held and not as_json:
+        err_console.print(f"Keeping {plural(len(held), 'checkpoint')} that other records were made from: "
+                          + checkpoint_references_text(held) + f". `brie runs prune {name} --force` deletes "
+                          "them too (those records stay, naming a checkpoint that is gone).", markup=False, soft_wrap=True)
+    if doomed:
+        if not as_json:
+            err_console.print(f"Will delete {plural(len(doomed), 'checkpoint')} of {name}: "
+                              + ", ".join(str(c["step"]) for c in doomed) + f" ({size}).", markup=False, soft_wrap=True)
+            if unlinked:
+                err_console.print("Unlinks what was made from them (it stays, naming a checkpoint that is gone): "
+                                  + checkpoint_references_text(unlinked) + ".", markup=False, soft_wrap=True)
+            for note in prune_notes(run, doomed):
+                err_console.print(f"Note: {note}.", markup=False, soft_wrap=True)
+        _confirm("Delete them?", yes, f"brie runs prune {name}")
+        prune(ws, run, doomed)
     if as_json:
-        print_json([c["step"] for c in doomed])
+        print_json({"run": name, "deleted": [c["step"] for c in doomed],
+                    "size_bytes": sum(c["size_bytes"] for c in doomed),
+                    "kept_referenced": [{"step": c["step"], "references": c["references"]} for c in held],
+                    "unlinked": [{"step": c["step"], "references": c["references"]} for c in unlinked]})
+    elif not doomed:
+        console.print("Nothing to delete.")
     else:
         console.print(f"Deleted {plural(len(doomed), 'checkpoint')} ({size})."
+                      + (f" Unlinked what was made from them: {checkpoint_references_text(unlinked)}."
+                         if unlinked else "")
                       + (f" {name} has no recommended checkpoint now." if run["recommended_step"] in
-                         {c["step"] for c in doomed} else ""))
+                         {c["step"] for c in doomed} else ""), markup=False, soft_wrap=True)
 
 
 @runs_app.command("delete")
@@ -445,7 +464,7 @@ def runs_delete(name: str = typer.Argument(..., help="Run name."),
     ws = _open()
     plan = delete_plan(ws, name, force=force)
     if not as_json:
-        console.print("Will delete " + plan.describe() + ".")
+        err_console.print("Will delete " + plan.describe() + ".", markup=False, soft_wrap=True)
     _confirm("Delete the run?", yes, f"brie runs delete {name}")
     delete_run(ws, plan)
     if as_json:

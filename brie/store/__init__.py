@@ -1,7 +1,12 @@
 """The SQLite store (brie.db): the only place that writes SQL.
 
-Opened through sqlite-utils in WAL mode with a busy timeout, so a training process can write while
-the UI and the CLI read. Schema changes are numbered migrations in brie/store/migrations/.
+Several brie processes on one workspace at once is the normal case (a training, a comparison, the
+UI), so the store is opened in WAL mode (readers never wait for a writer) with a 30 s busy timeout,
+and every write transaction takes the write lock up front (`BEGIN IMMEDIATE`): a writer that finds
+the lock held waits for it, instead of failing at once with "database is locked" as a deferred
+transaction does when it upgrades from reading to writing after another process committed.
+Schema changes are numbered migrations in brie/store/migrations/. docs/architecture.md
+("Concurrency and crashes") says what this guarantees and how it is tested.
 """
 
 from __future__ import annotations
@@ -24,14 +29,49 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose transactions begin with `BEGIN IMMEDIATE`.
+
+    Every sqlite-utils write (insert, upsert, update, delete, create, transform) runs inside
+    `atomic()`, whose outermost level issues a plain (deferred) BEGIN: the transaction reads the
+    schema first and asks for the write lock later, and under WAL a reader that turns writer after
+    another process committed gets SQLITE_BUSY at once, without the busy timeout. Taking the lock at
+    BEGIN makes SQLite wait for it (up to the busy timeout). Nested blocks stay savepoints.
+    """
+
+    @contextmanager
+    def atomic(self) -> Iterator["Database"]:
+        if self.conn.in_transaction:
+            with super().atomic():  # a savepoint inside the open transaction
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+
 class Store:
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        # isolation_level=None: the sqlite3 module opens no transaction of its own (its implicit
+        # BEGIN is deferred); transactions are the explicit BEGIN IMMEDIATE of Database.atomic, and a
+        # single write statement outside one commits by itself.
+        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                               isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        self.db = sqlite_utils.Database(conn)
-        self.db.enable_wal()
+        self.db = Database(conn)
+        if self.db.journal_mode != "wal":  # changing it needs a lock: only the first opener does
+            self.db.enable_wal()
         migrate(self.db)
 
     @property
@@ -40,7 +80,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """One unit of work: committed whole or not at all (nested blocks become savepoints)."""
+        """One unit of work: it takes the write lock at the start (waiting for it up to the busy
+        timeout) and is committed whole or not at all. Nested blocks become savepoints."""
         with self.db.atomic():
             yield self.db
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Iterator
 
 import sqlite_utils
 
@@ -31,16 +33,23 @@ def all_migrations() -> list[tuple[int, str]]:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration not yet recorded; return the names applied."""
-    if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "number": int, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+    """Apply every migration not yet recorded; return the names applied.
+
+    Several processes may open a fresh workspace at once. Each migration runs in its own write
+    transaction that takes the lock first (`BEGIN IMMEDIATE`), then checks again whether another
+    process applied it meanwhile, so each runs exactly once and the others wait, then skip it.
+    """
+    if not _pending(db):  # the usual case: read only, no lock taken
+        return []
+    with _write_lock(db):
+        db.execute("create table if not exists _migrations "
+                   "(name text primary key, number integer, applied_at text)")
     applied = []
     for number, name in all_migrations():
-        if name in done:
-            continue
-        module = importlib.import_module(f"{_package.__name__}.{name}")
-        with db.atomic():  # a migration and its record commit together, DDL included
+        with _write_lock(db):  # a migration and its record commit together, DDL included
+            if db.execute("select 1 from _migrations where name = ?", [name]).fetchone():
+                continue
+            module = importlib.import_module(f"{_package.__name__}.{name}")
             module.up(db)
             db["_migrations"].insert(
                 {"name": name, "number": number,
@@ -48,6 +57,26 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             )
         applied.append(name)
     return applied
+
+
+def _pending(db: sqlite_utils.Database) -> list[str]:
+    if "_migrations" not in db.table_names():
+        return [name for _, name in all_migrations()]
+    done = {row[0] for row in db.execute("select name from _migrations").fetchall()}
+    return [name for _, name in all_migrations() if name not in done]
+
+
+@contextmanager
+def _write_lock(db: sqlite_utils.Database) -> Iterator[None]:
+    """A transaction holding the write lock from its start (waits up to the busy timeout)."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    else:
+        db.conn.execute("COMMIT")
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

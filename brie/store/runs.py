@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from brie.store import Store, utcnow
 
@@ -36,10 +37,16 @@ def active_runs(store: Store) -> list[dict]:
     return list(store.db["runs"].rows_where("status in ('pending', 'running')", order_by="id"))
 
 
-def insert_run(store: Store, row: dict) -> dict:
+def insert_run(store: Store, row: dict) -> dict | None:
+    """The new run's row, or None when a run of that name exists (names are unique)."""
     row = {"status": "pending", "created_at": utcnow(), **row}
-    with store.transaction() as db:
-        db["runs"].insert(row)
+    try:
+        with store.transaction() as db:
+            db["runs"].insert(row)
+    except sqlite3.IntegrityError:
+        if get_run(store, row["name"]) is not None:
+            return None
+        raise
     return get_run(store, row["name"])
 
 
@@ -114,20 +121,25 @@ _GENS = "(select id from generations where run = ?1)"
 _COMPS = f"(select id from comparisons where gen_a in {_GENS} or gen_b in {_GENS})"
 
 
-def run_references(store: Store, name: str) -> dict[str, int]:
+def run_references(store: Store, name: str, step: int | None = None) -> dict[str, int]:
     """What other areas stored about run `name`'s checkpoints (they record the run by name):
-    generations and the comparisons, judgments and scores on them; eval results and their samples."""
+    generations and the comparisons, judgments and scores on them; eval results and their samples.
+    With `step`, only what was made from that one checkpoint (`<name>@<step>`)."""
+    where = "run = ?1 and (?2 is null or step = ?2)"
+    gens = f"(select id from generations where {where})"
+    comps = f"(select id from comparisons where gen_a in {gens} or gen_b in {gens})"
+
     def count(sql: str) -> int:
-        return store.db.execute(sql, [name]).fetchone()[0]
+        return store.db.execute(sql, [name, step]).fetchone()[0]
 
     counts = {
-        "generations": count("select count(*) from generations where run = ?1"),
-        "comparisons": count(f"select count(*) from comparisons where id in {_COMPS}"),
-        "judgments": count(f"select count(*) from judgments where comparison_id in {_COMPS}"),
-        "scores": count(f"select count(*) from scores where generation_id in {_GENS}"),
-        "eval results": count("select count(*) from eval_results where run = ?1"),
+        "generations": count(f"select count(*) from generations where {where}"),
+        "comparisons": count(f"select count(*) from comparisons where id in {comps}"),
+        "judgments": count(f"select count(*) from judgments where comparison_id in {comps}"),
+        "scores": count(f"select count(*) from scores where generation_id in {gens}"),
+        "eval results": count(f"select count(*) from eval_results where {where}"),
         "eval samples": count("select count(*) from eval_samples where result_id in "
-                              "(select id from eval_results where run = ?1)"),
+                              f"(select id from eval_results where {where})"),
     }
     return {k: v for k, v in counts.items() if v}
 

@@ -2,13 +2,15 @@
 
 Precedence: CLI options override the YAML file, which overrides these defaults. The YAML file may
 use mlx-lm's lora keys (`lora_parameters: {rank, scale, dropout, keys}`, `steps_per_eval`,
-`lr_schedule`, …), so an existing `mlx_lm.lora -c config.yaml` file works as it is. The resolved
+`lr_schedule`, …), so an existing `mlx_lm.lora -c config.yaml` file works as it is: it is read
+with mlx-lm's own YAML loader (`YamlLoader`), so its values have the types mlx-lm gives them. The resolved
 config is written to runs/<run>/config.yaml and runs.config_json.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,8 @@ class TrainConfig:
         """
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name in ("lr_schedule", "optimizer_config"):
+                value = _retyped(value)
             if f.name == "grad_clip" and isinstance(value, str) and value.strip().lower() in NO_CLIP:
                 value = None
             try:
@@ -258,7 +262,16 @@ FIELD_NAMES = {f.name for f in fields(TrainConfig)}
 ALIASES = {"steps_per_eval": "eval_every", "steps_per_save": "save_every"}
 # mlx-lm lora keys that brie decides itself (the run folder, what to do): accepted and ignored.
 IGNORED = {"train", "test", "test_batches", "adapter_path", "config", "trust_remote_code",
-           "resume_adapter_file", "adapter_file", "wandb"}
+           "adapter_file", "wandb"}
+# mlx-lm lora keys brie does not do, with what to do instead; accepted only at a value that asks
+# for nothing (null, or the default), so a file never means something here it did not mean there.
+UNSUPPORTED = {
+    "training_mode": ("normal", "brie trains supervised fine-tunes only (training_mode: normal)"),
+    "hf_dataset": (None, "brie trains on an imported dataset: `brie data import` the Hugging Face "
+                         "dataset's rows, then give --data"),
+    "resume_adapter_file": (None, "brie starts from a base model; continue a run with "
+                                  "`brie train --resume <run>`"),
+}
 
 
 def from_mapping(values: dict, source: str = "config", lines: dict | None = None) -> tuple[dict, dict]:
@@ -276,7 +289,9 @@ def from_mapping(values: dict, source: str = "config", lines: dict | None = None
     origin: dict[str, tuple[str, str]] = {}
     for written, value in values.items():
         key = str(written).replace("-", "_")
-        if key in IGNORED:
+        if key in UNSUPPORTED and value != UNSUPPORTED[key][0]:
+            raise BrieError(f"{where(written)}: {written}={value!r} is not supported: {UNSUPPORTED[key][1]}")
+        if key in IGNORED or key in UNSUPPORTED:
             continue
         if key == "lora_parameters":
             if value is not None and not isinstance(value, dict):
@@ -308,6 +323,53 @@ def from_mapping(values: dict, source: str = "config", lines: dict | None = None
     return out, origin
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader plus the float resolver mlx-lm's lora.py adds to it (`yaml_loader` in
+    mlx_lm/lora.py, mlx-lm 0.32, MIT licence; copied, not imported, because importing mlx_lm.lora
+    loads MLX and changes yaml.SafeLoader for every caller). PyYAML follows YAML 1.1, where a float
+    needs a dot: `1e-7` would load as the string "1e-7" and crash MLX's schedules; with this
+    resolver a config means here what it means to `mlx_lm lora -c`. A subclass, so
+    yaml.SafeLoader itself is left as it is (tests/test_train_preflight.py checks it types like
+    mlx-lm's loader)."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        """^(?:
+     [-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*
+    |[-+]?\\.(?:inf|Inf|INF)
+    |\\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_value(text: str) -> Any:
+    """A YAML document as `mlx_lm lora -c` reads it (YamlLoader)."""
+    return yaml.load(text, YamlLoader)
+
+
+def _retyped(value: Any) -> Any:
+    """Numbers written as text inside a mapping or list (an older run's lr_schedule stored with
+    warmup_init "1e-7") as the number YamlLoader reads them as."""
+    if isinstance(value, dict):
+        return {k: _retyped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_retyped(v) for v in value]
+    if isinstance(value, str) and value[:1] in "-+0123456789.":
+        try:
+            number = yaml_value(value)
+        except yaml.YAMLError:
+            return value
+        return number if isinstance(number, (int, float)) and not isinstance(number, bool) else value
+    return value
+
+
 def _key_lines(text: str) -> dict[str, int]:
     """Line numbers of the top-level keys (and lora_parameters' keys), from PyYAML's node tree."""
     try:
@@ -329,13 +391,23 @@ def load_yaml(path: str | Path) -> tuple[dict, dict]:
     path = Path(path)
     if not path.exists():
         raise BrieError(f"{path}: no such config file")
-    text = path.read_text()
     try:
-        values = yaml.safe_load(text) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise BrieError(f"{path} line {line}: not UTF-8 text (byte {e.object[e.start]:#04x})") from None
+    except OSError as e:
+        raise BrieError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    try:
+        values = yaml_value(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise BrieError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise BrieError(f"{path}{where}: invalid YAML ({problem})") from None
+    except RecursionError:
+        raise BrieError(f"{path}: invalid YAML (nested too deeply)") from None
+    values = {} if values is None else values
     if not isinstance(values, dict):
         raise BrieError(f"{path}: expected a mapping of config keys")
     return from_mapping(values, str(path), _key_lines(text))

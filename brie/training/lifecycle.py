@@ -51,19 +51,62 @@ def pick_backend(requested: str) -> str:
     return "mlx"
 
 
-def _free_name(ws: Workspace, name: str, suffix: bool) -> str:
-    def taken(n: str) -> bool:
-        return run_rows.get_run(ws.store, n) is not None or (ws.runs_dir / n).exists()
+def _taken(ws: Workspace, name: str) -> bool:
+    return run_rows.get_run(ws.store, name) is not None or (ws.runs_dir / name).exists()
 
-    if not taken(name):
+
+def _taken_error(name: str) -> BrieError:
+    # Also for a folder whose row is not written yet: another process may be creating that run now.
+    return BrieError(f"run {name!r} already exists (runs are never overwritten); pick another --name, "
+                     "add --suffix to get one, or --resume it")
+
+
+def _free_name(ws: Workspace, name: str, suffix: bool) -> str:
+    """`name`, or with --suffix the first of name-2, name-3, … not taken. Only a hint: the name is
+    claimed by making its folder (`_claim`), which another process may do first."""
+    if not _taken(ws, name):
         return name
     if not suffix:
-        raise BrieError(f"run {name!r} already exists (runs are never overwritten); pick another --name, "
-                        "add --suffix to get one, or --resume it")
+        raise _taken_error(name)
     n = 2
-    while taken(f"{name}-{n}"):
+    while _taken(ws, f"{name}-{n}"):
         n += 1
     return f"{name}-{n}"
+
+
+def _claim(ws: Workspace, name: str, suffix: bool) -> tuple[str, Path]:
+    """Make the run's folder: the one atomic step that claims a name (mkdir fails when it exists),
+    so of two processes starting a run of the same name at once exactly one gets it. The loser
+    fails with the one-line "already exists" error, or with --suffix (or a generated name) takes
+    the next free one."""
+    base, n = name, 1
+    while True:
+        folder = ws.runs_dir / name
+        try:
+            folder.mkdir()
+            return name, folder
+        except FileExistsError:
+            if not suffix:
+                raise _taken_error(name) from None
+            n += 1
+            name = f"{base}-{n}"
+        except OSError as e:
+            raise BrieError(f"{folder}: cannot make the run folder ({e.strerror or e})") from None
+
+
+def check_writable(folder: Path) -> None:
+    """`folder` exists (made if missing) and a file can be written in it, tried for real (a
+    permission check alone says yes to root on a read-only mount)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".brie-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise BrieError(f"{folder}: cannot write there ({e.strerror or e}); runs are written under "
+                        "the workspace's runs/ folder") from None
 
 
 # What each engine imports, and the install line that provides it.
@@ -93,18 +136,21 @@ def check_backend(cfg: TrainConfig) -> None:
                         "(each process takes an equal share of every batch)")
 
 
-def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path) -> None:
+def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path, folder: Path | None = None) -> None:
     """Every check that can be made before a run exists, so a mistake never leaves a failed run
-    behind (and its name taken): the engine's packages and options, model, data size, layers,
-    reporting packages, early stopping."""
+    behind (and its name taken): the folder runs are written to (`folder`, default runs/) can be
+    written, the engine's packages and options (lr_schedule included), the model (a folder mlx-lm
+    can load, or a Hugging Face id in the local cache or on the hub), data size, layers, reporting
+    packages, early stopping."""
     import importlib.util
 
-    from brie.models.registry import resolve_model
+    from brie.models.registry import check_model
 
+    check_writable(folder or ws.runs_dir)
     check_backend(cfg)
     if cfg.guard_data:
         guard_file(ws, cfg.guard_data)
-    target = Path(resolve_model(ws, cfg.model))
+    target = Path(check_model(ws, cfg.model))
     n_train = count_rows(data_path / "train.jsonl")
     if n_train == 0:
         raise BrieError(f"{data_path / 'train.jsonl'}: no examples")
@@ -138,12 +184,13 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
     reap_dead_runs(ws)
     cfg.validate()
     data_path, dataset = resolve_data(ws, cfg.data)
+    generated = name is None
     if name is None:
         stem = Path(cfg.data).name if dataset is None else dataset["name"]
         name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not NAME_OK.match(name):
         raise BrieError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or ',')")
-    name = _free_name(ws, name, suffix)
+    name = _free_name(ws, name, suffix or generated)
     cfg.backend = pick_backend(cfg.backend)
     # A model or guard given as a path is kept as the store keeps paths (relative to the workspace
     # when inside it), so the run resumes and its checkpoints load after the workspace moves.
@@ -152,17 +199,27 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
     if cfg.guard_data and Path(cfg.guard_data).expanduser().exists():
         cfg.guard_data = ws.stored_path(cfg.guard_data)
     preflight(ws, cfg, data_path)
-    folder = ws.runs_dir / name
-    folder.mkdir(parents=True, exist_ok=False)
-    (folder / "checkpoints").mkdir()
-    (folder / "config.yaml").write_text(cfg.to_yaml())
-    return run_rows.insert_run(ws.store, {
-        "name": name, "model": cfg.model, "dataset_id": dataset["id"] if dataset else None,
-        "data": ws.stored_path(data_path) if dataset is None else cfg.data,
-        "backend": cfg.backend, "method": cfg.fine_tune_type, "dry_run": int(cfg.is_dry_run),
-        "config_json": cfg.to_json(), "path": ws.stored_path(folder), "pid": os.getpid(),
-        "host": socket.gethostname(), "recommended_by": "auto",
-    })
+    # A generated name was not chosen by the user: if another process took it meanwhile (two
+    # starts in the same second), take the next one rather than fail.
+    name, folder = _claim(ws, name, suffix or generated)
+    try:
+        (folder / "checkpoints").mkdir()
+        (folder / "config.yaml").write_text(cfg.to_yaml())
+        run = run_rows.insert_run(ws.store, {
+            "name": name, "model": cfg.model, "dataset_id": dataset["id"] if dataset else None,
+            "data": ws.stored_path(data_path) if dataset is None else cfg.data,
+            "backend": cfg.backend, "method": cfg.fine_tune_type, "dry_run": int(cfg.is_dry_run),
+            "config_json": cfg.to_json(), "path": ws.stored_path(folder), "pid": os.getpid(),
+            "host": socket.gethostname(), "recommended_by": "auto",
+        })
+        if run is None:  # a row of that name whose folder was gone
+            raise _taken_error(name)
+        return run
+    except BaseException as e:  # no row of ours: give the name back (the folder is ours, made above)
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise BrieError(f"{folder}: cannot write the run folder ({e.strerror or e})") from None
+        raise
 
 
 def step_text(step: int | None, at: str = "at") -> str:
@@ -221,7 +278,9 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
         if not (data_path / "train.jsonl").exists():
             raise BrieError(f"run {name!r}: its dataset version is gone ({data_path / 'train.jsonl'} is missing)")
     if resume:  # the model, data or packages may have changed since the run was created
-        preflight(ws, cfg, data_path)
+        cfg.validate()  # also types an older run's values as the YAML loader now does (lr_schedule)
+        folder = ws.path_of(run["path"])
+        preflight(ws, cfg, data_path, folder if folder.is_dir() else None)
     main = launch_rank()[0] == 0
     if main:
         run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),

@@ -17,10 +17,15 @@ EXAMPLE = "{name: cosine_decay, arguments: [1e-4, 1000, 1e-6], warmup: 100}"
 def check_schedule(cfg) -> None:
     """An lr_schedule mlx-lm cannot build is refused before a run exists."""
     if cfg.lr_schedule:
+        import mlx.core as mx
         from mlx_lm.tuner.utils import build_schedule
 
         try:
-            build_schedule(cfg.lr_schedule)
+            schedule = build_schedule(cfg.lr_schedule)
+            # MLX's schedules check their arguments only when called (a warmup_init given as text
+            # fails at the first step): call it at the first update and after the warmup.
+            for step in (0, int(cfg.lr_schedule.get("warmup", 0) or 0) + 1):
+                float(schedule(mx.array(step)))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise BrieError(f"lr_schedule={cfg.lr_schedule!r}: mlx-lm cannot build it ({e}); e.g. {EXAMPLE}") from None
 
