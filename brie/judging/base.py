@@ -81,6 +81,9 @@ class Reply:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     refused: bool = False
+    # the next token's probabilities at the verdict, when the judge exposes them: {"A": pa, "B": pb,
+    # "C": pc} over the shown positions, or {"1": p1, …, "10": p10} for a rating (migration 033)
+    probabilities: dict[str, float] | None = None
 
 
 class Provider:
