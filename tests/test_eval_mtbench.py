@@ -64,7 +64,8 @@ def test_mt_bench_grades_each_turn_with_fastchat_templates(workspace, tiny_model
     label = protocol_label(result)
     assert label.startswith(f"MT-Bench (FastChat single-v1 protocol, judge openai-compatible:judge@{server.url}/v1)")
     for differs in ("not GPT-4", "2 of 80 questions (--limit)", "answers up to 4 tokens, not 1024",
-                    "1 ratings unparsed", "would read 1 of them"):
+                    "1 ratings unparsed", "would read 1 of them",
+                    "2 ratings asked again after an unreadable answer (FastChat asks once)"):
         assert differs in label
 
 
@@ -122,3 +123,16 @@ def test_mt_bench_without_a_judge_is_a_one_line_error(workspace, tiny_model_dir)
     bench = parse_benchmark("mt-bench")
     with pytest.raises(BrieError, match="needs a judge.*anthropic:claude-sonnet-5-5"):
         evaluate(workspace, resolve_specs(workspace, "base", str(tiny_model_dir)), [bench])
+
+
+def test_a_reference_category_without_references_is_a_one_line_error(workspace, tmp_path):
+    """FastChat grades math, reasoning and coding against a reference per turn: a file without one is
+    refused when it is read, before any answer is generated (not a KeyError after generation)."""
+    from brie.errors import BrieError
+
+    rows = [{"question_id": 1, "category": "writing", "turns": ["Write a haiku."]},
+            {"question_id": 2, "category": "math", "turns": ["2+2?", "And 3+3?"], "reference": ["4"]}]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(BrieError, match=r"row 2: category math needs 'reference' with one answer per turn \(2\)"):
+        parse_benchmark(f"mt-bench:{path}").items(workspace)

@@ -433,7 +433,12 @@ def runs_prune(name: str = typer.Argument(..., help="Run name."),
             for note in prune_notes(run, doomed):
                 err_console.print(f"Note: {note}.", markup=False, soft_wrap=True)
         _confirm("Delete them?", yes, f"brie runs prune {name}")
-        prune(ws, run, doomed)
+        late = prune(ws, run, doomed, force=force)
+        if late:
+            err_console.print("Kept after all, as something was made from them meanwhile: "
+                              + ", ".join(str(c["step"]) for c in late) + ".", markup=False, soft_wrap=True)
+            held += late
+            doomed = [c for c in doomed if c not in late]
     if as_json:
         print_json({"run": name, "deleted": [c["step"] for c in doomed],
                     "size_bytes": sum(c["size_bytes"] for c in doomed),

@@ -159,6 +159,10 @@ class MTBench(Benchmark):
             qid, turns, category, reference = normalize_question(row, f"{self.source}: row {n + 1}")
             qid = qid or str(n)
             reference = (refs.get(qid) if self.shipped else reference) if category in NEED_REF_CATS else None
+            if category in NEED_REF_CATS and len(reference or []) < len(turns):
+                # FastChat grades these categories against a reference answer, one per turn
+                raise BrieError(f"{self.source}: row {n + 1}: category {category} needs 'reference' with one "
+                                f"answer per turn ({len(turns)}), as FastChat grades it against them")
             items.append(Item(id=qid, input=turns[0], target=json.dumps(reference) if reference else None,
                               data={"turns": turns, "category": category, "reference": reference}))
         return items
@@ -250,6 +254,7 @@ class MTBench(Benchmark):
         out.update({"parse_failure_rate": sum(s["parse_failures"] for s in scores) / grades if grades else None,
                     "unparsed_ratings": sum(s["parse_failures"] for s in scores),
                     "fastchat_would_read": sum(s.get("fastchat_would_read", 0) for s in scores),
+                    "grades": grades, "judge_calls": sum(s.get("judge_calls", 0) for s in scores),
                     "cost_usd": round(sum(s["cost_usd"] for s in scores), 6), "n": len(scores)})
         return out
 
@@ -273,5 +278,8 @@ def protocol_label(result: dict) -> str:
     if metrics.get("unparsed_ratings"):
         differs.append(f"{metrics['unparsed_ratings']} ratings unparsed (brie needs exactly one [[N]]; "
                        f"FastChat's pattern would read {metrics.get('fastchat_would_read', 0)} of them)")
+    asked_again = (metrics.get("judge_calls") or 0) - (metrics.get("grades") or 0)
+    if asked_again > 0:
+        differs.append(f"{asked_again} ratings asked again after an unreadable answer (FastChat asks once)")
     label = f"MT-Bench (FastChat single-v1 protocol, judge {judge})"
     return label + ("; differs from published MT-Bench: " + "; ".join(differs) if differs else "")

@@ -116,7 +116,7 @@ def _hub_snapshot(repo_id: str) -> str | None:
     """The local snapshot of a hub model if cached; else check that the id exists on the hub."""
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub import constants
-    from huggingface_hub.errors import RepositoryNotFoundError
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     try:
         return snapshot_download(repo_id, local_files_only=True)
@@ -127,6 +127,9 @@ def _hub_snapshot(repo_id: str) -> str | None:
                          "(download it once online, or give a model folder)")
     try:
         HfApi().model_info(repo_id, timeout=10)
+    except GatedRepoError:  # a subclass of RepositoryNotFoundError: the model exists, behind a licence
+        raise ModelError(f"{repo_id!r}: a gated model on the Hugging Face hub; accept its licence on the "
+                         "model's page and log in (`hf auth login`), or give a model folder") from None
     except RepositoryNotFoundError:
         raise ModelError(f"{repo_id!r}: no such model on the Hugging Face hub") from None
     except Exception as e:  # offline, DNS, TLS, HTTP errors: all mean "could not check"

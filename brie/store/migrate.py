@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
 
 import sqlite_utils
 
@@ -41,12 +39,12 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     """
     if not _pending(db):  # the usual case: read only, no lock taken
         return []
-    with _write_lock(db):
+    with db.atomic():  # brie.store.Database: BEGIN IMMEDIATE, so the lock is taken first
         db.execute("create table if not exists _migrations "
                    "(name text primary key, number integer, applied_at text)")
     applied = []
     for number, name in all_migrations():
-        with _write_lock(db):  # a migration and its record commit together, DDL included
+        with db.atomic():  # a migration and its record commit together, DDL included
             if db.execute("select 1 from _migrations where name = ?", [name]).fetchone():
                 continue
             module = importlib.import_module(f"{_package.__name__}.{name}")
@@ -64,19 +62,6 @@ def _pending(db: sqlite_utils.Database) -> list[str]:
         return [name for _, name in all_migrations()]
     done = {row[0] for row in db.execute("select name from _migrations").fetchall()}
     return [name for _, name in all_migrations() if name not in done]
-
-
-@contextmanager
-def _write_lock(db: sqlite_utils.Database) -> Iterator[None]:
-    """A transaction holding the write lock from its start (waits up to the busy timeout)."""
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.rollback()
-        raise
-    else:
-        db.conn.execute("COMMIT")
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

@@ -73,17 +73,24 @@ def prune_notes(run: dict, doomed: list[dict]) -> list[str]:
     return notes
 
 
-def prune(ws: Workspace, run: dict, doomed: list[dict]) -> None:
-    """Forget each checkpoint, then delete its folder (a crash in between leaves only a stray folder).
+def prune(ws: Workspace, run: dict, doomed: list[dict], force: bool = False) -> list[dict]:
+    """Forget each checkpoint, then delete its folder (a crash in between leaves only a stray folder);
+    return those kept because, unless `force`, something was made from them since the plan (another
+    process may have evaluated one while the user read the plan).
 
     A recommended checkpoint that goes is unmarked first, so the run never points at a deleted one.
     The best step stays recorded (it is a fact about the training); `<run>@best` then says it was pruned.
     """
-    if run["recommended_step"] in {c["step"] for c in doomed}:
-        run_rows.clear_recommended(ws.store, run["id"])
+    kept = []
     for c in doomed:
+        if not force and not c["references"] and run_rows.run_references(ws.store, run["name"], c["step"]):
+            kept.append(c)
+            continue
+        if c["step"] == run["recommended_step"]:
+            run_rows.clear_recommended(ws.store, run["id"])
         run_rows.delete_checkpoint(ws.store, run["id"], c["step"])
         shutil.rmtree(ws.root / c["path"], ignore_errors=True)
+    return kept
 
 
 # ---------------------------------------------------------------- deleting a whole run
