@@ -61,9 +61,9 @@ def test_a_broken_json_eval_file_names_file_and_line(workspace, tmp_path):
 
 @pytest.mark.parametrize("text, says", [
     ('{"question": "q", "answer": "#### 1\\ud800"}', "half of a character"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ("[" * 100_000 + "]" * 100_000, "nested more than 100 levels deep"),
     ('{"question": "q", "answer": ' + "9" * 5000 + "}", "digits"),
-    ('{"question": "q", "answer": NaN}', "NaN is not a JSON value"),
+    ('{"question": "q", "answer": NaN}', "NaN is Python's, not a JSON value"),
     ('{"question": "q", "answer": 18}', "'answer' must be a string"),
     ('["question", "answer"]', "expected a JSON object per line"),
 ])

@@ -251,7 +251,7 @@ def test_a_config_that_is_not_utf8_is_one_line(workspace, tmp_path):
 
     config = tmp_path / "latin1.yaml"
     config.write_bytes(b"iters: 10\nproject_name: caf\xe9\n")
-    with pytest.raises(BrieError, match=r"latin1.yaml line 2: not UTF-8 text \(byte 0xe9\)"):
+    with pytest.raises(BrieError, match=r"latin1.yaml line 2: not UTF-8: byte 0xe9 at byte"):
         resolve_config(config)
 
 

@@ -141,14 +141,17 @@ class JsonProblem(ValueError):
 def parse_json(text: str):
     """json.loads for outside input: anything that is not a usable value is a JsonProblem, never a crash.
 
-    Beyond invalid JSON, three things json.loads accepts or crashes on are refused here: nesting deeper
+    Beyond invalid JSON (NaN and Infinity included: json.loads takes them, JSON has none), three things
+    json.loads accepts or crashes on are refused here: nesting deeper
     than MAX_DEPTH (json's RecursionError), an integer longer than Python reads from a string (its
     ValueError), and a lone UTF-16 surrogate escape such as "\\ud800" (half an emoji, cut by an export):
     json.loads returns it, but no UTF-8 file or SQLite text can hold it, so it would crash later.
     `text` holds one JSON value; line and column are counted within it.
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
+    except JsonProblem:
+        raise
     except json.JSONDecodeError as e:
         raise _bad_byte(text, e.pos) or JsonProblem("invalid_json", f"invalid JSON: {_msg(e)}", e.lineno,
                                                     e.colno) from None
@@ -156,6 +159,10 @@ def parse_json(text: str):
         raise _unreadable(text, JSON_SPACE.match(text).end()) from None
     _check_value(value, text, 0, len(text))
     return value
+
+
+def _not_json(name: str):
+    raise JsonProblem("invalid_json", f"invalid JSON: {name} is Python's, not a JSON value")
 
 
 def _msg(e: json.JSONDecodeError) -> str:

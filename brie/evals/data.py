@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
@@ -20,49 +19,17 @@ def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line is not None else str(path)
 
 
-def _first_surrogate(value) -> str | None:
-    """The first lone UTF-16 surrogate (e.g. '\\ud800') in any string of a parsed JSON value, else None.
-
-    JSON's \\uXXXX escapes can spell half of a character (an emoji cut in two by an export); Python
-    keeps it, and SQLite cannot store it. Walked without recursion: the value may be deeply nested."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError as e:
-                return f"\\u{ord(v[e.start]):04x}"
-        elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return None
-
-
-def _not_json(name: str):
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def parse_json(text: str, path: Path, line: int | None = None):
-    """One JSON document; anything malformed is a BrieError naming the file, the line and what is wrong."""
-    where = _where(path, line)
+    """One JSON document, read as data import reads it (brie.data.read.parse_json: NaN, too deep
+    nesting, huge integers and lone surrogates refused); anything malformed is a BrieError naming
+    the file, the line and what is wrong."""
+    from brie.data.read import JsonProblem, parse_json as parse
+
     try:
-        value = json.loads(text, parse_constant=_not_json)  # NaN, Infinity: Python's, not JSON
-    except json.JSONDecodeError as e:
-        if line is None:
-            where = f"{path}:{e.lineno}"
-        raise BrieError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
-    except RecursionError:
-        raise BrieError(f"{where}: invalid JSON (nested too deeply)") from None
-    except ValueError as e:  # e.g. an integer of more digits than Python converts
-        raise BrieError(f"{where}: invalid JSON ({str(e).splitlines()[0]})") from None
-    bad = _first_surrogate(value)
-    if bad is not None:
-        raise BrieError(f"{where}: a string holds {bad}, half of a character (a lone surrogate, e.g. an emoji "
-                        "cut in two); fix or remove it")
-    return value
+        return parse(text)
+    except JsonProblem as e:
+        at = line if line is not None else e.line
+        raise BrieError(f"{_where(path, at)}: {e}") from None
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from brie.errors import BrieError
+from brie.errors import BrieError, read_text
 
 
 def _f(default, help: str, **kw):
@@ -391,13 +391,7 @@ def load_yaml(path: str | Path) -> tuple[dict, dict]:
     path = Path(path)
     if not path.exists():
         raise BrieError(f"{path}: no such config file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[:e.start].count(b"\n") + 1
-        raise BrieError(f"{path} line {line}: not UTF-8 text (byte {e.object[e.start]:#04x})") from None
-    except OSError as e:
-        raise BrieError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    text = read_text(path)
     try:
         values = yaml_value(text)
     except yaml.YAMLError as e:
