@@ -3,7 +3,9 @@
     python benchmarks/train_overhead.py [--model FOLDER] [--data FOLDER] [--iters 24] [--rounds 2]
 
 Each round runs both, one after the other, each in its own process (so each starts cold and its peak
-memory is its own). Tokens/s is trained tokens over training time, from each trainer's own reports,
+memory is its own); which one goes first alternates every round, so a changing load favours
+neither (use an even --rounds). Prints the min / median / max of the per-round ratios and the load
+average at the start and the end. Tokens/s is trained tokens over training time, from each trainer's own reports,
 leaving out the first report window (graph compilation) and evaluation time; the whole process's
 wall time (loading, evaluation, checkpoints, store writes) is printed too. Prints tokens/s of
 each, the ratio brie/mlx-lm (target: 0.95 or better), and the peak memory of each: MLX's peak
@@ -25,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from side_by_side import in_turn, load_average, spread  # noqa: E402  (benchmarks/, this script's folder)
 
 MLX_LM_RUNNER = r"""
 import json, sys, types
@@ -137,14 +141,20 @@ def main() -> None:
     if lib and "openblas" not in env.get("LD_PRELOAD", ""):  # both get the fast BLAS, as brie's CLI does
         env["LD_PRELOAD"] = lib
 
+    print(f"start: {load_average()}")
     rows = []
     for r in range(a.rounds):
-        m = run_mlx_lm(py, env, a.model, a.data, a, tmp / f"mlx-{r}")
-        b = run_brie(py, env, a.model, a.data, a, home, f"bench-{r}")
+        got = {}
+        for side in in_turn(r, "mlx_lm.lora", "brie"):
+            if side == "brie":
+                got[side] = run_brie(py, env, a.model, a.data, a, home, f"bench-{r}")
+            else:
+                got[side] = run_mlx_lm(py, env, a.model, a.data, a, tmp / f"mlx-{r}")
+        m, b = got["mlx_lm.lora"], got["brie"]
         rows.append((m, b))
         same = "same batches" if m["tokens"] == b["tokens"] else f"DIFFERENT batches ({m['tokens']} vs {b['tokens']})"
-        print(f"round {r + 1}: mlx_lm.lora {m['tps']:.1f} tok/s, brie {b['tps']:.1f} tok/s, "
-              f"ratio {b['tps'] / m['tps']:.3f} ({same})")
+        print(f"round {r + 1} ({' first, then '.join(got)}): "
+              f"mlx_lm.lora {m['tps']:.1f} tok/s, brie {b['tps']:.1f} tok/s, ratio {b['tps'] / m['tps']:.3f} ({same})")
     mt = statistics.mean(m["tps"] for m, _ in rows)
     bt = statistics.mean(b["tps"] for _, b in rows)
     print(f"\nmodel {a.model}; {a.iters} iters, batch {a.batch_size}, {a.num_layers} layers, {a.rounds} rounds")
@@ -153,8 +163,9 @@ def main() -> None:
         runs = [r[side] for r in rows]
         print(f"{label:14}{statistics.mean(r['tps'] for r in runs):10.1f}{max(r['peak_gb'] for r in runs):13.3f}"
               f"{max(r['rss_mb'] for r in runs):13.0f}{statistics.mean(r['wall_s'] for r in runs):11.1f}")
-    print(f"ratio brie/mlx-lm: {bt / mt:.3f} of the means; median of per-round ratios "
-          f"{statistics.median(b['tps'] / m['tps'] for m, b in rows):.3f} (target ≥ 0.95)")
+    print(f"ratio brie/mlx-lm: {bt / mt:.3f} of the means; per-round ratios "
+          f"{spread([b['tps'] / m['tps'] for m, b in rows], 3)} (target: median ≥ 0.95)")
+    print(f"end: {load_average()}")
 
 
 if __name__ == "__main__":

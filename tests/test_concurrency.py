@@ -170,7 +170,8 @@ def test_runs_started_in_the_same_second_without_a_name_each_get_one(workspace, 
         create_run(workspace, tiny_config(tiny_model_dir, data), "chat-20261203-120000")
 
 
-def test_writers_wait_for_the_lock_instead_of_failing(tmp_path):
+@pytest.mark.parametrize("round_", range(10))  # ten times in a row, each on a fresh workspace: a race
+def test_writers_wait_for_the_lock_instead_of_failing(tmp_path, round_):  # that passes once proves little
     """The store's own guarantee, without MLX: processes that each read, then write, in many
     transactions at once (what a deferred transaction turns into "database is locked" at once).
     All finish, and every row is there once."""

@@ -28,6 +28,41 @@ _CLICK_ERRORS = _bases("ClickException")
 _ABORTS = (KeyboardInterrupt, typer.Abort, click.Abort)  # Ctrl-C, or a prompt left with Ctrl-D
 
 
+def _check_plain_values_without_pydantic(param) -> None:
+    """Typer checks every option's value with a pydantic TypeAdapter, built on first use, and
+    importing pydantic for that is ~1/4 of a `brie runs list` or `brie train --help`. Most values
+    need no adapter: an option left out (None), a string for a `str` option, a bool for a flag.
+    Those get what typer's own checker returns for them; anything else still goes to that checker.
+    (Should typer stop asking through get_runtime_param, this does nothing: typer checks as before.)
+    """
+    checker = getattr(param, "get_runtime_param", None)
+    if checker is None or getattr(checker, "plain_values_pass", False):
+        return
+    desc = getattr(param, "type_descriptor", None)
+    info = getattr(desc, "parameter_info", None)
+    plain = desc.annotation if info is not None and info.parser is None else None  # parser=: typer's job
+
+    class PlainValues:
+        def coerce(self, value, param, ctx):
+            if value is None and not (param.multiple or param.nargs == -1):
+                return None  # typer's RuntimeParam.coerce returns None here too
+            if plain in (str, bool) and type(value) is plain:
+                return value  # the str and bool adapters return such a value unchanged
+            return checker().coerce(value, param=param, ctx=ctx)
+
+    def light():
+        return PlainValues()
+
+    light.plain_values_pass = True
+    param.get_runtime_param = light
+
+
+def _commands(command):
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from _commands(sub)
+
+
 class BrieGroup(TyperGroup):
     """Turns every BrieError raised below into one red line and exit code 1 — no traceback; under
     --json into one JSON document, `{"error": …}` (see common.fail).
@@ -39,6 +74,9 @@ class BrieGroup(TyperGroup):
     def parse_args(self, ctx, args):
         # The root group sees the whole command line: note --json before anything can fail.
         ask_json(list(args))
+        for command in _commands(self):
+            for param in command.get_params(ctx):  # with the --help option click adds
+                _check_plain_values_without_pydantic(param)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):

@@ -6,7 +6,8 @@ and every write transaction takes the write lock up front (`BEGIN IMMEDIATE`): a
 the lock held waits for it, instead of failing at once with "database is locked" as a deferred
 transaction does when it upgrades from reading to writing after another process committed.
 Schema changes are numbered migrations in brie/store/migrations/. docs/architecture.md
-("Concurrency and crashes") says what this guarantees and how it is tested.
+("Concurrency and crashes") says what this guarantees and how it is tested. sqlite-utils itself is
+imported when a store is first opened (brie/store/database.py), so importing this package is cheap.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 from brie.store.migrate import migrate, schema_version
 
@@ -27,36 +29,6 @@ BUSY_TIMEOUT_MS = 30_000
 def utcnow() -> str:
     """Timestamps are stored as ISO 8601 UTC strings, e.g. 2026-11-22T10:00:00Z."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Database(sqlite_utils.Database):
-    """sqlite-utils' Database whose transactions begin with `BEGIN IMMEDIATE`.
-
-    Every sqlite-utils write (insert, upsert, update, delete, create, transform) runs inside
-    `atomic()`, whose outermost level issues a plain (deferred) BEGIN: the transaction reads the
-    schema first and asks for the write lock later, and under WAL a reader that turns writer after
-    another process committed gets SQLITE_BUSY at once, without the busy timeout. Taking the lock at
-    BEGIN makes SQLite wait for it (up to the busy timeout). Nested blocks stay savepoints.
-    """
-
-    @contextmanager
-    def atomic(self) -> Iterator["Database"]:
-        if self.conn.in_transaction:
-            with super().atomic():  # a savepoint inside the open transaction
-                yield self
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.rollback()
-            raise
-        else:
-            try:
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.rollback()
-                raise
 
 
 class Store:
@@ -69,6 +41,8 @@ class Store:
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        from brie.store.database import Database  # sqlite-utils: only once a store is opened
+
         self.db = Database(conn)
         if self.db.journal_mode != "wal":  # changing it needs a lock: only the first opener does
             self.db.enable_wal()

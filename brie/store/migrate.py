@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from datetime import datetime, timezone
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from brie.store import migrations as _package
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def all_migrations() -> list[tuple[int, str]]:
@@ -39,7 +41,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     """
     if not _pending(db):  # the usual case: read only, no lock taken
         return []
-    with db.atomic():  # brie.store.Database: BEGIN IMMEDIATE, so the lock is taken first
+    with db.atomic():  # brie.store.database.Database: BEGIN IMMEDIATE, so the lock is taken first
         db.execute("create table if not exists _migrations "
                    "(name text primary key, number integer, applied_at text)")
     applied = []
