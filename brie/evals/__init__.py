@@ -8,9 +8,11 @@ A benchmark is named by a spec `kind[:argument]`: `gsm8k`, `gsm8k:path/to/test.j
 Modules:
   base          the contract: Benchmark, Item, Scored
   gsm8k, perplexity, mcq, overlap, mtbench, lm_eval_task
-                one module per kind (loglik: log-likelihoods the mcq and perplexity kinds share)
+                one module per kind (loglik: log-likelihoods and the Scoring contract the mcq and perplexity kinds share)
   data          benchmark data from a file, a hub id, or the copies shipped in benchmarks/
   runner        evaluate (every item stored as scored; reruns resume) and evaluate_vs_base
+  sweep         scoring kinds (loglik.Scoring) on the base and checkpoints at once, the layers below
+                the first adapted one run once per item (the runner's shared path)
   forgetting    paired deltas against the base (McNemar, bootstrap), summaries, the forgetting table
 """
 

@@ -9,11 +9,10 @@ Accepted rows (JSONL): ARC ({"question", "choices": {"text", "label"}, "answerKe
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from brie.errors import BrieError
-from brie.evals.base import Benchmark, Item, Scored
+from brie.evals.base import Item, Scored
 from brie.evals.data import load_records
+from brie.evals.loglik import Scoring
 
 
 def normalize_row(row: dict, where: str) -> tuple[str, list[str], int]:
@@ -63,7 +62,7 @@ def pick(logliks: list[float], choices: list[str]) -> tuple[int, int]:
     return raw, norm
 
 
-class MultipleChoice(Benchmark):
+class MultipleChoice(Scoring):
     primary = "acc"
     binary = True
 
@@ -78,13 +77,19 @@ class MultipleChoice(Benchmark):
                               data={"choices": choices}))
         return items
 
-    def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
-        from brie.evals.loglik import continuation_logliks
+    def requests(self, tokenizer, items):
+        from brie.evals.loglik import continuation_sequences
 
         for idx, item in items:
-            choices = item.data["choices"]
-            logliks = continuation_logliks(model, tokenizer, item.input, [" " + c for c in choices])
-            raw, norm = pick(logliks, choices)
-            gold = int(item.target)
-            yield Scored(idx, choices[raw], {"acc": int(raw == gold), "acc_norm": int(norm == gold),
-                                             "logliks": [round(x, 4) for x in logliks]})
+            sequences, n_ctx = continuation_sequences(tokenizer, item.input, [" " + c for c in item.data["choices"]])
+            yield idx, item, sequences, n_ctx
+
+    def finish(self, idx, item, n_ctx, logprobs) -> Scored:
+        from brie.evals.loglik import continuation_sums
+
+        choices = item.data["choices"]
+        logliks = continuation_sums(logprobs, n_ctx)
+        raw, norm = pick(logliks, choices)
+        gold = int(item.target)
+        return Scored(idx, choices[raw], {"acc": int(raw == gold), "acc_norm": int(norm == gold),
+                                          "logliks": [round(x, 4) for x in logliks]})

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator
-
 from brie.errors import BrieError
-from brie.evals.base import Benchmark, Item, Scored
+from brie.evals.base import Item, Scored
 from brie.evals.data import read_jsonl_located
+from brie.evals.loglik import Scoring
 from brie.store import datasets as dataset_rows
 
 SPLITS = ("test", "valid")
@@ -73,7 +72,7 @@ def row_kind(row: dict, where: str) -> str:
     raise BrieError(f"{where}: a row needs 'messages', 'prompt' and 'completion', or 'text' (mlx-lm's formats)")
 
 
-class Perplexity(Benchmark):
+class Perplexity(Scoring):
     primary = "loss"
     higher_is_better = False
     unit = "loss"  # natural log, per token
@@ -94,12 +93,10 @@ class Perplexity(Benchmark):
         return [Item(id=str(n), input=str(r)[:2000], data={"row": r, "where": where})
                 for n, (where, r) in enumerate(rows)]
 
-    def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
+    def requests(self, tokenizer, items):
         from types import SimpleNamespace
 
         from mlx_lm.tuner.datasets import create_dataset
-
-        from brie.evals.loglik import token_logprobs
 
         try:
             dataset = create_dataset([it.data["row"] for _, it in items], tokenizer, SimpleNamespace())
@@ -116,10 +113,12 @@ class Perplexity(Benchmark):
             if len(tokens) <= max(offset, 1):
                 raise BrieError(f"{item.data['where']}: the row leaves no token to score (one token long, or all "
                                 f"prompt within the first {self.max_seq_length} tokens); remove it or shorten its prompt")
-            lps = token_logprobs(model, [tokens])[0]
-            kept = lps[max(offset - 1, 0):]
-            nll = -sum(kept)
-            yield Scored(idx, None, {"loss": nll / len(kept), "nll": nll, "tokens": len(kept)})
+            yield idx, item, [tokens], offset
+
+    def finish(self, idx, item, offset, logprobs) -> Scored:
+        kept = logprobs[0][max(offset - 1, 0):]
+        nll = -sum(kept)
+        return Scored(idx, None, {"loss": nll / len(kept), "nll": nll, "tokens": len(kept)})
 
     def aggregate(self, scores: list[dict]) -> dict:
         if not scores:

@@ -1,0 +1,141 @@
+"""Checkpoint sweep on the embedded model: the shared frozen trunk vs one model at a time.
+
+The base and 8 checkpoints of a LoRA on the top 8 of the embedded model's 30 layers are evaluated
+on perplexity and multiple choice (log-likelihood), through `brie.evals.runner.evaluate` both ways:
+shared (all nine models in one call: the base model is loaded once and layers 0-21 run once per
+item, brie.evals.sweep) and one at a time (one call per model, each loading its model, as before).
+The checkpoints are not trained: each is a LoRA with random weights (seeded), saved in mlx-lm's
+adapter format, which costs the same to evaluate as a trained one and makes every model's numbers
+differ. Each (round, side) reads its own copy of the data files, so no side finds the other's stored
+results. The order of the sides alternates every round; the script prints the per-round ratio
+(min / median / max), the load average, and whether both sides stored the same metrics.
+
+Usage: .venv/bin/python benchmarks/sweep_sharing.py [--rounds 2] [--items 4] [--checkpoints 8]
+       [--layers 8] [--home /tmp/brie-sweep-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LORA = {"rank": 8, "scale": 20.0, "dropout": 0.0}  # mlx-lm's defaults
+
+
+def make_checkpoints(ws, run: str, model_dir: Path, count: int, layers: int) -> dict[int, Path]:
+    """`count` adapter folders with random LoRA weights on the top `layers` layers (seeded)."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten, tree_map
+    from mlx_lm import load
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+
+    model, _ = load(str(model_dir))
+    model.freeze()
+    linear_to_lora_layers(model, layers, LORA)
+    folders = {}
+    for n in range(1, count + 1):
+        mx.random.seed(n)
+        params = tree_map(lambda p: mx.random.normal(p.shape) * 0.02, model.trainable_parameters())
+        folder = ws.runs_dir / run / "checkpoints" / str(100 * n)
+        folder.mkdir(parents=True, exist_ok=True)
+        mx.save_safetensors(str(folder / "adapters.safetensors"), dict(tree_flatten(params)))
+        (folder / "adapter_config.json").write_text(json.dumps(
+            {"fine_tune_type": "lora", "num_layers": layers, "lora_parameters": LORA}))
+        folders[100 * n] = folder
+    return folders
+
+
+def write_data(folder: Path, items: int) -> tuple[Path, Path]:
+    """A perplexity folder (chat rows) and a multiple-choice file, `items` rows each."""
+    from tests.train_helpers import write_chat_data
+
+    write_chat_data(folder / "chat", n_train=1, n_valid=1)
+    rows = (folder / "chat" / "test.jsonl").read_text().splitlines()
+    (folder / "chat" / "test.jsonl").write_text("".join(r + "\n" for r in (rows * items)[:items]))
+    mcq = folder / "mcq.jsonl"
+    questions = [("What is the capital of France?", ["Paris", "Berlin", "Rome", "Madrid"], 0),
+                 ("Which animal barks?", ["cat", "dog", "fish", "bird"], 1),
+                 ("What colour is the sky on a clear day?", ["green", "red", "blue", "black"], 2),
+                 ("How many legs does a spider have?", ["six", "four", "ten", "eight"], 3)]
+    mcq.write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n"
+                           for q, c, a in (questions * items)[:items]))
+    return folder / "chat", mcq
+
+
+def main() -> None:
+    from brie.blas import ensure_fast_blas
+
+    ensure_fast_blas([str(Path(__file__).resolve()), *sys.argv[1:]])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="rounds, each running both sides")
+    parser.add_argument("--items", type=int, default=4, help="items per benchmark")
+    parser.add_argument("--checkpoints", type=int, default=8, help="checkpoints besides the base")
+    parser.add_argument("--layers", type=int, default=8, help="top layers the LoRA adapts")
+    parser.add_argument("--home", default="/tmp/brie-sweep-bench", help="workspace (kept: the model converts once)")
+    args = parser.parse_args()
+
+    from benchmarks.side_by_side import in_turn, load_average, spread
+    from brie.evals import parse_benchmarks
+    from brie.evals.runner import evaluate, sweep_specs
+    from brie.models.registry import DEFAULT_MODEL, prepare_default_model
+    from brie.store import runs as run_rows
+    from brie.workspace import Workspace
+    from tests.evalkit import register_run
+
+    ws = Workspace.open(Path(args.home), create=True)
+    model_dir = prepare_default_model(ws)
+    run = f"top{args.layers}-{time.strftime('%H%M%S')}"
+    if run_rows.get_run(ws.store, run) is None:
+        register_run(ws, run, DEFAULT_MODEL, make_checkpoints(ws, run, model_dir, args.checkpoints, args.layers))
+    specs = sweep_specs(ws, run)
+    n_layers = json.loads((model_dir / "config.json").read_text())["num_hidden_layers"]
+    print(f"{len(specs)} models (base + {len(specs) - 1} checkpoints), LoRA on the top {args.layers} of "
+          f"{n_layers} layers; perplexity and mcq, {args.items} items each", file=sys.stderr)
+    from brie.models.registry import load_model
+
+    load_model(ws, DEFAULT_MODEL)  # imports (mlx-lm, transformers) and the file cache warm before any timing
+    print(f"start: {load_average()}")
+
+    def shared(tag):
+        return evaluate(ws, specs, benches_for(tag))
+
+    def one_at_a_time(tag):
+        benches = benches_for(tag)
+        return [r for spec in specs for r in evaluate(ws, [spec], benches)]
+
+    def benches_for(tag):
+        folder = Path(args.home) / "data" / run / tag
+        if folder.exists():
+            shutil.rmtree(folder)
+        chat, mcq = write_data(folder, args.items)
+        return parse_benchmarks(f"perplexity:{chat},mcq:{mcq}")
+
+    ratios, metrics_agree = [], True
+    for r in range(args.rounds):
+        times, metrics = {}, {}
+        for name, side in in_turn(r, ("shared", shared), ("one at a time", one_at_a_time)):
+            start = time.perf_counter()
+            results = side(f"{r}-{name.replace(' ', '-')}")
+            times[name] = time.perf_counter() - start
+            metrics[name] = [(x["label"], x["benchmark"].split(":")[0], x["metrics"]) for x in results]
+        same = len(metrics["shared"]) == len(metrics["one at a time"]) and all(
+            a[:2] == b[:2] and all(abs(a[2][k] - b[2][k]) <= 1e-4 * max(1.0, abs(b[2][k])) for k in b[2])
+            for a, b in zip(metrics["shared"], metrics["one at a time"]))
+        metrics_agree &= same
+        ratios.append(times["one at a time"] / times["shared"])
+        print(f"round {r + 1}: shared {times['shared']:.1f} s, one at a time {times['one at a time']:.1f} s, "
+              f"ratio {ratios[-1]:.2f}x, same metrics: {same}")
+    print(f"one at a time / shared: {spread(ratios)} (target >= 2.5x)")
+    print(f"every metric equal within 1e-4: {metrics_agree}")
+    print(f"end: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()

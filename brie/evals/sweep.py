@@ -1,0 +1,185 @@
+"""Checkpoint sweeps that share the frozen trunk.
+
+A LoRA on the top layers leaves every layer below the first adapted one identical in the base and
+in every checkpoint of the run, so on the same input their hidden states are identical too. For
+scoring benchmarks (brie.evals.loglik.Scoring: perplexity, mcq) the runner hands such a group of
+models here: the base model is loaded once, wrapped with the run's LoRA layers, and per item the
+embedding and layers[0:k] (k = the lowest layer any adapter touches) run once; then for each model
+its LoRA weights are swapped in place and only layers[k:], the norm and the head run from that
+hidden state. Items are the outer loop and models the inner one, so only one item's hidden state is
+held at a time. The base is the same wrapped model with every LoRA weight zero: a LoRA layer adds
+(x @ 0) @ 0 = 0 to the frozen layer's output, so its numbers are the unwrapped model's exactly.
+
+Sharing applies only where it is known to give the one-at-a-time numbers: plain LoRA adapters
+(not DoRA or full fine-tunes) with one configuration, whose weights touch only transformer layers
+(or the head), on a model whose split forward matches its own forward on a probe input. Anything
+else returns None and the runner evaluates model by model as before. Generation (and its KV cache)
+is not shared yet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Iterator
+
+from brie.evals.base import Item, Scored
+
+LAYER_NAME = re.compile(r"^model\.layers\.(\d+)\.")
+PROBE = [[1, 2, 3, 4, 5, 6, 7, 8]]  # token ids every vocabulary has, for the split-forward check
+
+
+def shareable(bench) -> bool:
+    """A benchmark scored by log-probs of fixed sequences (no generation, no judge)."""
+    from brie.evals.loglik import Scoring
+
+    return isinstance(bench, Scoring)
+
+
+def adapter_signature(adapter_path: str | Path) -> str | None:
+    """The LoRA configuration of an adapter folder as one string (adapters with the same one wrap
+    the same layers), or None when it is not a plain LoRA brie can share."""
+    try:
+        cfg = json.loads((Path(adapter_path) / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cfg, dict) or cfg.get("fine_tune_type", "lora") != "lora" \
+            or not isinstance(cfg.get("num_layers"), int) or not isinstance(cfg.get("lora_parameters"), dict):
+        return None
+    return json.dumps({"num_layers": cfg["num_layers"], "lora_parameters": cfg["lora_parameters"]}, sort_keys=True)
+
+
+def share_groups(specs) -> list[list[int]]:
+    """Positions in `specs` of the models that can share a trunk: per base model, its base specs and
+    the checkpoints with the most common LoRA configuration; only groups of two or more."""
+    by_model: dict[str, list[int]] = {}
+    for i, spec in enumerate(specs):
+        by_model.setdefault(spec.model, []).append(i)
+    groups = []
+    for positions in by_model.values():
+        bases = [i for i in positions if specs[i].adapter_path is None]
+        by_config: dict[str, list[int]] = {}
+        for i in positions:
+            if specs[i].adapter_path is not None:
+                signature = adapter_signature(specs[i].adapter_path)
+                if signature is not None:
+                    by_config.setdefault(signature, []).append(i)
+        group = sorted(bases + max(by_config.values(), key=len, default=[]))
+        if len(group) >= 2:
+            groups.append(group)
+    return groups
+
+
+class SharedTrunk:
+    """One loaded base model that runs the trunk once and the top per model (see the module doc)."""
+
+    def __init__(self, model, tokenizer, first: int, weights: list[list[tuple[str, object]]]):
+        self.model, self.tokenizer, self.first = model, tokenizer, first
+        self.weights = weights  # per model: every LoRA leaf (zeros for the base)
+        self.current: int | None = None
+
+    def trunk(self, inputs):
+        """Hidden state after layers[0:first] (evaluated, so every model reuses it)."""
+        import mlx.core as mx
+        from mlx_lm.models.base import create_attention_mask
+
+        inner = self.model.model
+        h = inner.embed_tokens(inputs)
+        mask = create_attention_mask(h, None)
+        for layer in inner.layers[: self.first]:
+            h = layer(h, mask, cache=None)
+        mx.eval(h)
+        return h
+
+    def top(self, h, which: int):
+        """Logits of model `which` from the trunk's hidden state: its LoRA weights swapped in, then the
+        model's own forward over layers[first:] only (so its norm, head and any scaling apply)."""
+        if self.current != which:
+            self.model.load_weights(self.weights[which], strict=False)
+            self.current = which
+        inner = self.model.model
+        layers = inner.layers
+        inner.layers = layers[self.first:]
+        try:
+            return self.model(None, input_embeddings=h)
+        finally:
+            inner.layers = layers
+
+
+def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTrunk | None:
+    """The base model loaded once, wrapped with the adapters' LoRA layers, with every adapter's
+    weights read; None when these models cannot share a trunk (see the module doc)."""
+    import inspect
+    import types
+
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+
+    from brie.models.registry import cpu_only, load_model
+    from brie.models.specs import ADAPTER_FILE
+
+    adapters = [p for p in adapter_paths if p is not None]
+    signatures = {adapter_signature(p) for p in adapters}
+    if not adapters or len(signatures) != 1 or None in signatures:
+        return None
+    model, tokenizer = load_model(ws, model_ref)
+    inner = getattr(model, "model", None)
+    if not all(hasattr(inner, name) for name in ("embed_tokens", "layers", "norm")) \
+            or "input_embeddings" not in inspect.signature(model.__call__).parameters:
+        return None
+    config = types.SimpleNamespace(**json.loads(signatures.pop()))
+    linear_to_lora_layers(model, config.num_layers, config.lora_parameters)
+    model.eval()  # the new LoRA layers start in training mode (dropout on), as mlx_lm.load leaves them off
+    leaves = {name: p for name, p in tree_flatten(model.parameters()) if name.rsplit(".", 1)[-1] in ("lora_a", "lora_b")}
+    if not leaves:
+        return None
+    first = None
+    weights = []
+    for path in adapter_paths:
+        if path is None:
+            weights.append([(name, mx.zeros_like(p)) for name, p in leaves.items()])
+            continue
+        try:
+            loaded = mx.load(str(Path(path) / ADAPTER_FILE))
+        except Exception:  # the one-at-a-time path reports an unreadable adapter in its own words
+            return None
+        if set(loaded) != set(leaves) or any(loaded[n].shape != leaves[n].shape for n in leaves):
+            return None
+        for name in loaded:
+            match = LAYER_NAME.match(name)
+            if match is None and not name.startswith("lm_head."):
+                return None  # an adapted embedding would change the trunk itself
+            index = int(match.group(1)) if match else len(inner.layers)
+            first = index if first is None else min(first, index)
+        if cpu_only():  # load_model casts an adapter's weights to float32 on the CPU; do the same
+            loaded = {n: w.astype(mx.float32) if mx.issubdtype(w.dtype, mx.floating) else w for n, w in loaded.items()}
+        weights.append(list(loaded.items()))
+    shared = SharedTrunk(model, tokenizer, first, weights)
+    # The split forward must be the model's own: check it once on a probe, with a real adapter in.
+    which = next(i for i, p in enumerate(adapter_paths) if p is not None)
+    try:
+        probe = mx.array(PROBE)
+        split = shared.top(shared.trunk(probe), which)
+        whole = model(probe)
+        same = split.shape == whole.shape and mx.allclose(split, whole, rtol=1e-4, atol=1e-4).item()
+    except Exception:
+        return None
+    return shared if same else None
+
+
+def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]]) -> Iterator[tuple[int, Scored]]:
+    """(model position, scored item) for every item each model still needs, items in order; the
+    trunk runs once per item for all the models that need it."""
+    from brie.evals.loglik import pad, picked_logprobs
+
+    union = sorted({idx: item for todo in todos for idx, item in todo}.items())
+    wanted = [{idx for idx, _ in todo} for todo in todos]
+    for idx, item, sequences, state in bench.requests(shared.tokenizer, union):
+        batch = pad(sequences)
+        h = shared.trunk(batch[:, :-1])
+        for which, want in enumerate(wanted):
+            if idx in want:
+                logprobs = picked_logprobs(shared.top(h, which), batch, sequences)
+                yield which, bench.finish(idx, item, state, logprobs)

@@ -1,0 +1,128 @@
+"""Checkpoint sweeps that share the frozen trunk (brie.evals.sweep) give the one-at-a-time numbers.
+
+A real run is trained on a 4-layer tiny model with LoRA on its top 2 layers, so layers 0-1 are the
+shared trunk; base and three checkpoints are evaluated on perplexity and multiple choice both ways.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from brie.evals import parse_benchmarks
+from brie.evals.runner import evaluate, sweep_specs
+from brie.store import evals as eval_rows
+from tests.train_helpers import register_dataset, tiny_config, write_chat_data
+
+MCQ = [{"question": "2+2?", "choices": ["4", "five", "22"], "answer": 0},
+       {"question": "Sky?", "choices": {"text": ["blue", "green"], "label": ["A", "B"]}, "answerKey": "A"},
+       {"ctx": "The cat", "endings": ["sat down", "flew away quickly"], "label": 1},
+       {"question": "Add 7 and 5", "choices": ["12 cheese", "13", "75"], "answer": "12 cheese"}]
+
+
+@pytest.fixture(scope="module")
+def four_layer_model(tmp_path_factory):
+    from tests.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny4") / "tiny-llama-4", layers=4, seed=3)
+
+
+@pytest.fixture
+def trained(workspace, four_layer_model, tmp_path):
+    from brie.training.lifecycle import train
+
+    data = write_chat_data(tmp_path / "sums")
+    register_dataset(workspace, "sums", data)
+    # a high learning rate so every checkpoint's numbers differ visibly from the base's
+    train(workspace, tiny_config(four_layer_model, "sums", iters=6, save_every=2, eval_every=6,
+                                 num_layers=2, learning_rate=2e-2), "top2")
+    mcq = tmp_path / "mcq.jsonl"
+    mcq.write_text("".join(json.dumps(r) + "\n" for r in MCQ))
+    return workspace, f"perplexity:{data},mcq:{mcq}"
+
+
+def stored(ws, results):
+    """Each result as stored, without what differs between two runs of the same thing (ids, times)."""
+    out = []
+    for r in results:
+        row = {k: r[k] for k in ("label", "model", "run", "step", "adapter_sha256", "benchmark", "settings_json",
+                                 "n_items", "n_available", "n_done", "status")}
+        samples = [{k: s[k] for k in ("item_idx", "item_id", "input", "output", "target", "scores")}
+                   for s in eval_rows.samples(ws.store, r["id"])]
+        out.append((row, r["metrics"], samples))
+    return out
+
+
+def forget(ws):
+    with ws.store.transaction() as db:
+        db.execute("delete from eval_samples")
+        db.execute("delete from eval_results")
+
+
+def assert_close(a, b):
+    """Equal, with floats equal within float32 rounding."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_close(a[k], b[k])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_close(x, y)
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-5, abs=1e-5)
+    else:
+        assert a == b
+
+
+def test_shared_trunk_sweep_equals_one_model_at_a_time(trained, monkeypatch):
+    import brie.models.registry as registry
+    from brie.evals.sweep import open_shared, share_groups
+
+    ws, spec_text = trained
+    specs = sweep_specs(ws, "top2")
+    assert [s.label for s in specs] == ["base", "top2@2", "top2@4", "top2@6"]
+    assert share_groups(specs) == [[0, 1, 2, 3]]
+    trunk = open_shared(ws, specs[0].model, [s.adapter_path for s in specs])
+    assert trunk is not None and trunk.first == 2  # LoRA on layers 2-3 of 4: layers 0-1 are shared
+
+    benches = parse_benchmarks(spec_text)
+    alone = [r for spec in specs for r in evaluate(ws, [spec], benches, limit=4)]  # one model per call
+    expected = stored(ws, alone)
+    forget(ws)
+
+    loads = []
+    real_load = registry.load_model
+    monkeypatch.setattr(registry, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    # the base already has two perplexity items stored: a resumed sweep scores the rest for it only
+    evaluate(ws, specs[:1], parse_benchmarks(spec_text.split(",")[0]), limit=2)
+    assert len(loads) == 1
+    progress = []
+    shared = evaluate(ws, specs, benches, limit=4, progress=progress.append)
+    assert len(loads) == 2  # the base model, once, for all four models and both benchmarks
+    assert ("base", benches[0].spec, 2) in {(p.label, p.benchmark, p.skipped) for p in progress}
+    got = stored(ws, shared)
+    assert [g[0] for g in got] == [e[0] for e in expected]  # same rows, settings and identities, same order
+    assert_close([g[1:] for g in got], [e[1:] for e in expected])  # same metrics and per-item scores
+    # the checkpoints really differ from the base, so equality above is not trivial
+    losses = {r["label"]: r["metrics"]["loss"] for r in shared if r["benchmark"] == benches[0].spec}
+    assert len({round(v, 6) for v in losses.values()}) == 4
+
+
+def test_adapters_of_different_configurations_are_not_shared(trained, tmp_path):
+    from dataclasses import replace
+
+    from brie.evals.sweep import share_groups
+
+    ws, _ = trained
+    specs = sweep_specs(ws, "top2")
+    other = tmp_path / "other"
+    other.mkdir()
+    config = json.loads((Path(specs[1].adapter_path) / "adapter_config.json").read_text())
+    config["num_layers"] = 1
+    (other / "adapter_config.json").write_text(json.dumps(config))
+    odd = replace(specs[2], adapter_path=str(other))
+    # the odd one runs on its own; the base and the two alike still share
+    assert share_groups([specs[0], specs[1], odd, specs[3]]) == [[0, 1, 3]]
+    assert share_groups([specs[1], odd]) == []  # two checkpoints of different configurations
+    assert share_groups([replace(specs[1], model="elsewhere"), specs[0]]) == []
