@@ -10,6 +10,12 @@ function: behaviour(call) -> dict, where call = {"n": 1-based count of model cal
 `batch_failures` scripts the batch endpoints themselves: {"create"|"get"|"results"|"cancel": a dict
 with status, raw and content_type}, e.g. {"get": {"status": 404}} for a server that forgets batches.
 `headers` records every request's headers (method, path, {lower-cased name: value}).
+Chat completions asked for `logprobs` (and `top_logprobs`) answer with logprobs.content, one entry per
+token of the text (`tokens`: the text split as scripted, else "[[", "]]", words and spaces); every
+token has logprob 0 and itself as its only alternative, except the verdict letter's token, whose
+alternatives are the behaviour's `verdict_logprobs` ({token: logprob}, at most top_logprobs of them,
+most likely first; the token itself gets its own entry's value, 0 when absent). A server made with
+`logprobs=False` ignores the option, as some OpenAI-compatible servers do.
 Real sockets and real JSON: the SDKs under test cannot tell it from the real service.
 """
 
@@ -40,8 +46,9 @@ _BATCH_IDS = itertools.count(1)
 
 
 class JudgeServer:
-    def __init__(self, behaviour, batch_polls_in_progress: int = 1):
+    def __init__(self, behaviour, batch_polls_in_progress: int = 1, logprobs: bool = True):
         self.behaviour = behaviour
+        self.logprobs = logprobs  # False: ignore the logprobs option (answer without logprobs)
         self.calls: list[dict] = []  # every model call (messages, chat completions, batch items)
         self.http_requests: list[tuple[str, str]] = []
         self.batches: dict[str, dict] = {}
@@ -167,11 +174,37 @@ class JudgeServer:
         inp, out, cached = s.get("usage", (100, 20, 0))
         message = {"role": "assistant", "content": None if s.get("refusal") else s.get("text"),
                    "refusal": s.get("text") if s.get("refusal") else None}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        if body.get("logprobs") and self.logprobs and s.get("text") is not None:
+            choice["logprobs"] = {"content": self.token_logprobs(s, body.get("top_logprobs") or 0), "refusal": None}
         self._send(h, 200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                            "choices": [choice],
                             "usage": {"prompt_tokens": inp + cached, "completion_tokens": out,
                                       "total_tokens": inp + cached + out,
                                       "prompt_tokens_details": {"cached_tokens": cached}}})
+
+    @staticmethod
+    def token_logprobs(s: dict, top: int) -> list[dict]:
+        """logprobs.content for the scripted text (see the module docstring)."""
+        import re
+
+        text = s["text"]
+        tokens = s.get("tokens") or re.findall(r"\[\[|\]\]|\w+|\s+|[^\w\s]", text)
+        assert "".join(tokens) == text, "scripted tokens must spell the text"
+        found = re.search(r"\[\[([ABC])\]\]", text)
+        letter_at = found.start(1) if found else -1
+        out, start = [], 0
+        for tok in tokens:
+            entry = {"token": tok, "bytes": list(tok.encode()), "logprob": 0.0, "top_logprobs": []}
+            alternatives = {tok: 0.0}
+            if start <= letter_at < start + len(tok):
+                alternatives = dict(s.get("verdict_logprobs") or {tok: 0.0})
+                entry["logprob"] = alternatives.get(tok, 0.0)
+            ranked = sorted(alternatives.items(), key=lambda kv: -kv[1])[:top]
+            entry["top_logprobs"] = [{"token": t, "bytes": list(t.encode()), "logprob": lp} for t, lp in ranked]
+            out.append(entry)
+            start += len(tok)
+        return out
 
     # --- message batches -----------------------------------------------------------------------
     def _batch_obj(self, b: dict) -> dict:

@@ -22,7 +22,8 @@ OPENAI_KEY = "sk-openai-SENTINEL-0a1b2c3d4e5f"
 ANTHROPIC_KEY = "sk-ant-SENTINEL-9z8y7x6w5v"
 OWN_KEY = "own-server-SENTINEL-4242"
 CUSTOM = "custom-header-SENTINEL-77"
-ALL_KEYS = (OPENAI_KEY, ANTHROPIC_KEY, OWN_KEY, CUSTOM)
+ORG, PROJECT = "org-SENTINEL-5150", "proj-SENTINEL-6160"  # the OpenAI account's ids: OpenAI's only
+ALL_KEYS = (OPENAI_KEY, ANTHROPIC_KEY, OWN_KEY, CUSTOM, ORG, PROJECT)
 
 
 @pytest.fixture
@@ -35,6 +36,8 @@ def keys(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     # The openai SDK also reads extra headers from the environment; an Authorization there is a key too.
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", f"Authorization: Bearer {CUSTOM}")
+    monkeypatch.setenv("OPENAI_ORG_ID", ORG)
+    monkeypatch.setenv("OPENAI_PROJECT_ID", PROJECT)
 
 
 def sent(server: JudgeServer, path: str) -> list[dict]:
@@ -105,6 +108,13 @@ def test_a_key_env_that_is_not_set_stops_before_generation(fresh_ws, keys):
      "key_env must name an environment variable"),
     ("openai-compatible:j@http://127.0.0.1:9/v1", '[models."openai-compatible:j@http://127.0.0.1:9/v1"]\nkey_env = "A B"\n',
      "key_env must name an environment variable"),
+    # a (shared, downloaded) judges.toml must not route the OpenAI key to another server
+    ("openai-compatible:j@http://127.0.0.1:9/v1",
+     '[models."openai-compatible:j@http://127.0.0.1:9/v1"]\nkey_env = "OPENAI_API_KEY"\n',
+     "key_env OPENAI_API_KEY is a provider's own key"),
+    ("openai-compatible:j@http://127.0.0.1:9/v1",
+     '[models."openai-compatible:j@http://127.0.0.1:9/v1"]\nkey_env = "ANTHROPIC_API_KEY"\n',
+     "key_env ANTHROPIC_API_KEY is a provider's own key"),
 ])
 def test_a_misplaced_or_malformed_key_env_is_an_error(fresh_ws, name, entry, error):
     (fresh_ws.root / "judges.toml").write_text(entry)
@@ -118,7 +128,9 @@ def test_a_misplaced_or_malformed_key_env_is_an_error(fresh_ws, name, entry, err
 ])
 def test_a_providers_key_goes_to_the_base_url_set_for_that_provider_only(fresh_ws, keys, monkeypatch,
                                                                           judge, env, own):
-    monkeypatch.delenv("OPENAI_CUSTOM_HEADERS")  # the user's own headers for OpenAI would go there, rightly
+    # the user's own headers and account ids for OpenAI would go there, rightly
+    for var in ("OPENAI_CUSTOM_HEADERS", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+        monkeypatch.delenv(var)
     with JudgeServer(lambda call: {"text": "[[A]]"}) as server:
         monkeypatch.setenv(env, server.url + ("/v1" if env.startswith("OPENAI") else ""))
         r = compare_cli(judge)

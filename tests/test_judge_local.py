@@ -32,34 +32,23 @@ def test_demo_step_skips_without_a_trained_run(workspace):
     assert said and "Skipping the A/B comparison" in said[-1]
 
 
-def test_demo_judge_keeps_its_name_when_the_port_changes(fresh_ws, monkeypatch):
-    """The demo's local judge gets a new port on each run; its verdicts must still be found and reused."""
-    from contextlib import contextmanager
-
+def test_demo_step_judges_every_pair_in_both_orders_with_a_local_judge(fresh_ws, monkeypatch):
+    """The demo's judge runs in-process (issue 15): every pair of both suites judged with --swap, no
+    parse failures, a win rate with its interval and the position bias; a rerun asks nothing again."""
     from brie.demo import steps as demo
-    from brie.judging import local_server as local_judge
-    from tests.judge_server import JudgeServer
 
-    servers = []
-
-    @contextmanager
-    def fake_mlx_server(model_path, log_path=None, **kw):
-        # A real HTTP server on a fresh port each time, as mlx_lm.server would get when 18231 is taken.
-        with JudgeServer(lambda call: {"text": "[[A]]"}) as server:
-            servers.append(server)
-            yield server.url + "/v1"
-
-    monkeypatch.setattr(local_judge, "mlx_server", fake_mlx_server)
     monkeypatch.setattr(demo, "DEMO_GEN_TOKENS", 4)
-    monkeypatch.setattr(demo, "DEMO_JUDGED_PER_SUITE", 1)
     monkeypatch.setattr(demo, "DEMO_RUN", "r1")
+    monkeypatch.setattr(demo, "DEMO_JUDGE", "local:tiny")  # the tiny model stands in for the embedded one
     first, second = [], []
     demo.step_compare_demo(fresh_ws, first.append)
     demo.step_compare_demo(fresh_ws, second.append)
-    assert servers[0].url != servers[1].url
-    assert len(servers[0].calls) == 2 and servers[1].calls == []  # nothing judged twice
-    judges = {j["judge"] for j in rows.all_judgments(fresh_ws.store)}
-    assert judges == {demo.DEMO_JUDGE} and "127.0.0.1" not in demo.DEMO_JUDGE
-    assert "Judged: 2 verdicts, 0 answers without a valid verdict" in "\n".join(first)
-    assert "Nothing new to judge: reusing 2 stored judgments" in "\n".join(second)
-    assert any("win rate" in line for line in second)
+    pairs = len(list(fresh_ws.store.db["comparisons"].rows_where("suite_id in (select id from suites where name like 'demo-%')")))
+    stored = rows.all_judgments(fresh_ws.store, "local:tiny")
+    assert pairs == 24 and len(stored) == 2 * pairs
+    assert all(j["verdict"] in ("a", "b", "tie") and j["probabilities"] for j in stored)
+    text = "\n".join(first)
+    assert f"Judged {pairs} pairs in both orders: {2 * pairs} verdicts, 0 without a verdict, 0 failed." in text
+    assert text.count("win rate") == 2 and "95% CI" in text and "position bias" in text
+    assert "not for conclusions" in text and "anthropic:claude" in text
+    assert f"Nothing new to judge: reusing {2 * pairs} stored judgments" in "\n".join(second)

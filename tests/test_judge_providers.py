@@ -16,7 +16,8 @@ from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtu
 from tests.judge_server import JudgeServer
 from tests.test_judge_compare import CLAUDE, FAST, server_env  # noqa: F401  (fixture)
 
-KINDS = ["anthropic", "openai", "openai-compatible"]
+API_KINDS = ["anthropic", "openai", "openai-compatible"]  # the kinds that talk HTTP
+KINDS = [*API_KINDS, "local"]
 
 
 def test_the_registry_names_each_kind_once_and_its_key():
@@ -24,6 +25,7 @@ def test_the_registry_names_each_kind_once_and_its_key():
     assert all(issubclass(cls, Provider) and cls.kind == kind for kind, cls in PROVIDERS.items())
     assert key_vars() == ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")  # what `brie doctor` reports
     assert PROVIDERS["openai-compatible"].missing_key() is None  # a local server needs no key
+    assert PROVIDERS["local"].missing_key() is None  # in-process: no key at all
 
 
 def test_importing_the_judging_code_imports_no_sdk():
@@ -47,7 +49,7 @@ def client_for(kind: str, url: str, monkeypatch, **kw) -> Provider:
     return connect(parse_judge(name), **{"max_retries": 0, "timeout": 5.0, "max_tokens": 8, **kw})
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", API_KINDS)
 @pytest.mark.parametrize("scripted, error", [
     ({"status": 401}, JudgeAccessError), ({"status": 403}, JudgeAccessError), ({"status": 404}, JudgeNotFound),
     ({"status": 500}, JudgeRequestError), ({"raw": b'{"broken'}, JudgeBadAnswer),
@@ -63,7 +65,7 @@ def test_sdk_failures_become_brie_errors_naming_judge_and_url(kind, scripted, er
     assert "sk-" not in str(caught.value)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", API_KINDS)
 def test_a_closed_port_is_unreachable(kind, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

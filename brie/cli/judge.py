@@ -131,7 +131,8 @@ def compare(
     a: str = typer.Option(..., "--a", help="Model A: base, <run>@<step>, <run>@best|last|recommended."),
     b: str = typer.Option(..., "--b", help="Model B, same forms as --a."),
     judge: str = typer.Option(None, "--judge", help="Comma-separated judges: anthropic:<model>, openai:<model>, "
-                              "openai-compatible:<model>@<base-url> (default: the table's default judge)."),
+                              "openai-compatible:<model>@<base-url>, local:<model> (an MLX model in-process, "
+                              "read from its token probabilities) (default: the table's default judge)."),
     swap: bool = typer.Option(False, "--swap", help="Judge every pair in both orders; disagreement counts as a tie."),
     samples: int = typer.Option(1, "--samples", min=1, help="Answers per prompt and model (needs --temperature > 0 above 1)."),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Sampling temperature for generation."),
@@ -181,7 +182,8 @@ def compare(
     grouped = [{"error": e, "count": n} for e, n in Counter(s.errors).most_common()]
     summary = {"comparisons": len(ids), "asked": s.tasks, "already_stored": s.already_done, "valid": s.valid,
                "invalid": s.invalid, "failed": s.failed, "cost_usd": round(s.cost_usd, 6),
-               "stopped_for_cost": s.stopped_for_cost, "errors": grouped, "invalid_stored": s.invalid_stored}
+               "stopped_for_cost": s.stopped_for_cost, "errors": grouped, "invalid_stored": s.invalid_stored,
+               "notices": s.notices}
     # Something was asked and not one usable verdict came back: that is a failure, not a result.
     nothing_valid = s.tasks > 0 and s.valid == 0 and not s.stopped_for_cost
     # Nothing asked because every stored judgment is out of attempts without a verdict: a failure too.
@@ -282,21 +284,36 @@ def _results_table(rows: list[dict], width: int) -> Table:
     def n(row) -> str:
         return str(row["n"]) + (" [yellow]![/]" if row["warning"] else "")
 
+    def pref(row) -> str:
+        if row.get("pref_b") is None:
+            return "-"
+        return f"{_pct(row['pref_b'])} ({_pct(row['pref_b_low'])}–{_pct(row['pref_b_high'])})"
+
+    def first_pref(row) -> str:
+        return "-" if row.get("position_bias") is None else _pct(0.5 + row["position_bias"])
+
     def spread(row) -> str:
         return f"±{_pct(row['sample_win_rate_sd'])} ({row['samples']})" if row["samples"] > 1 else ""
 
     # The spread across repeated samples only means something with more than one sample.
     sampled = any(row["samples"] > 1 for row in rows)
+    # Preference columns only for judges that stored verdict probabilities.
+    weighted = any(row.get("pref_b") is not None for row in rows)
     if width >= WIDE:
         headers = ["suite", "category", "A", "B", "judge", "n", "B wins", "A wins", "ties", "B win rate (95% CI)"]
         headers += ["sample sd (samples)"] if sampled else []
+        headers += ["B pref (95% CI)", "1st-shown pref"] if weighted else []
         table = Table(*headers, "1st-shown wins", "swap consistent", "parse fail", "cost $",
                       title="Pairwise results (win rate of B; ties count half)")
         for row in rows:
             cells = [row["suite"], row["category"], row["a"], row["b"], row["judge"], n(row), str(row["b_wins"]),
                      str(row["a_wins"]), str(row["ties"]), ci(row)] + ([spread(row)] if sampled else [])
+            cells += [pref(row), first_pref(row)] if weighted else []
             table.add_row(*cells, _pct(row["first_shown_win_rate"]), _pct(row["swap_consistency"]),
                           _pct(row["parse_failure_rate"]), f"{row['cost_usd']:.4f}")
+        if weighted:
+            table.caption = PREF_CAPTION
+            table.caption_justify = "left"
         return table
     from rich import box
 
@@ -317,6 +334,10 @@ def _results_table(rows: list[dict], width: int) -> Table:
                 ("1st won", lambda row: _pct(row["first_shown_win_rate"]), {"no_wrap": True, "justify": "right"})]
     if any(row["swap_consistency"] is not None for row in rows):
         columns.append(("swap ok", lambda row: _pct(row["swap_consistency"]), {"no_wrap": True, "justify": "right"}))
+    if weighted:  # as much as fits beside the judge: the interval from 100 columns, the first-shown from 120
+        columns += [("B pref (95% CI)", pref, {"no_wrap": True}) if width >= 100 else
+                    ("B pref", lambda row: _pct(row.get("pref_b")) or "-", {"no_wrap": True, "justify": "right"})]
+        columns += [("1st pref", first_pref, {"no_wrap": True, "justify": "right"})] if width >= 120 else []
     for header, _, opts in columns:
         table.add_column(header, **opts)
     for row in rows:
@@ -325,9 +346,38 @@ def _results_table(rows: list[dict], width: int) -> Table:
     table.caption = "\n".join(legend + [
         ("spread: sd of B's win rate across repeated samples (how many). " if sampled else "")
         + "1st won: how often the answer shown first won; swap ok: same verdict in both orders. "
-        "Per-row parse failures and cost: a wider terminal, --json or `brie export csv`."])
+        "Per-row parse failures and cost: a wider terminal, --json or `brie export csv`."]
+        + ([PREF_CAPTION + ("" if width >= 120 else " Its interval and the first-shown preference: a wider "
+                                                   "terminal or --json.")] if weighted else []))
     table.caption_justify = "left"
     return table
+
+
+PREF_CAPTION = ("B pref: the mean probability the judge gave B (ties half), from its verdict token's "
+                "probabilities, both orders averaged with --swap; 95% bootstrap interval over prompts. "
+                "1st(-shown) pref: the same for the answer shown first (50% = no position bias).")
+
+
+def _vs_human_table(rows: list[dict], width: int) -> Table:
+    """Calibration: each judge against a human's verdicts on the same comparisons in the same order."""
+    keys = judge_keys([g["judge"] for g in rows] + [g["human"] for g in rows]) if width < WIDE else {}
+    probs = any(g["p_human"] is not None for g in rows)
+    t = Table(title="Judges against the human (the human's verdicts are the reference)")
+    for i, col in enumerate(["judge", "human", "judgments", "agree", "kappa"] + (["P(human's verdict)"] if probs else [])):
+        t.add_column(col, overflow="fold") if i < 2 else t.add_column(col, no_wrap=True, justify="right")
+    for g in rows:
+        cells = [keys.get(g["judge"], g["judge"]), keys.get(g["human"], g["human"]), str(g["n"]),
+                 f"{_pct(g['agreement'])} ({g['agreed']} of {g['n']})",
+                 "undefined" if g["kappa"] is None else f"{g['kappa']:.2f}"]
+        if probs:
+            cells.append("-" if g["p_human"] is None else f"{_pct(g['p_human'])} ({g['p_n']})")
+        t.add_row(*cells)
+    legend = [f"{k} = {name}" for name, k in keys.items() if k != name]
+    t.caption = "\n".join(legend + ["judgments: comparisons both judged in the same shown order."
+                                    + (" P(human's verdict): the mean probability the judge gave the verdict "
+                                       "the human chose." if probs else "")])
+    t.caption_justify = "left"
+    return t
 
 
 def _agreement_table(rows: list[dict], width: int) -> Table:
@@ -374,7 +424,8 @@ def results(
     judge: Optional[str] = typer.Option(None, "--judge", help="Only this judge."),
     as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
 ) -> None:
-    """Win rates (ties as half) with 95% Wilson intervals, position bias, swap consistency, agreement, cost."""
+    """Win rates (ties as half) with 95% Wilson intervals, preferences from verdict probabilities, position bias,
+    swap consistency, agreement, each judge against the human, cost."""
     from rich.markup import escape
 
     from brie.export.judged import check_filters
@@ -399,6 +450,8 @@ def results(
         console.print(f"[yellow]![/] position bias: {escape(text)}")
     if r["agreement"]:
         console.print(_agreement_table(r["agreement"], console.width))
+    if r["vs_human"]:
+        console.print(_vs_human_table(r["vs_human"], console.width))
     if r["scores"]:
         t = Table(title="Single-answer grades (1–10)")
         for col in ("suite", "model", "judge", "n", "mean score", "sd", "parse fail"):

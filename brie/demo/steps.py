@@ -87,8 +87,6 @@ def step_train_demo(ws: Workspace, say) -> None:
 
 DEMO_SUITES = ("demo-in-domain", "demo-out-of-domain")  # from brie/demo (demo_suite_paths)
 DEMO_GEN_TOKENS = 64  # short answers keep the demo quick on two CPU cores
-DEMO_JUDGE_TOKENS = 64
-DEMO_JUDGED_PER_SUITE = 3
 
 
 def _demo_run(ws: Workspace) -> str | None:
@@ -102,22 +100,15 @@ def _demo_run(ws: Workspace) -> str | None:
     return runs[-1]["name"] if runs else None
 
 
-# The demo's local judge, by a name without the server's URL: the port can differ between runs, and
-# judgments are stored under the judge's name, so a rerun reuses what the last run judged.
-DEMO_JUDGE = "openai-compatible:smollm2-135m-instruct-demo"
-
-
-def demo_judge(url: str):
-    from brie.judging.judges import local_judge
-
-    return local_judge(DEMO_JUDGE, url)
+# The demo's judge: the embedded model in-process, its verdicts read from the next token's
+# probabilities (brie/judging/providers/local.py), so every pair gets a verdict and none fails to parse.
+DEMO_JUDGE = f"local:{DEFAULT_MODEL}"
 
 
 def step_compare_demo(ws: Workspace, say) -> None:
-    """Base vs the demo run's best checkpoint on the demo suites, judged by the embedded model."""
+    """Base vs the demo run's best checkpoint on both demo suites, every pair judged in both orders
+    by the embedded model read from its token probabilities."""
     from brie.demo.data import demo_suite_paths
-    from brie.judging.local_server import mlx_server
-    from brie.models.registry import default_model_dir
     from brie.judging.stats import results
     from brie.data.suites import import_suite, list_suites
 
@@ -136,33 +127,41 @@ def step_compare_demo(ws: Workspace, say) -> None:
     from brie.judging.workflows import judge_comparisons, make_comparisons
 
     specs = resolve_specs(ws, f"base,{run}@best")
-    say(f"[bold]Blind A/B:[/] base vs {specs[1].label} on {', '.join(suites)}.")
+    say(f"[bold]Blind A/B:[/] base vs {specs[1].label} on {', '.join(suites)}, every pair judged in both orders.")
     ids = []
-    for suite in suites:  # generate before the judge server starts: the two would share the CPU
+    for suite in suites:
         gens = generate_suite(ws, suite, specs, max_tokens=DEMO_GEN_TOKENS)
-        ids += make_comparisons(ws, suite, gens, specs[0].label, specs[1].label)[:DEMO_JUDGED_PER_SUITE]
-    say("[yellow]The judge here is the embedded 135M model behind mlx_lm.server, for the demo only: its "
-        "verdicts are close to noise and often do not parse. Real sessions use Claude "
-        "(brie compare --judge anthropic:claude-sonnet-5-5).[/] "
-        f"To stay quick it judges the first {plural(DEMO_JUDGED_PER_SUITE, 'prompt')} of each suite.")
-    with mlx_server(default_model_dir(ws), log_path=ws.root / "exports" / "mlx_server.log") as url:
-        s = judge_comparisons(ws, ids, [demo_judge(url)], concurrency=2, max_attempts=1, max_retries=1,
-                              timeout=300, judge_max_tokens=DEMO_JUDGE_TOKENS)
+        ids += make_comparisons(ws, suite, gens, specs[0].label, specs[1].label)
+    say(f"[yellow]The judge here is the embedded 135M model ({DEMO_JUDGE}), run in this process: its verdict "
+        "is read from the probabilities of its next token after \"[[\" (A, B or C), so it always gives one. "
+        "A 135M judge is for showing the mechanics, not for conclusions. For real verdicts use Claude: "
+        "export ANTHROPIC_API_KEY=… and run brie compare --judge anthropic:claude-sonnet-5-5 --swap.[/]")
+    s = judge_comparisons(ws, ids, [DEMO_JUDGE], swap=True)
     judge = DEMO_JUDGE
     if s.tasks == 0:
         say(f"Nothing new to judge: reusing {plural(s.already_done, 'stored judgment')} by {judge}.")
     else:
-        say(f"Judged: {plural(s.valid, 'verdict')}, {plural(s.invalid, 'answer')} without a valid verdict "
-            f"(stored raw), {s.failed} failed.")
-    if s.invalid:
-        from brie.store.judging import all_judgments
-
-        raw = next((j["raw"] for j in all_judgments(ws.store, judge) if j["verdict"] == "invalid"), "")
-        say(f"  e.g. the judge wrote: {' '.join(raw.split())[:160]!r} — no single [[A]]/[[B]]/[[C]], so no verdict.")
+        say(f"Judged {plural(len(ids), 'pair')} in both orders: {plural(s.valid, 'verdict')}, "
+            f"{s.invalid} without a verdict, {s.failed} failed.")
     for row in results(ws, judge=judge)["results"]:
-        if row["category"] == "(all)" and row["suite"] in suites and row["n"]:
-            say(f"{row['suite']}: {row['b']} vs {row['a']}: win rate {100 * row['b_win_rate']:.0f}% "
-                f"(95% CI {100 * row['ci_low']:.0f}–{100 * row['ci_high']:.0f}%, n={row['n']})")
+        if row["category"] != "(all)" or row["suite"] not in suites or not row["n"]:
+            continue
+        say(f"{row['suite']}: {row['b']} vs {row['a']}: win rate {100 * row['b_win_rate']:.0f}% "
+            f"(95% CI {100 * row['ci_low']:.0f}–{100 * row['ci_high']:.0f}%, n={row['n']}; "
+            f"{row['b_wins']} wins, {row['ties']} ties, {row['a_wins']} losses)")
+        if row.get("pref_b") is not None:
+            say(f"  mean preference for {row['b']}: {row['pref_b']:.2f} (95% CI {row['pref_b_low']:.2f}–"
+                f"{row['pref_b_high']:.2f}, bootstrap over {plural(row['pref_prompts'], 'prompt')}; "
+                "both orders averaged)")
+        measured = [f"the answer shown first won {row['first_shown_wins']} of {row['first_shown_n']} decided "
+                    f"judgments (binomial p = {row['first_shown_p']:.2g})" if row["first_shown_n"]
+                    else "no decided judgment (every verdict a tie)"]
+        if row.get("position_bias") is not None:
+            measured.append(f"its probabilities gave the answer shown first {0.5 + row['position_bias']:.2f} "
+                            f"on average ({row['position_bias']:+.2f} from even; --swap averages it out)")
+        say("  position bias: " + "; ".join(measured))
+        if row.get("position_warning"):
+            say(f"  [yellow]{row['position_warning']}[/]")
     say("See `brie results` and `brie export judged`.")
 
 

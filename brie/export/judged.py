@@ -113,7 +113,8 @@ def _judged(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
 CSV_FIELDS = ["suite", "category", "a", "b", "judge", "template", "n", "b_wins", "a_wins", "ties", "b_win_rate",
               "ci_low", "ci_high", "warning", "first_shown_win_rate", "first_shown_wins", "first_shown_n",
               "first_shown_p", "position_warning", "swap_consistency",
-              "position_flips", "samples", "sample_win_rate_sd", "parse_failure_rate", "judgments", "cost_usd"]
+              "position_flips", "samples", "sample_win_rate_sd", "parse_failure_rate", "judgments", "cost_usd",
+              "pref_b", "pref_b_low", "pref_b_high", "pref_n", "pref_prompts", "position_bias", "position_bias_n"]
 
 
 def export_csv(ws, out=None, suite=None, judge=None, force: bool = False) -> tuple[Path, int]:

@@ -69,18 +69,30 @@ def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
     if rows:
         lines += ["Win rate is B's, ties counted as half; 95% Wilson interval. \"first shown\" is how often the "
                   "answer shown first won a decisive verdict (0.5 = no position bias).", ""]
+        weighted = any(r["pref_b"] is not None for r in rows)  # judges that stored verdict probabilities
+        if weighted:
+            lines[-2] += (" \"B preference\" is the mean probability the judge gave B (ties half), from its verdict "
+                          "token's probabilities, both orders averaged with `--swap` (which cancels a constant "
+                          "position bias); its 95% interval is a percentile bootstrap over prompts (2,000 "
+                          "resamples, seeded). \"position bias\" is the mean probability for the answer shown "
+                          "first, minus 0.5.")
         table = []
         for r in rows:
             ci = "–" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
             table.append([r["suite"], r["a"], r["b"], r["judge"], r["n"], f"{r['b_wins']}/{r['a_wins']}/{r['ties']}",
                           r["b_win_rate"], ci, r["first_shown_win_rate"], r["swap_consistency"],
                           f"{r['parse_failure_rate']:.0%}"])
+            if weighted:
+                pref_ci = "–" if r["pref_b_low"] is None else f"[{r['pref_b_low']:.2f}, {r['pref_b_high']:.2f}]"
+                bias = "–" if r["position_bias"] is None else f"{r['position_bias']:+.2f}"
+                table[-1][8:8] = [r["pref_b"], pref_ci, bias]
             if r["n"] < stats.SMALL_N:
                 caveats.append(f"{r['a']} vs {r['b']} on {r['suite']} ({r['judge']}): only n={r['n']} {'comparison' if r['n'] == 1 else 'comparisons'}.")
             if r["parse_failure_rate"]:
                 caveats.append(f"{r['judge']} on {r['suite']}: {r['parse_failure_rate']:.0%} of its answers did not "
                                "parse (stored as invalid, retried, never guessed).")
         lines += _table(["suite", "A", "B", "judge", "n", "B wins/A wins/ties", "B win rate", "95% CI",
+                         *(["B preference", "95% CI (bootstrap)", "position bias"] if weighted else []),
                          "first shown wins", "swap consistency", "parse failures"], table) + [""]
     for text in data["position_warnings"]:
         lines += [f"**Position bias:** {text}", ""]
@@ -94,6 +106,15 @@ def _judging_section(ws: Workspace, run: str) -> tuple[list[str], list[str]]:
         lines += _table(["judge 1", "judge 2", "n", "agreement", "kappa", "pairs n", "pairs agreement", "pairs kappa"],
                         [[a["judge_1"], a["judge_2"], a["n"], a["agreement"], a["kappa"], a["pairs_n"],
                           a["pairs_agreement"], a["pairs_kappa"]] for a in agreement]) + [""]
+    if data["vs_human"]:
+        probs = any(h["p_human"] is not None for h in data["vs_human"])
+        lines += ["Each judge against the human (the human's verdicts are the reference): agreement and Cohen's "
+                  "kappa over the comparisons both judged in the same shown order"
+                  + ("; P(human's verdict) is the mean probability the judge gave the verdict the human chose."
+                     if probs else "."), ""]
+        lines += _table(["judge", "human", "n", "agreement", "kappa", *(["P(human's verdict)"] if probs else [])],
+                        [[h["judge"], h["human"], h["n"], h["agreement"], h["kappa"],
+                          *([h["p_human"]] if probs else [])] for h in data["vs_human"]]) + [""]
     if scores:
         lines += ["Single-answer grades (1–10):", ""]
         lines += _table(["suite", "model", "judge", "n", "mean", "sd", "parse failures"],

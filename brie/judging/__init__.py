@@ -2,8 +2,9 @@
 
 Modules (importing this package imports none of them, and no SDK):
   base          the contract: JudgeSpec, Reply, the Provider base class, brie's judge errors
-  providers/    one Provider per kind of judge name (anthropic, openai, openai-compatible) and the
-                PROVIDERS registry; each wraps its SDK and translates the SDK's exceptions
+  providers/    one Provider per kind of judge name (anthropic, openai, openai-compatible, and local:
+                an MLX model in-process, read from its token probabilities) and the PROVIDERS
+                registry; each wraps its SDK and translates the SDK's exceptions
   judges        the judge table: judges.toml loading, parse_judge, local_judge, missing_key, connect
   prompts       the system templates (named, versioned) and the prompt builders
   verdicts      verdict and rating parsing, the position→model mapping (to_verdict)

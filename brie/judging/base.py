@@ -64,6 +64,12 @@ class JudgeSpec:
     # openai-compatible only: the environment variable whose value is sent as the key (judges.toml's
     # `key_env`); the variable's name, never the key. None: no key is sent.
     key_env: str | None = None
+    # openai and openai-compatible only (judges.toml's `logprobs = true`): ask for the verdict token's
+    # top log-probabilities and store {"A", "B", "C"} probabilities beside the text verdict
+    logprobs: bool = False
+    # local only: the judge's answer is prefilled up to the verdict and read from the next token's
+    # probabilities (prompts.VERDICT_PREFILL / RATING_PREFILL, part of its prompts' identity)
+    prefilled: bool = False
 
     def cost(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
              cache_write_tokens: int = 0, batched: bool = False) -> float:
@@ -132,6 +138,9 @@ class Provider:
         if missing:
             raise JudgeError(f"judge {spec.name}: {missing} is not set")
         self.client = None  # the SDK client, set by the subclass
+        # What the run should say once about this judge (not per judgment), e.g. a server that ignored
+        # the logprobs option; the judging workflow passes them to its `warn` after the judge's run.
+        self.notices: list[str] = []
 
     def send(self, system: str, user: str) -> Reply:
         """One judgment request through the SDK; SDK exceptions are left to `ask` to translate."""

@@ -2,7 +2,8 @@
 
 A judge is named `<kind>:<model>` for a kind in brie.judging.providers.PROVIDERS
 (`anthropic:<model>`, `openai:<model>`, `openai-compatible:<model>@<base-url>` for a local server
-such as `mlx_lm.server`, LM Studio or Ollama), or `human:<name>` (verdicts given in the UI).
+such as `mlx_lm.server`, LM Studio or Ollama, `local:<model>` for an MLX model run in-process and read
+from its token probabilities), or `human:<name>` (verdicts given in the UI).
 
 Models and prices live in brie/judging/judges.toml (a workspace's own judges.toml beside brie.db
 overrides entries). ANTHROPIC_API_KEY / OPENAI_API_KEY are read by the SDKs from the environment
@@ -20,6 +21,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from brie.errors import read_text
 from brie.judging.base import JudgeError, JudgeSpec, Provider
 from brie.judging.providers import PROVIDERS
 
@@ -49,16 +51,7 @@ def read_table(path: Path) -> dict:
     Only the fields brie reads are checked (`default`, the [models.…] and [providers.…] tables and
     their numbers); other keys are left to whoever reads them.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise JudgeError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        text = data.decode("utf-8-sig")  # a BOM an editor added is not part of the TOML
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - data.rfind(b"\n", 0, e.start)
-        raise JudgeError(f"{path} line {line}: not UTF-8: byte 0x{data[e.start]:02x} at byte {column}") from None
+    text = read_text(path, JudgeError)
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -106,6 +99,8 @@ def _check_types(table: dict, path: Path, text: str) -> None:
                     raise wrong((section, name, key), f"must be a number ≥ 0, not {_toml_value(v)}")
             if section == "models" and not isinstance(entry.get("deprecated", ""), str):
                 raise wrong((section, name, "deprecated"), "must be a text saying what to use instead")
+            if section == "models" and not isinstance(entry.get("logprobs", False), bool):
+                raise wrong((section, name, "logprobs"), f"must be true or false, not {_toml_value(entry['logprobs'])}")
 
 
 def _toml_value(v) -> str:
@@ -158,7 +153,9 @@ def parse_judge(name: str, ws=None, warn=None) -> JudgeSpec:
                      input_price=float(prices.get("input", 0)), output_price=float(prices.get("output", 0)),
                      cache_read=float(mult.get("cache_read", 1)), cache_write=float(mult.get("cache_write", 1)),
                      batch=float(mult.get("batch", 1)), deprecated=prices.get("deprecated"),
-                     key_env=key_env_of(name, kind, prices, table.get("models", {}).get(name) is prices))
+                     key_env=key_env_of(name, kind, prices, table.get("models", {}).get(name) is prices),
+                     logprobs=logprobs_of(name, kind, prices),
+                     prefilled=getattr(provider, "in_process", False))
     if spec.deprecated and warn:
         warn(f"judge {name} is deprecated: {spec.deprecated}")
     return spec
@@ -179,7 +176,25 @@ def key_env_of(name: str, kind: str, entry: dict, whole_name: bool) -> str | Non
                          f"[models.\"{name}\"], so that the key goes only there")
     if not isinstance(key_env, str) or not key_env.replace("_", "a").isalnum() or key_env[0].isdigit():
         raise JudgeError(f"judge {name!r}: key_env must name an environment variable, e.g. \"MY_SERVER_KEY\"")
+    from brie.judging.providers import PROVIDERS
+
+    # a provider's own key goes only to that provider, whatever a (possibly shared) judges.toml says
+    own = {v for p in PROVIDERS.values() for v in (p.key_env, *p.key_env_alternatives) if v}
+    if key_env in own:
+        raise JudgeError(f"judge {name!r}: key_env {key_env} is a provider's own key, which brie sends only to "
+                         "that provider; put this server's key in a variable of its own")
     return key_env
+
+
+def logprobs_of(name: str, kind: str, entry: dict) -> bool:
+    """A judges.toml entry's `logprobs = true`: ask the judge for the verdict token's log-probabilities
+    (docs/judging.md). Only openai and openai-compatible judges can be asked."""
+    if not entry.get("logprobs", False):
+        return False
+    if kind not in ("openai", "openai-compatible"):
+        raise JudgeError(f"judge {name!r}: logprobs is only for openai and openai-compatible judges "
+                         f"({kind} judges return no token probabilities)")
+    return True
 
 
 def local_judge(name: str, base_url: str, model: str = "default_model") -> JudgeSpec:
@@ -207,9 +222,12 @@ def not_an_api_judge(spec: JudgeSpec) -> JudgeError:
                       "not through an API")
 
 
-def connect(spec: JudgeSpec, max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 1024) -> Provider:
-    """A client for an API judge: its provider's class, holding one SDK client."""
+def connect(spec: JudgeSpec, max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 1024,
+            ws=None) -> Provider:
+    """A client for an API judge: its provider's class, holding one SDK client (a `local:` judge:
+    its model, loaded; `ws` resolves registered models and checkpoints)."""
     provider = PROVIDERS.get(spec.provider)
     if provider is None:
         raise not_an_api_judge(spec)
-    return provider(spec, max_retries=max_retries, timeout=timeout, max_tokens=max_tokens)
+    extra = {"ws": ws} if getattr(provider, "in_process", False) else {}
+    return provider(spec, max_retries=max_retries, timeout=timeout, max_tokens=max_tokens, **extra)

@@ -1,4 +1,5 @@
 """The concurrent judging loop: one judge, many requests in flight, each answer committed as it lands.
+An in-process judge (`local:`) is handed chunks of prompts instead, one batched forward pass each.
 
 It catches only brie's judge errors (brie.judging.base): the providers translate their SDKs' own.
 """
@@ -28,6 +29,9 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
     limits = attempt_limits(ws, client.spec, comparisons, swap, max_attempts, retry_invalid)
     tasks = pending_tasks(ws, client.spec, comparisons, swap, limits, summary)
     summary.tasks += len(tasks)
+    if getattr(client, "in_process", False):
+        judge_in_process(ws, client, tasks, summary, progress)
+        return
     lock = threading.Lock()
     fatal: list[JudgeAccessError] = []
     unreachable: list[str] = []
@@ -112,3 +116,20 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
                 queue.clear()
     if fatal:
         raise fatal[0]
+
+
+def judge_in_process(ws, client, tasks: list[Task], summary: JudgeRunSummary, progress) -> None:
+    """A `local:` judge (brie.judging.providers.local): many prompts per forward pass, in this
+    thread. It reads every verdict from token probabilities, so each task takes one answer and
+    costs nothing; each chunk's judgments are committed as soon as its pass is done."""
+    size = client.batch_size
+    # Similar lengths side by side: a batch is as wide as its longest prompt.
+    tasks = sorted(tasks, key=lambda t: sum(len(part) for part in t.prompt()))
+    for start in range(0, len(tasks), size):
+        chunk = tasks[start:start + size]
+        prompts = [t.prompt() for t in chunk]
+        replies = client.verdicts([(system, user) for _, system, user in prompts])
+        for task, (template, _, _), reply in zip(chunk, prompts, replies):
+            summary.count(record_judgment(ws, task, task.next_attempt, template, reply))
+            if progress:
+                progress(summary)

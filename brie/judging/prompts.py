@@ -10,6 +10,11 @@ name anyway: the name is what people read.
 The verdict format the templates ask for ([[A]]/[[B]]/[[C]], "Rating: [[N]]") is read back by
 brie.judging.verdicts. MT-Bench's own prompts (FastChat's judge_prompts.jsonl) are built in
 brie.evals.mtbench and hashed by the same `prompt_sha256`.
+
+A judge read from its token probabilities (a `local:` judge) is sent the same templates with its
+answer begun for it up to the verdict (`VERDICT_PREFILL`, `RATING_PREFILL`): the next token is the
+verdict. The prefill is part of the template identity — its name gets "-prefill" (`prefilled`), and
+`prompt_sha256` and `template_sha256` take the prefill — so its answers never stand for a text judge's.
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ SINGLE_REF_SYSTEM = SINGLE_SYSTEM.replace(
     "Your evaluation should consider correctness above all. You will be given a reference answer and "
     "the assistant's answer. Begin your evaluation by comparing the assistant's answer with the "
     "reference answer; identify and correct any mistakes.")
+
+# The assistant's answer as a probability judge is given it, up to the token that is the verdict.
+VERDICT_PREFILL = "My final verdict: [["
+RATING_PREFILL = "Rating: [["
 
 TEMPLATES = {  # name (stored with every answer) -> system text
     "pairwise-v1": PAIRWISE_SYSTEM,
@@ -110,19 +119,28 @@ def single_prompt(turns: list[str], answers: list[str], reference: list[str] | N
 
 # --- template identity ---------------------------------------------------------------------------
 
-def prompt_sha256(system: str, user: str) -> str:
-    """The identity of the exact text a judge was sent: sha256 of system, a NUL byte, user (UTF-8)."""
-    return hashlib.sha256(system.encode() + b"\0" + user.encode()).hexdigest()
+def prompt_sha256(system: str, user: str, prefill: str = "") -> str:
+    """The identity of the exact text a judge was sent: sha256 of system, a NUL byte, user (UTF-8),
+    and for a prefilled answer (a probability judge) a NUL byte and the prefill."""
+    return hashlib.sha256(system.encode() + b"\0" + user.encode()
+                          + (b"\0" + prefill.encode() if prefill else b"")).hexdigest()
+
+
+def prefilled(template: str) -> str:
+    """The name of a template sent with its answer prefilled: "pairwise-v1" -> "pairwise-prefill-v1"
+    ("pairwise-ref-v1" -> "pairwise-ref-prefill-v1", labelled as its family "pairwise-prefill-v1")."""
+    name, _, version = template.rpartition("-")
+    return f"{name}-prefill-{version}"
 
 
 def _placeholders(n: int, name: str) -> list[str]:
     return [f"{{{name}_{i + 1}}}" for i in range(n)]
 
 
-def template_sha256(kind: str) -> str:
+def template_sha256(kind: str, prefill: str = "") -> str:
     """The identity of a builder's templates ("pairwise" or "single"): every variant (one turn and
-    two, with and without a reference) rendered with placeholders, hashed together. Computed on each
-    call, from the texts as they are now."""
+    two, with and without a reference) rendered with placeholders, hashed together, with the
+    answer's prefill when there is one. Computed on each call, from the texts as they are now."""
     renders = []
     for n in (1, 2):
         q, ref = _placeholders(n, "question"), _placeholders(n, "ref_answer")
@@ -133,7 +151,8 @@ def template_sha256(kind: str) -> str:
                 renders.append(single_prompt(q, _placeholders(n, "answer"), reference))
             else:
                 raise ValueError(f"no template kind {kind!r}")
-    return hashlib.sha256("\0".join(part for r in renders for part in r).encode()).hexdigest()
+    parts = [part for r in renders for part in r] + ([prefill] if prefill else [])
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def template_label(template: str | None, template_sha: str | None) -> str:

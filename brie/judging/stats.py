@@ -11,15 +11,35 @@ Agreement between two judges is counted twice, each with its own n:
 - over merged pairs (`pairs_n`, `pairs_agreement`, `pairs_kappa`): the verdict after both orders were
   merged (`--swap`, a flip counts as a tie), on comparisons both judges judged in both orders.
 Merging first would hide position: an always-[[A]] and an always-[[B]] judge both merge to ties.
-Kappa is Cohen's over a / b / tie (statsmodels `cohens_kappa`; scikit-learn's `cohen_kappa_score`
-gives the same, tests/conformance checks it).
+Kappa is Cohen's over a / b / tie (scikit-learn's `cohen_kappa_score`; tests/conformance checks it).
 
 Position bias: the answer shown first should win about half the decided judgments; a two-sided
 binomial test (scipy `binomtest`, p = 0.5) under `POSITION_ALPHA` is stated as a warning in words.
+
+None of the references is imported here (issue 20: their imports were most of `brie results`'s
+time): each figure is computed in closed form, equal to its reference (tests/conformance/
+test_stats_reference.py), and numpy is imported only for the preference's bootstrap. `results`
+reads only the columns it adds up and goes over the judgments a fixed number of times, so 50,000
+judgments take about a second (benchmarks/results_scale.py).
+
+Preference (issue 15), for judges that store verdict probabilities ({"A", "B", "C"} over the shown
+positions: a `local:` judge, an API judge asked for logprobs): one judgment's preference for B is
+P(the position B was shown in) + P(C) / 2, mapped through `shown_first` like every verdict. A
+comparison's preference is the mean over its judgments with probabilities (with --swap, the mean
+of both orders, which cancels a constant position bias); a prompt's is the mean over its samples;
+`pref_b` is the mean over prompts, with a 95% percentile bootstrap interval over prompts
+(`bootstrap_mean_ci`: numpy, seeded, 2,000 resamples; equal to scipy.stats.bootstrap's
+method="percentile" with the same generator). `position_bias` is the mean preference for the answer
+shown first, minus 0.5, over the judgments with probabilities.
+
+Calibration (`vs_human`): every judge that shares judgments with a human, against that human's
+verdicts (the reference), from the same judgment-by-judgment agreement as above; for a judge with
+probabilities also the mean probability it gave the human's verdict.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from itertools import combinations
@@ -28,31 +48,43 @@ from brie.store import judging as rows
 
 SMALL_N = 30
 POSITION_ALPHA = 0.05  # a first-shown win rate this unlikely under no bias is called position bias
+BOOTSTRAP_RESAMPLES = 2000  # the preference interval's resamples (over prompts)
+BOOTSTRAP_SEED = 0  # fixed, so the same judgments always print the same interval
+Z_975 = 1.9599639845400545  # scipy.stats.norm.isf(0.025), what statsmodels' Wilson interval uses (a test checks it)
 
 
 def wilson(successes: float, n: int) -> tuple[float | None, float | None]:
+    """95% Wilson score interval, statsmodels' `proportion_confint(method="wilson")` step by step
+    (same operations in the same order, clipped to [0, 1]), without importing statsmodels."""
     if n == 0:
         return None, None
-    from statsmodels.stats.proportion import proportion_confint
-
-    lo, hi = proportion_confint(successes, n, alpha=0.05, method="wilson")
-    return float(lo), float(hi)
+    q = successes / n
+    crit2 = Z_975 ** 2
+    denom = 1 + crit2 / n
+    center = (q + crit2 / (2 * n)) / denom
+    dist = Z_975 * math.sqrt(q * (1.0 - q) / n + crit2 / (4.0 * n ** 2))
+    dist /= denom
+    return min(max(center - dist, 0.0), 1.0), min(max(center + dist, 0.0), 1.0)
 
 
 def kappa(pairs: list[tuple[str, str]]) -> float | None:
-    """Cohen's kappa over verdicts a/b/tie; None when it is undefined (one category only)."""
-    if not pairs:
-        return None
-    from statsmodels.stats.inter_rater import cohens_kappa
+    """Cohen's kappa over verdicts a/b/tie; None when it is undefined (one category only).
 
-    cats = ["a", "b", "tie"]
-    counts = Counter(pairs)  # one pass, not one per cell of the table
-    table = [[counts[(r, c)] for c in cats] for r in cats]
-    import numpy as np
+    scikit-learn's `cohen_kappa_score` form, 1 - observed disagreement / disagreement expected by
+    chance, with both counts kept as integers (times n) so only the last division rounds."""
+    return _kappa(Counter(pairs)) if pairs else None
 
-    with np.errstate(invalid="ignore", divide="ignore"):  # one category only: kappa is undefined
-        value = cohens_kappa(table).kappa
-    return None if value is None or math.isnan(value) else float(value)
+
+def _kappa(cells: Counter) -> float | None:
+    """Cohen's kappa from {(verdict 1, verdict 2): count} (not empty)."""
+    n = sum(cells.values())
+    first, second = Counter(), Counter()
+    for (x, y), k in cells.items():
+        first[x] += k
+        second[y] += k
+    disagreed = sum(k for (x, y), k in cells.items() if x != y)
+    expected = n * n - sum(first[c] * second[c] for c in first)  # chance disagreement, times n
+    return None if expected == 0 else 1 - disagreed * n / expected
 
 
 def final_verdicts(judgments: list[dict]) -> dict[tuple[int, str, int], dict]:
@@ -94,9 +126,10 @@ def by_order(finals: dict) -> dict[tuple[int, str], dict[str, str]]:
 
 
 def _agree(pairs: list[tuple[str, str]]) -> dict:
+    cells = Counter(pairs)  # one count of the 3x3 table: everything below comes from its nine cells
     n = len(pairs)
-    agreed = sum(x == y for x, y in pairs)
-    return {"n": n, "agreed": agreed, "agreement": agreed / n if n else None, "kappa": kappa(pairs)}
+    agreed = sum(k for (x, y), k in cells.items() if x == y)
+    return {"n": n, "agreed": agreed, "agreement": agreed / n if n else None, "kappa": _kappa(cells) if n else None}
 
 
 def agreement(finals: dict, verdicts: dict) -> list[dict]:
@@ -126,14 +159,159 @@ def agreement(finals: dict, verdicts: dict) -> list[dict]:
     return out
 
 
+def probabilities_of(row: dict) -> dict[str, float] | None:
+    """A judgment's stored verdict probabilities {"A", "B", "C"} (shown positions), or None when the
+    judge stored none (text verdicts) or what is stored is not three numbers."""
+    text = row.get("probabilities")
+    if not text:
+        return None
+    try:
+        return _three_probabilities(json.loads(text))
+    except ValueError:
+        return None
+
+
+def _three_probabilities(p) -> dict[str, float] | None:
+    """{"A", "B", "C"} as floats from parsed JSON, or None unless three finite non-negative numbers
+    with a positive sum."""
+    try:
+        out = {k: float(p[k]) for k in "ABC"}
+    except (ValueError, TypeError, KeyError):
+        return None
+    return out if all(math.isfinite(v) and v >= 0 for v in out.values()) and sum(out.values()) > 0 else None
+
+
+def read_probabilities(rows_: list[dict]) -> dict[int, dict[str, float] | None]:
+    """{row id: probabilities_of(row)} for many rows, their JSON texts read in one json.loads call
+    (tens of thousands of small ones each on its own take a noticeable part of `brie results`);
+    should the joined text not read as one value per row, each is read on its own."""
+    out: dict[int, dict[str, float] | None] = {r["id"]: None for r in rows_}
+    texts = [r for r in rows_ if r.get("probabilities")]
+    try:
+        parsed = json.loads("[" + ",".join(r["probabilities"] for r in texts) + "]")
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list) or len(parsed) != len(texts):
+        for r in texts:
+            out[r["id"]] = probabilities_of(r)
+        return out
+    for r, p in zip(texts, parsed):
+        out[r["id"]] = _three_probabilities(p)
+    return out
+
+
+def _preferences(p: dict[str, float], shown_first: str) -> tuple[float, float]:
+    """(preference for B, preference for the answer shown first) from verdict probabilities."""
+    total = p["A"] + p["B"] + p["C"]
+    first, second = (p["A"] + p["C"] / 2) / total, (p["B"] + p["C"] / 2) / total
+    return (first if shown_first == "b" else second), first
+
+
+def preference(row: dict, side: str) -> float | None:
+    """One judgment's preference for model `side` ("a" or "b"): P(the judge names the position that
+    side was shown in) + P(tie) / 2, normalised over the three; None without probabilities."""
+    p = probabilities_of(row)
+    if p is None:
+        return None
+    total = p["A"] + p["B"] + p["C"]
+    first, second = (p["A"] + p["C"] / 2) / total, (p["B"] + p["C"] / 2) / total
+    return first if row["shown_first"] == side else second
+
+
+def bootstrap_mean_ci(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
+                      seed: int = BOOTSTRAP_SEED) -> tuple[float | None, float | None]:
+    """95% percentile bootstrap interval of the mean: `resamples` draws of len(values) with
+    replacement (numpy's default_rng(seed)), the 2.5th and 97.5th percentiles of their means."""
+    if not values:
+        return None, None
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    # Drawn in blocks of about 2 million indices, so thousands of prompts need no gigabyte; the
+    # generator's stream is the same as one (resamples, n) draw. Below 2**31 values the indices are
+    # drawn as int32: the same numbers as int64 (both take numpy's 32-bit bounded path), 5x faster.
+    dtype = np.int32 if len(v) < 2 ** 31 else np.int64
+    block = max(1, 2_000_000 // len(v))
+    means = np.concatenate([v[rng.integers(0, len(v), size=(min(block, resamples - i), len(v)), dtype=dtype)].mean(axis=1)
+                            for i in range(0, resamples, block)])
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def preference_stats(prefs: dict[int, list[tuple[float, float]]], comps: dict[int, dict]) -> dict:
+    """`pref_b` (mean preference for B over prompts) with its bootstrap interval, and the position
+    bias in probability terms, from {comparison: [(preference for B, preference for the answer shown
+    first)] of its standing judgments with probabilities}, comparisons in id order."""
+    by_prompt: dict[str, list[float]] = defaultdict(list)
+    first_sum, first_n = 0.0, 0
+    for cid, pp in prefs.items():
+        by_prompt[comps[cid]["prompt_id"]].append(sum(b for b, _ in pp) / len(pp))  # both orders averaged
+        for _, f in pp:
+            first_sum += f
+        first_n += len(pp)
+    per_prompt = [sum(v) / len(v) for _, v in sorted(by_prompt.items())]  # samples of one prompt averaged
+    lo, hi = bootstrap_mean_ci(per_prompt)
+    return {"pref_b": sum(per_prompt) / len(per_prompt) if per_prompt else None, "pref_b_low": lo,
+            "pref_b_high": hi, "pref_n": len(prefs), "pref_prompts": len(per_prompt),
+            "position_bias": (first_sum / first_n - 0.5) if first_n else None, "position_bias_n": first_n}
+
+
+def vs_human(finals: dict, probs: dict[int, dict | None] | None = None) -> list[dict]:
+    """Each judge against each human it shares judgments with (same comparison, same shown order):
+    agreement and kappa with the human's verdicts as the reference, and for a judge with probabilities
+    the mean probability it gave the human's verdict (`p_human`, over `p_n` judgments). `probs`:
+    {row id: probabilities_of(row)} when the caller has read them already."""
+    rows_by_order: dict[tuple[int, str], dict[str, dict]] = defaultdict(dict)
+    for (cid, judge, _), row in sorted(finals.items(), key=lambda kv: kv[0][2]):
+        if row["verdict"] != "invalid":
+            rows_by_order[(cid, row["shown_first"])][judge] = row
+    pairs: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    p_human: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for (_, shown), seen in rows_by_order.items():
+        if len(seen) < 2 or not any(j.startswith("human:") for j in seen):
+            continue
+        for human in (j for j in seen if j.startswith("human:")):
+            h = seen[human]["verdict"]
+            position = "C" if h == "tie" else ("A" if h == shown else "B")
+            for judge, row in seen.items():
+                if judge.startswith("human:"):
+                    continue
+                pairs[(judge, human)].append((h, row["verdict"]))
+                p = probs[row["id"]] if probs is not None and row["id"] in probs else probabilities_of(row)
+                if p is not None:
+                    p_human[(judge, human)].append(p[position] / sum(p.values()))
+    out = []
+    for (judge, human), pp in sorted(pairs.items()):
+        ps = p_human.get((judge, human), [])
+        out.append({"judge": judge, "human": human, **_agree(pp),
+                    "p_human": sum(ps) / len(ps) if ps else None, "p_n": len(ps)})
+    return out
+
+
 def first_shown_p(wins: int, n: int) -> float | None:
     """Two-sided exact binomial p that the first-shown answer wins `wins` of `n` decided judgments
-    when position does not matter (p = 0.5); None with no decided judgment."""
+    when position does not matter (p = 0.5); None with no decided judgment.
+
+    scipy's `binomtest(wins, n, 0.5).pvalue` ("two-sided": the probability of every count no more
+    likely than the one seen) without importing scipy. At p = 0.5 those counts are the two tails
+    beyond k = min(wins, n - wins), so p = 2 * sum(C(n, x) / 2**n for x <= k), summed here with
+    40 significant digits (decimal), so the double it returns is exact to the last bit. (scipy
+    also counts a count whose probability is within a relative 1e-7 of the observed one's; next to
+    the observed count that takes n above 10**7, far beyond a results table.)"""
     if n == 0:
         return None
-    from scipy.stats import binomtest
+    k = min(wins, n - wins)
+    if 2 * k == n:
+        return 1.0
+    from decimal import Context
 
-    return float(binomtest(wins, n, 0.5).pvalue)
+    ctx = Context(prec=40, Emin=-(10 ** 12), Emax=10 ** 12)  # 2**-n stays representable for any n
+    term = total = ctx.power(2, -n)  # C(n, 0) / 2**n
+    for x in range(k):  # C(n, x + 1) = C(n, x) * (n - x) / (x + 1)
+        term = ctx.divide(ctx.multiply(term, n - x), x + 1)
+        total = ctx.add(total, term)
+    return min(1.0, float(ctx.multiply(total, 2)))
 
 
 def position_warning(row: dict) -> str | None:
@@ -145,12 +323,19 @@ def position_warning(row: dict) -> str | None:
     judge, k, n = row["judge"], row["first_shown_wins"], row["first_shown_n"]
     text = (f"{judge} picked the answer shown first in {k} of {n} decided judgments (p={p:.2g}) on "
             f"{row['suite']} ({row['a']} vs {row['b']}): its verdicts may follow position")
+    bias = row.get("position_bias")
+    if bias is not None:
+        text += (f" (in probability terms: {0.5 + bias:.2f} for the answer shown first, a bias of {bias:+.2f} "
+                 f"over {row['position_bias_n']} judgments)")
     if judge.startswith("human:"):
         return text + "; a person's verdicts cannot be swapped, so read this win rate with care."
     if row["swap_consistency"] is None:
         return text + "; rerun with --swap (both orders judged, a flip counts as a tie)."
-    return (text + f"; --swap was used, so its {row['position_flips']} position flips count as ties, "
-            "which pulls the win rate toward 50 %.")
+    text += (f"; --swap was used, so its {row['position_flips']} position flips count as ties, "
+             "which pulls the win rate toward 50 %")
+    if bias is not None:
+        text += "; its preference for B averages both orders, which cancels a constant bias"
+    return text + "."
 
 
 def by_template(answers: list[dict], item: str = "comparison_id") -> list[dict]:
@@ -160,8 +345,12 @@ def by_template(answers: list[dict], item: str = "comparison_id") -> list[dict]:
     under two template sets is named "<judge> [<template>]", so every count below keeps them apart."""
     from brie.judging.prompts import template_label
 
-    labelled = [{**r, "template_name": r.get("template"),
-                 "template": template_label(r.get("template"), r.get("template_sha256"))} for r in answers]
+    labels: dict[tuple, str] = {}  # a handful of distinct (template, hash): each labelled once
+    labelled = []
+    for r in answers:
+        ident = (r.get("template"), r.get("template_sha256"))
+        label = labels.get(ident) or labels.setdefault(ident, template_label(*ident))
+        labelled.append({**r, "template_name": ident[0], "template": label})
     latest: dict[tuple, tuple[int, str | None]] = {}
     for r in labelled:
         key = (r[item], r["judge"], r.get("pass"), r["template"])
@@ -177,63 +366,93 @@ def by_template(answers: list[dict], item: str = "comparison_id") -> list[dict]:
 def results(ws, suite: str | None = None, judge: str | None = None, run: str | None = None) -> dict:
     """Everything `brie results` shows; `run` keeps only comparisons and grades of that run's
     checkpoints (each against whatever it was compared with, usually base)."""
-    comps = {c["comparison_id"]: c for c in rows.find_comparisons(ws.store, suite=suite or None, run=run)}
-    judgments = by_template([j for j in rows.all_judgments(ws.store, judge) if j["comparison_id"] in comps])
+    comps = {c["comparison_id"]: c for c in rows.comparison_labels(ws.store, suite=suite or None, run=run)}
+    judgments = by_template([j for j in rows.judgment_verdicts(ws.store, judge) if j["comparison_id"] in comps])
     finals = final_verdicts(judgments)
     verdicts = combined(finals)
+    # Stored probabilities are JSON text: read once per standing judgment, looked up by row id.
+    probs = read_probabilities(list(finals.values()))
 
-    # Each judge's standing rows by comparison, grouped once: looking them up per group below keeps
-    # `brie results` linear in the judgments (a scan of every row per group took seconds at 50,000).
-    standing: dict[tuple[int, str], list[dict]] = defaultdict(list)
+    # What each judge's standing rows on one comparison add to a group, summed once here so that
+    # each group below looks up one entry per comparison (`brie results` stays linear in the
+    # judgments): decided judgments, how many the answer shown first won, and with probabilities
+    # (preference for B, preference for the answer shown first) per judgment.
+    decided: dict[tuple[int, str], list[int]] = {}
+    prefs: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
     for (cid, jname, _), row in finals.items():
-        if row["verdict"] != "invalid":
-            standing[(cid, jname)].append(row)
+        if row["verdict"] in ("a", "b"):
+            d = decided.setdefault((cid, jname), [0, 0])
+            d[0] += 1
+            d[1] += row["verdict"] == row["shown_first"]
+        p = probs[row["id"]]
+        if p is not None:  # only judgments with stored probabilities count
+            prefs[(cid, jname)].append(_preferences(p, row["shown_first"]))
 
-    groups: dict[tuple, dict] = defaultdict(lambda: {"cids": set(), "rows": []})
+    # Every answer (retries too) counts toward its group's parse failures and cost.
+    groups: dict[tuple, dict] = {}
     for j in judgments:
         c = comps[j["comparison_id"]]
-        for category in ("(all)",) + ((c["category"],) if c["category"] else ()):
-            g = groups[(c["suite"], category, c["a_label"], c["b_label"], j["judge"])]
+        for category in ("(all)", c["category"]) if c["category"] else ("(all)",):
+            key = (c["suite"], category, c["a_label"], c["b_label"], j["judge"])
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = {"cids": set(), "answers": 0, "invalid": 0, "cost": 0, "template": j["template"]}
             g["cids"].add(j["comparison_id"])
-            g["rows"].append(j)
+            g["answers"] += 1
+            g["invalid"] += j["verdict"] == "invalid"
+            g["cost"] += j["cost_usd"] or 0
     table = []
     for (s, category, a, b, jname), g in sorted(groups.items(), key=lambda kv: [str(x) for x in kv[0]]):
-        vs = [verdicts[(cid, jname)] for cid in sorted(g["cids"]) if (cid, jname) in verdicts]
-        n = len(vs)
-        b_wins = sum(v["verdict"] == "b" for v in vs)
-        a_wins = sum(v["verdict"] == "a" for v in vs)
+        n = b_wins = a_wins = swapped = flips = decisive = first_wins = 0
+        per_sample: dict[int, list[float]] = defaultdict(lambda: [0, 0.0])  # sample: [n, B's wins (ties half)]
+        group_prefs: dict[int, list[tuple[float, float]]] = {}
+        for cid in sorted(g["cids"]):
+            v = verdicts.get((cid, jname))
+            if v is not None:
+                n += 1
+                won = 1.0 if v["verdict"] == "b" else 0.5 if v["verdict"] == "tie" else 0.0
+                b_wins += v["verdict"] == "b"
+                a_wins += v["verdict"] == "a"
+                if v["swapped"]:
+                    swapped += 1
+                    flips += v["flip"]
+                sample = per_sample[comps[cid]["sample_idx"]]
+                sample[0] += 1
+                sample[1] += won
+            d = decided.get((cid, jname))
+            if d is not None:
+                decisive += d[0]
+                first_wins += d[1]
+            if (cid, jname) in prefs:
+                group_prefs[cid] = prefs[(cid, jname)]
         ties = n - a_wins - b_wins
         lo, hi = wilson(b_wins + ties / 2, n)
-        stand = [r for cid in g["cids"] for r in standing.get((cid, jname), [])]
-        decisive = [r for r in stand if r["verdict"] in ("a", "b")]
-        first_wins = sum(r["verdict"] == r["shown_first"] for r in decisive)
-        swapped = [v for v in vs if v["swapped"]]
-        per_sample: dict[int, list[dict]] = defaultdict(list)
-        for cid in g["cids"]:
-            if (cid, jname) in verdicts:
-                per_sample[comps[cid]["sample_idx"]].append(verdicts[(cid, jname)])
-        sample_rates = [(sum(v["verdict"] == "b" for v in vv) + sum(v["verdict"] == "tie" for v in vv) / 2) / len(vv)
-                        for vv in per_sample.values() if vv]
+        sample_rates = [won / k for k, won in (per_sample[i] for i in sorted(per_sample))]
         table.append({
-            "suite": s, "category": category, "a": a, "b": b, "judge": jname, "template": g["rows"][0]["template"], "n": n,
+            "suite": s, "category": category, "a": a, "b": b, "judge": jname, "template": g["template"], "n": n,
             "b_wins": b_wins, "a_wins": a_wins, "ties": ties,
             "b_win_rate": (b_wins + ties / 2) / n if n else None, "ci_low": lo, "ci_high": hi,
             "warning": f"n={n} < {SMALL_N}: too few to conclude" if n < SMALL_N else None,
-            "first_shown_win_rate": first_wins / len(decisive) if decisive else None,
-            "first_shown_wins": first_wins, "first_shown_n": len(decisive),
-            "first_shown_p": first_shown_p(first_wins, len(decisive)),
-            "swap_consistency": (sum(not v["flip"] for v in swapped) / len(swapped)) if swapped else None,
-            "position_flips": sum(v["flip"] for v in swapped),
+            "first_shown_win_rate": first_wins / decisive if decisive else None,
+            "first_shown_wins": first_wins, "first_shown_n": decisive,
+            "first_shown_p": first_shown_p(first_wins, decisive),
+            "swap_consistency": (swapped - flips) / swapped if swapped else None,
+            "position_flips": flips,
             "samples": len(sample_rates),
             "sample_win_rate_sd": _sd(sample_rates),
-            "parse_failure_rate": sum(r["verdict"] == "invalid" for r in g["rows"]) / len(g["rows"]),
-            "judgments": len(g["rows"]),
-            "cost_usd": round(sum(r["cost_usd"] or 0 for r in g["rows"]), 6),
+            "parse_failure_rate": g["invalid"] / g["answers"],
+            "judgments": g["answers"],
+            "cost_usd": round(g["cost"], 6),
+            **preference_stats(group_prefs, comps),
         })
 
     for row in table:
         row["position_warning"] = position_warning(row) if row["category"] == "(all)" else None
-    return {"results": table, "agreement": agreement(finals, verdicts),
+    calibration_finals = finals
+    if judge and not judge.startswith("human:"):  # --judge: its calibration still needs the humans' verdicts
+        humans = [j for j in rows.judgment_verdicts(ws.store, humans_only=True) if j["comparison_id"] in comps]
+        calibration_finals = {**finals, **final_verdicts(by_template(humans))}
+    return {"results": table, "agreement": agreement(finals, verdicts), "vs_human": vs_human(calibration_finals, probs),
             "position_warnings": [row["position_warning"] for row in table if row["position_warning"]],
             "total_cost_usd": round(sum(j["cost_usd"] or 0 for j in judgments), 6),
             "parse_failure_rate": (sum(j["verdict"] == "invalid" for j in judgments) / len(judgments)) if judgments else None,

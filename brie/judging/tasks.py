@@ -4,10 +4,11 @@ which are still wanted, the prompt each one shows, what one more costs, and stor
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from brie.judging.base import JudgeSpec, Provider, Reply
-from brie.judging.prompts import pairwise_prompt, prompt_sha256, template_sha256
+from brie.judging.prompts import VERDICT_PREFILL, pairwise_prompt, prefilled, prompt_sha256, template_sha256
 from brie.judging.verdicts import OTHER, parse_verdict, to_verdict
 from brie.store import judging as rows
 
@@ -23,6 +24,7 @@ class JudgeRunSummary:
     cost_usd: float = 0.0
     stopped_for_cost: bool = False
     errors: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # said once per judge and run (e.g. logprobs ignored)
 
     def count(self, row: dict) -> None:
         """A stored judgment: its cost, and whether it gave a verdict."""
@@ -46,7 +48,13 @@ class Task:
         """(template name, system, user), the side shown first as Assistant A."""
         c = self.comparison
         first, second = (c["a_answers"], c["b_answers"]) if self.shown_first == "a" else (c["b_answers"], c["a_answers"])
-        return pairwise_prompt(c["turns"], first, second, c["reference"])
+        template, system, user = pairwise_prompt(c["turns"], first, second, c["reference"])
+        return (prefilled(template) if self.prefill else template), system, user
+
+    @property
+    def prefill(self) -> str:
+        """The answer begun for the judge ("" but for a probability judge): part of the prompt's identity."""
+        return VERDICT_PREFILL if self.judge.prefilled else ""
 
 
 def stored_attempts(ws, judge: JudgeSpec, comparisons: list[dict], swap: bool) -> dict[tuple[int, int], list[dict]]:
@@ -57,8 +65,9 @@ def stored_attempts(ws, judge: JudgeSpec, comparisons: list[dict], swap: bool) -
     for c in comparisons:
         for p in ((0, 1) if swap else (0,)):
             shown = c["shown_first"] if p == 0 else OTHER[c["shown_first"]]
-            _, system, user = Task(judge, c, p, shown, 1).prompt()
-            sha = prompt_sha256(system, user)
+            task = Task(judge, c, p, shown, 1)
+            _, system, user = task.prompt()
+            sha = prompt_sha256(system, user, task.prefill)
             out[(c["comparison_id"], p)] = [a for a in stored.get((c["comparison_id"], p), [])
                                             if a.get("prompt_sha256") == sha]
     return out
@@ -120,7 +129,8 @@ def record_judgment(ws, task: Task, attempt: int, template: str, reply: Reply, b
     batch); else they are taken from the task's prompt now, which is what the loop just sent."""
     if sent is None:
         _, system, user = task.prompt()
-        sent = {"prompt_sha256": prompt_sha256(system, user), "template_sha256": template_sha256("pairwise")}
+        sent = {"prompt_sha256": prompt_sha256(system, user, task.prefill),
+                "template_sha256": template_sha256("pairwise", task.prefill)}
     position = None if reply.refused else parse_verdict(reply.text)
     return rows.insert_judgment(ws.store, {
         "comparison_id": task.comparison["comparison_id"], "judge": task.judge.name, "template": template,
@@ -130,4 +140,6 @@ def record_judgment(ws, task: Task, attempt: int, template: str, reply: Reply, b
         "output_tokens": reply.output_tokens, "cache_read_tokens": reply.cache_read_tokens,
         "cost_usd": task.judge.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens,
                                     reply.cache_write_tokens, batched=batch_id is not None),
-        "batch_id": batch_id})
+        "batch_id": batch_id,
+        # {"A", "B", "C"} over the shown positions, from a judge that exposes them (migration 033)
+        "probabilities": json.dumps(reply.probabilities) if reply.probabilities else None})

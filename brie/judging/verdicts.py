@@ -59,3 +59,10 @@ def parse_rating(text) -> float | None:
         return None
     value = float(found[0])
     return value if 1 <= value <= 10 else None
+
+
+def expected_rating(probabilities: dict[str, float]) -> float:
+    """Σ k·P(k) over a rating's distribution {"1": p1, …, "10": p10} (G-Eval's probability-weighted
+    score): what a `local:` judge's grade stores as its score, the distribution beside it."""
+    total = sum(probabilities.values())
+    return sum(int(k) * p for k, p in probabilities.items()) / total

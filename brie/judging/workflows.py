@@ -7,6 +7,7 @@ single-answer grading). Both are idempotent: only what is not stored yet is gene
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,10 @@ from brie.judging.base import JudgeError, JudgeRequestError, JudgeSpec, JudgeUnr
 from brie.judging.batch import judge_in_batches
 from brie.judging.judges import HUMAN, connect, load_table, missing_key, not_an_api_judge, parse_judge
 from brie.judging.loop import judge_concurrently
-from brie.judging.prompts import prompt_sha256, single_prompt, template_sha256
+from brie.judging.prompts import RATING_PREFILL, prefilled, prompt_sha256, single_prompt, template_sha256
+from brie.judging.providers import PROVIDERS
 from brie.judging.tasks import JudgeRunSummary
-from brie.judging.verdicts import parse_rating
+from brie.judging.verdicts import expected_rating, parse_rating
 from brie.store import judging as rows
 
 
@@ -44,6 +46,9 @@ def api_judges(ws, judges: list[str | JudgeSpec] | None, warn=None) -> list[Judg
             hint = (f"; no --judge given, so the default {spec.name} ({default_from}) was used; set {missing} "
                     "or pass --judge openai-compatible:<model>@<url> for a local server") if default_from else ""
             raise JudgeError(f"judge {spec.name}: {missing} is not set{hint}")
+        check = getattr(PROVIDERS[spec.provider], "check", None)
+        if check:  # a local judge's model or checkpoint exists (loading it waits for the judging)
+            check(ws, spec)
     return specs
 
 
@@ -65,7 +70,7 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
     comparisons = rows.find_comparisons(ws.store, ids=list(comparison_ids))
     specs = api_judges(ws, judges, warn)
     for spec in specs:
-        client = connect(spec, max_retries=max_retries, timeout=timeout, max_tokens=judge_max_tokens)
+        client = connect(spec, max_retries=max_retries, timeout=timeout, max_tokens=judge_max_tokens, ws=ws)
         if batch:
             if not client.supports_batch:
                 raise BrieError(f"--batch uses Anthropic's Message Batches API; {spec.name} is not an anthropic judge")
@@ -74,6 +79,10 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
         else:
             judge_concurrently(ws, client, comparisons, swap, max_attempts, concurrency, max_cost, summary, progress,
                                retry_invalid=retry_invalid)
+        for text in client.notices:  # once per judge and run, not per judgment
+            summary.notices.append(text)
+            if warn:
+                warn(text)
         if summary.stopped_for_cost:
             break
     return summary
@@ -143,19 +152,23 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
     counts = {"valid": 0, "invalid": 0, "failed": 0, "cost_usd": 0.0, "errors": []}
     lock = threading.Lock()
     for spec in judge_specs:
-        client = connect(spec, max_retries=max_retries, timeout=timeout)
+        client = connect(spec, max_retries=max_retries, timeout=timeout, ws=ws)
         gen_ids = [g for by_key in gens.values() for g in by_key.values()]
         # Read before the threads start: they share one SQLite connection, which only writes take turns on.
         generations = {g: rows.get_generation(ws.store, g) for g in gen_ids}
         asked = {g: single_prompt(prompts[gen["prompt_row_id"]]["turns"], gen["answers"],
                                   prompts[gen["prompt_row_id"]]["reference"]) for g, gen in generations.items()}
-        sent = {g: prompt_sha256(system, user) for g, (_, system, user) in asked.items()}
+        # A local judge's answer is begun for it up to the rating: part of what was asked.
+        prefill = RATING_PREFILL if spec.prefilled else ""
+        if prefill:
+            asked = {g: (prefilled(template), system, user) for g, (template, system, user) in asked.items()}
+        sent = {g: prompt_sha256(system, user, prefill) for g, (_, system, user) in asked.items()}
         # Only answers to the prompt shown now count: after a template changed, the answer is asked again.
         stored = {g: [s for s in found if s["prompt_sha256"] == sent[g]]
                   for g, found in rows.score_attempts(ws.store, spec.name, gen_ids).items()}
         todo = [g for g in gen_ids if not any(s["valid"] for s in stored.get(g, []))
                 and len(stored.get(g, [])) < max_attempts]
-        templates_sha = template_sha256("single")
+        templates_sha = template_sha256("single", prefill)
         unreachable: list[str] = []
 
         def run(gen_id: int) -> None:
@@ -175,20 +188,39 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
                         if isinstance(e, JudgeUnreachable):
                             unreachable.append(counts["errors"][-1])
                     return
-                score = None if reply.refused else parse_rating(reply.text)
-                cost = spec.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens, reply.cache_write_tokens)
-                rows.insert_score(ws.store, {
-                    "generation_id": gen_id, "judge": spec.name, "template": template, "attempt": attempt,
-                    "prompt_sha256": sent[gen_id], "template_sha256": templates_sha,
-                    "raw": reply.text, "score": score, "valid": int(score is not None),
-                    "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
-                    "cache_read_tokens": reply.cache_read_tokens, "cost_usd": cost})
-                with lock:
-                    counts["cost_usd"] += cost
-                    counts["valid" if score is not None else "invalid"] += 1
-                if score is not None:
+                if store(gen_id, attempt, template, reply):
                     return
 
+        def store(gen_id: int, attempt: int, template: str, reply) -> bool:
+            """Store one answer; whether it gave a rating. With probabilities (a local judge) the
+            score is the expected rating Σ k·P(k), the distribution stored beside it."""
+            if reply.refused:
+                score = None
+            elif reply.probabilities:
+                score = expected_rating(reply.probabilities)
+            else:
+                score = parse_rating(reply.text)
+            cost = spec.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens, reply.cache_write_tokens)
+            rows.insert_score(ws.store, {
+                "generation_id": gen_id, "judge": spec.name, "template": template, "attempt": attempt,
+                "prompt_sha256": sent[gen_id], "template_sha256": templates_sha,
+                "raw": reply.text, "score": score, "valid": int(score is not None),
+                "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
+                "cache_read_tokens": reply.cache_read_tokens, "cost_usd": cost,
+                "probabilities": json.dumps(reply.probabilities) if reply.probabilities else None})
+            with lock:
+                counts["cost_usd"] += cost
+                counts["valid" if score is not None else "invalid"] += 1
+            return score is not None
+
+        if getattr(client, "in_process", False):
+            # One batched forward pass per chunk, in this thread; a rating always comes back.
+            for start in range(0, len(todo), client.batch_size):
+                chunk = todo[start:start + client.batch_size]
+                replies = client.ratings([asked[g][1:] for g in chunk])
+                for g, reply in zip(chunk, replies):
+                    store(g, len(stored.get(g, [])) + 1, asked[g][0], reply)
+            continue
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             list(pool.map(run, todo))
     return counts

@@ -80,11 +80,7 @@ def get_comparison(store: Store, comparison_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
-def find_comparisons(store: Store, suite: str | None = None, run: str | None = None,
-                     ids: list[int] | None = None) -> list[dict]:
-    """Comparisons joined with their suite, prompt and both generations (for judging and exports),
-    kept to suite `suite`, to comparisons in which one side is a checkpoint of run `run`, and to the
-    comparison ids `ids` (an empty list: none); None keeps all."""
+def _comparison_filter(suite: str | None, run: str | None, ids: list[int] | None) -> tuple[str, list]:
     where, params = [], []
     if suite is not None:
         where.append("s.name = ?")
@@ -93,10 +89,23 @@ def find_comparisons(store: Store, suite: str | None = None, run: str | None = N
         where.append("(ga.run = ? or gb.run = ?)")
         params += [run, run]
     if ids is not None:
-        if not ids:
-            return []
-        where.append(f"c.id in ({', '.join('?' for _ in ids)})")
+        where.append(f"c.id in ({', '.join('?' for _ in ids)})" if ids else "0")
         params += list(ids)
+    return " and ".join(where) or "1", params
+
+
+COMPARISON_JOIN = """from comparisons c join suites s on s.id = c.suite_id join prompts p on p.id = c.prompt_row_id
+      join generations ga on ga.id = c.gen_a join generations gb on gb.id = c.gen_b"""
+
+
+def find_comparisons(store: Store, suite: str | None = None, run: str | None = None,
+                     ids: list[int] | None = None) -> list[dict]:
+    """Comparisons joined with their suite, prompt and both generations (for judging and exports),
+    kept to suite `suite`, to comparisons in which one side is a checkpoint of run `run`, and to the
+    comparison ids `ids` (an empty list: none); None keeps all."""
+    if ids is not None and not ids:
+        return []
+    where, params = _comparison_filter(suite, run, ids)
     sql = f"""
       select c.id as comparison_id, c.shown_first, c.sample_idx, s.name as suite, p.prompt_id, p.category,
              p.turns_json, p.reference_json,
@@ -104,9 +113,7 @@ def find_comparisons(store: Store, suite: str | None = None, run: str | None = N
              ga.adapter_sha256 as a_sha, ga.answers_json as a_answers, ga.id as a_gen,
              gb.label as b_label, gb.model as b_model, gb.run as b_run, gb.step as b_step,
              gb.adapter_sha256 as b_sha, gb.answers_json as b_answers, gb.id as b_gen
-      from comparisons c join suites s on s.id = c.suite_id join prompts p on p.id = c.prompt_row_id
-      join generations ga on ga.id = c.gen_a join generations gb on gb.id = c.gen_b
-      where {" and ".join(where) or "1"} order by c.id"""
+      {COMPARISON_JOIN} where {where} order by c.id"""
     cur = store.db.execute(sql, params)
     cols = [c[0] for c in cur.description]
     out = []
@@ -119,6 +126,18 @@ def find_comparisons(store: Store, suite: str | None = None, run: str | None = N
         d["b_answers"] = json.loads(d["b_answers"])
         out.append(d)
     return out
+
+
+def comparison_labels(store: Store, suite: str | None = None, run: str | None = None) -> list[dict]:
+    """What results group comparisons by, without their prompts and answers (no JSON to read):
+    comparison_id, shown_first, sample_idx, suite, prompt_id, category, a_label, b_label; filtered
+    as `find_comparisons`."""
+    where, params = _comparison_filter(suite, run, None)
+    cur = store.db.execute(
+        f"""select c.id as comparison_id, c.shown_first, c.sample_idx, s.name as suite, p.prompt_id, p.category,
+                   ga.label as a_label, gb.label as b_label {COMPARISON_JOIN} where {where} order by c.id""", params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
 # --- judgments ---------------------------------------------------------------------------------
@@ -153,6 +172,20 @@ def all_judgments(store: Store, judge: str | None = None) -> list[dict]:
     if judge:
         return list(store.db["judgments"].rows_where("judge = ?", [judge], order_by="id"))
     return list(store.db["judgments"].rows_where(order_by="id"))
+
+
+# What results read of a judgment: not its raw answer, tokens or times.
+VERDICT_COLUMNS = ("id", "comparison_id", "judge", "template", "template_sha256", "prompt_sha256", "pass",
+                   "shown_first", "attempt", "verdict", "cost_usd", "probabilities")
+
+
+def judgment_verdicts(store: Store, judge: str | None = None, humans_only: bool = False) -> list[dict]:
+    """Every judgment (of `judge`; of human judges only with `humans_only`) by id, with the
+    VERDICT_COLUMNS only: what `brie results` adds up, read in one query."""
+    where, params = ("where judge = ?", [judge]) if judge else ("where judge glob 'human:*'", []) if humans_only else ("", [])
+    columns = ", ".join(f'"{c}"' for c in VERDICT_COLUMNS)
+    cur = store.db.execute(f"select {columns} from judgments {where} order by id", params)
+    return [dict(zip(VERDICT_COLUMNS, r)) for r in cur.fetchall()]
 
 
 def judges_with_results(store: Store) -> list[str]:

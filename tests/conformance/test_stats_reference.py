@@ -118,3 +118,41 @@ def test_position_bias_p_equals_scipy(wins, n):
         assert first_shown_p(0, 0) is None
     else:
         assert first_shown_p(wins, n) == pytest.approx(binomtest(wins, n, 0.5).pvalue, abs=1e-15)
+
+
+def _binomial_cases():
+    """Every count for n up to 120, then counts around n/2 (where p is not tiny) for n up to 60,000."""
+    rng = random.Random(20)
+    cases = [(k, n) for n in range(1, 121) for k in range(n + 1)]
+    for _ in range(300):
+        n = rng.choice([rng.randint(121, 3000), rng.randint(3000, 60_000)])
+        k = int(n / 2 + rng.gauss(0, 1) * n ** 0.5 * rng.choice([0.3, 1, 2, 4, 10]))
+        cases.append((min(n, max(0, k)), n))
+    return cases
+
+
+def test_position_bias_p_equals_scipy_over_many_counts():
+    """brie's exact sum against scipy's binomtest on ~7,600 (wins, n). scipy's own value is good to
+    about 1e-14 near p = 1 and 1e-12 relative at p ~ 1e-250; below the smallest normal double both
+    are subnormals with few digits. For a few p below 1e-250 scipy's binom.cdf underflows to 0
+    (e.g. 38 of 1,079): there brie keeps the exact value, which is below 1e-250 too."""
+    from scipy.stats import binomtest
+
+    underflowed = 0
+    for k, n in _binomial_cases():
+        expected = binomtest(k, n, 0.5).pvalue
+        got = first_shown_p(k, n)
+        if expected == 0.0:
+            underflowed += 1
+            assert got < 1e-250, (k, n)
+        else:
+            assert got == pytest.approx(expected, rel=1e-11, abs=1e-306), (k, n)
+    assert underflowed <= 3
+
+
+def test_the_wilson_critical_value_is_scipys():
+    from scipy.stats import norm
+
+    from brie.judging.stats import Z_975
+
+    assert Z_975 == norm.isf(0.025)

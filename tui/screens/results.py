@@ -1,5 +1,6 @@
-"""Results: win rates with 95% intervals per suite, category and judge; position bias, swap
-consistency and parse failures; judge agreement; exports."""
+"""Results: win rates with 95% intervals per suite, category and judge; the preference from verdict
+probabilities where a judge stored them; position bias, swap consistency and parse failures; judge
+agreement; each judge against the human; exports."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ RESULT_COLUMNS = [
     ("cost", "Cost"), ("warning", ""),
 ]
 
+# Shown after the 95% CI only when some judge stored verdict probabilities (a local: judge, logprobs).
+PREFERENCE_COLUMNS = [("pref", "B preference"), ("pref_ci", "95% CI (bootstrap)"), ("first_pref", "First-shown pref")]
+
 
 AGREEMENT_COLUMNS = ("Judgments", "Agreement", "Cohen's kappa", "Pairs", "Agreement (pairs)", "kappa (pairs)")
 
@@ -54,11 +58,26 @@ class Filters:
     judge: str | None = None
 
 
-def result_cells(r: dict) -> list:
+def result_columns(rows: list[dict]) -> list[tuple[str, str]]:
+    """The results table's columns: the preference ones only when some row has a preference."""
+    if not any(r.get("pref_b") is not None for r in rows):
+        return RESULT_COLUMNS
+    i = [k for k, _ in RESULT_COLUMNS].index("ci") + 1
+    return RESULT_COLUMNS[:i] + PREFERENCE_COLUMNS + RESULT_COLUMNS[i:]
+
+
+def preference_cells(r: dict) -> list:
+    return [fmt.pct(r.get("pref_b")),
+            "—" if r.get("pref_b_low") is None else f"{fmt.pct(r['pref_b_low'])}–{fmt.pct(r['pref_b_high'])}",
+            "—" if r.get("position_bias") is None else fmt.pct(0.5 + r["position_bias"])]
+
+
+def result_cells(r: dict, weighted: bool = False) -> list:
     return [
         r["suite"], r["category"], r["a"], r["b"], r["judge"], r["n"], r["a_wins"], r["b_wins"], r["ties"],
         fmt.pct(r["b_win_rate"]),
         "—" if r["ci_low"] is None else f"{fmt.pct(r['ci_low'])}–{fmt.pct(r['ci_high'])}",
+        *(preference_cells(r) if weighted else []),
         fmt.pct(r["first_shown_win_rate"]) + (f" (n={r['first_shown_n']})" if r["first_shown_n"] else ""),
         fmt.pct(r["swap_consistency"]), fmt.pct(r["parse_failure_rate"]), f"${r['cost_usd']:.4f}",
         r["warning"] or "",
@@ -103,6 +122,14 @@ class ResultsScreen(PollingScreen):
             yield agreement
             yield Static("Agreement needs two judges on the same comparisons (a blind session counts as one).",
                          id="agreement-empty", classes="hint")
+            # Hidden until some judge shares comparisons with a human (on_results_refreshed).
+            title = Static("Each judge against the human (the human's verdicts are the reference)",
+                           id="vs-human-title", classes="title")
+            vs_human = DataTable(id="vs-human", cursor_type="row")
+            vs_human.add_columns("Judge", "Human", "Judgments", "Agreement", "Cohen's kappa", "P(human's verdict)")
+            title.display = vs_human.display = False
+            yield title
+            yield vs_human
             yield Static("Forgetting: each run's best (else last) evaluated checkpoint vs its base", classes="title")
             forgetting = DataTable(id="forgetting", cursor_type="row", zebra_stripes=True)
             forgetting.add_columns("Benchmark", "Metric", "Model", "n", "Base", "Model value", "Δ", "95% CI",
@@ -149,13 +176,25 @@ class ResultsScreen(PollingScreen):
             f"{data['judgments']} judgments · parse failures {fmt.pct(parse)} · total cost ${data['total_cost_usd']:.4f}"
             if data["judgments"] else "No judgments yet: run a comparison (c) or a blind session (b).")
         table = self.query_one("#results", DataTable)
+        columns = result_columns(data["results"])
+        if [str(c.key.value) for c in table.ordered_columns] != [k for k, _ in columns]:
+            table.clear(columns=True)
+            for key, label in columns:
+                table.add_column(label, key=key)
         table.clear()
         for r in data["results"]:
-            table.add_row(*result_cells(r))
+            table.add_row(*result_cells(r, weighted=columns is not RESULT_COLUMNS))
         agreement = self.query_one("#agreement", DataTable)
         agreement.clear()
         for a in data["agreement"]:
             agreement.add_row(a["judge_1"], a["judge_2"], *agreement_cells(a))
+        vs_human = self.query_one("#vs-human", DataTable)
+        vs_human.clear()
+        for h in data.get("vs_human") or []:
+            vs_human.add_row(h["judge"], h["human"], h["n"], f"{fmt.pct(h['agreement'])} ({h['agreed']} of {h['n']})",
+                             "—" if h["kappa"] is None else f"{h['kappa']:.2f}",
+                             "—" if h["p_human"] is None else f"{fmt.pct(h['p_human'])} ({h['p_n']})")
+        vs_human.display = self.query_one("#vs-human-title").display = bool(vs_human.row_count)
         bias = self.query_one("#position-bias", Static)
         bias.update(position_text(data["position_warnings"]))
         bias.display = bool(data["position_warnings"])

@@ -6,11 +6,19 @@ environment itself, so the key goes only to OpenAI's API or to the OPENAI_BASE_U
 `openai-compatible:` judge names its own server, so it never gets OPENAI_API_KEY: it sends the value
 of the variable its judges.toml entry names (`key_env`), or no key at all. The SDK is imported only
 when a judge of these kinds is used.
+
+Log-probabilities: a judge whose judges.toml entry says `logprobs = true` asks for `logprobs=True,
+top_logprobs=20`, finds the verdict token (the letter of the one [[A]]/[[B]]/[[C]] in the answer)
+and stores {"A", "B", "C"} from that position's top log-probabilities, normalised over the three
+(a letter not in the top list counts 0). A server that ignores the option (no logprobs in its
+answer) leaves the text verdict alone, and the run says so once (`Provider.notices`).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 
 from brie.judging.base import JudgeError, JudgeRequestError, Provider, Reply
 
@@ -33,6 +41,8 @@ class OpenAIJudge(Provider):
 
     def send(self, system: str, user: str) -> Reply:
         extra = {"temperature": self.temperature} if self.temperature is not None else {}
+        if self.spec.logprobs:
+            extra |= {"logprobs": True, "top_logprobs": TOP_LOGPROBS}
         resp = self.client.chat.completions.create(
             model=self.spec.model, max_completion_tokens=self.max_tokens, **extra,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
@@ -41,7 +51,26 @@ class OpenAIJudge(Provider):
                 return Reply(text="", **usage_of(resp))
             message = resp.choices[0].message
             refusal = getattr(message, "refusal", None)
-            return Reply(text=message.content or refusal or "", refused=bool(refusal), **usage_of(resp))
+            reply = Reply(text=message.content or refusal or "", refused=bool(refusal), **usage_of(resp))
+            if self.spec.logprobs and not refusal:
+                logprobs = getattr(resp.choices[0], "logprobs", None)
+                tokens = getattr(logprobs, "content", None) if logprobs is not None else None
+                if not tokens:
+                    self.logprobs_ignored()
+                else:
+                    reply.probabilities = verdict_probabilities(tokens)
+            return reply
+
+    _notice_lock = threading.Lock()
+
+    def logprobs_ignored(self) -> None:
+        """Say once per client (one run of one judge) that the server sent no logprobs."""
+        with self._notice_lock:
+            if not getattr(self, "_said_ignored", False):
+                self._said_ignored = True
+                self.notices.append(f"judge {self.spec.name} at {self.url}: the server ignored logprobs "
+                                    "(none in its answers), so its verdicts are the text verdicts, without "
+                                    "probabilities")
 
     def translate(self, e: Exception) -> JudgeRequestError | None:
         import openai
@@ -82,11 +111,54 @@ class OpenAICompatibleJudge(OpenAIJudge):
         # The URL is the judge's own, so OPENAI_API_KEY (meant for OpenAI) must not go there: the SDK
         # would read it from the environment when api_key is None, so one is always passed, and also
         # set as the Authorization header, which keeps an Authorization line in OPENAI_CUSTOM_HEADERS
-        # from replacing it. Servers without keys ignore the placeholder.
+        # from replacing it. Servers without keys ignore the placeholder. The SDK also sends the
+        # OpenAI account's OPENAI_ORG_ID / OPENAI_PROJECT_ID as headers; Omit drops them.
+        import openai
+
         key = os.environ.get(self.spec.key_env, "") if self.spec.key_env else ""
         key = key or NO_KEY
         return {"base_url": self.spec.base_url, "api_key": key,
-                "default_headers": {"Authorization": f"Bearer {key}"}}
+                "default_headers": {"Authorization": f"Bearer {key}", "OpenAI-Organization": openai.Omit(),
+                                    "OpenAI-Project": openai.Omit()}}
+
+
+TOP_LOGPROBS = 20  # the most alternatives OpenAI's chat completions return per token
+
+
+def verdict_probabilities(tokens) -> dict[str, float] | None:
+    """{"A", "B", "C"} normalised over the three, at the verdict letter of the answer's one
+    [[A]]/[[B]]/[[C]], from that token's top log-probabilities (and its own); None when the answer
+    has no single verdict or no letter appears among the alternatives.
+
+    `tokens`: the chat completion's `logprobs.content` (token, logprob, top_logprobs). The letter may
+    begin a token ("A", "A]]") or sit inside one ("[[A"): an alternative counts for a letter when it
+    has the same text before the letter's offset and nothing but "]…" after it."""
+    from brie.judging.verdicts import VERDICT
+
+    texts = [t.token or "" for t in tokens]
+    text = "".join(texts)
+    found = VERDICT.findall(text)
+    if len(found) != 1:
+        return None
+    at = VERDICT.search(text).start(1)  # the letter's character offset
+    start = 0
+    for t, token_text in zip(tokens, texts):
+        if start <= at < start + len(token_text):
+            break
+        start += len(token_text)
+    offset = at - start
+    prefix = token_text[:offset]
+    probs = {"A": 0.0, "B": 0.0, "C": 0.0}
+    alternatives = {a.token: a.logprob for a in (t.top_logprobs or [])}
+    alternatives.setdefault(t.token, t.logprob)
+    for alt, logprob in alternatives.items():
+        if alt is None or logprob is None or len(alt) <= offset or not alt.startswith(prefix):
+            continue
+        letter, rest = alt[offset], alt[offset + 1:]
+        if letter in probs and (not rest or rest.startswith("]")):
+            probs[letter] += math.exp(logprob)
+    total = sum(probs.values())
+    return {k: v / total for k, v in probs.items()} if total > 0 else None
 
 
 NO_KEY = "not-needed"  # what an openai-compatible judge without `key_env` sends (the SDK requires a key)
