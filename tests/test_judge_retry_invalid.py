@@ -113,3 +113,40 @@ def test_help_says_what_the_options_do(option, words):
     r = CliRunner().invoke(app, ["compare", "--help"], terminal_width=200)
     text = " ".join(r.output.split())
     assert option in text and words in text
+
+
+def grade_cli(*extra: str):
+    return CliRunner().invoke(app, ["grade", "--suite", "s", "--models", "base", "--judge", CLAUDE,
+                                    "--max-tokens", "8", "--retries", "0", *extra])
+
+
+def test_grades_can_be_mended_too(fresh_ws, server_env):
+    """`grade` keeps the same contract as `compare`: --max-attempts unrated answers, then a rerun says
+    so and fails; --retry-invalid asks again and keeps the old answers; an unreadable reply is an
+    answer without a rating, not a failed request."""
+    server = server_env(lambda call: {"text": "A fine answer."})
+    r = grade_cli("--max-attempts", "2", "--json")
+    first = json.loads(r.stdout)
+    n = N  # one answer per prompt of suite s, by base
+    assert r.exit_code == 1 and first["invalid"] == 2 * n and len(server.calls) == 2 * n
+
+    server = server_env(lambda call: {"text": "Rating: [[7]]"})
+    r = grade_cli("--max-attempts", "2")
+    assert r.exit_code == 1 and len(server.calls) == 0
+    assert f"{n} grades stored without a rating" in r.stderr and "--retry-invalid" in r.stderr
+
+    # A proxy's error page is an answer without a rating: asked --max-attempts times, nothing stored.
+    server = server_env(lambda call: {"raw": b"<html>Bad gateway</html>"})
+    r = grade_cli("--max-attempts", "2", "--retry-invalid", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["failed"] == n and len(server.calls) == 2 * n
+    assert len(rows.all_scores(fresh_ws.store)) == 2 * n
+
+    server = server_env(lambda call: {"text": "Rating: [[7]]"})
+    r = grade_cli("--max-attempts", "2", "--retry-invalid", "--json")
+    again = json.loads(r.stdout)
+    assert r.exit_code == 0, r.output
+    assert again["valid"] == n and again["invalid_stored"] == 0 and len(server.calls) == n
+    attempts = sorted(s["attempt"] for s in rows.all_scores(fresh_ws.store) if s["valid"])
+    assert attempts == [3] * n  # after the two old, unrated answers, which stay
+    r = grade_cli("--max-attempts", "2", "--retry-invalid")
+    assert r.exit_code == 0 and len(server.calls) == n  # every answer has its rating now: nothing asked

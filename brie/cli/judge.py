@@ -235,6 +235,12 @@ def grade(
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight at once."),
     retries: int = typer.Option(4, "--retries", min=0, help="SDK retries on 429/5xx/timeouts (with backoff)."),
     timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds per judge request."),
+    max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Answers asked per grade while they give no "
+                                     "rating (each stored as invalid). A failed request is not an answer: --retries "
+                                     "covers those."),
+    retry_invalid: bool = typer.Option(False, "--retry-invalid", help="Ask again for grades stored without a rating "
+                                       "(invalid after --max-attempts answers), up to --max-attempts more answers "
+                                       "each; the old answers stay stored as earlier attempts."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Single-answer grading (MT-Bench: `Rating: [[N]]`, 1–10; reference-guided when a prompt has a reference)."""
@@ -244,14 +250,18 @@ def grade(
     judges = [j.strip() for j in judge.split(",") if j.strip()] if judge else None
     counts = run_grade(ws, suite, models, judges, samples=samples, temperature=temperature,
                        max_tokens=max_tokens, concurrency=concurrency, max_retries=retries, timeout=timeout,
-                       warn=_warn)
+                       max_attempts=max_attempts, retry_invalid=retry_invalid, warn=_warn)
     from collections import Counter
 
     counts["errors"] = [{"error": e, "count": n} for e, n in Counter(counts["errors"]).most_common()]
-    nothing_valid = counts["valid"] == 0 and (counts["invalid"] or counts["failed"])
+    # nothing asked because every stored grade is out of attempts without a rating: a failure too
+    nothing_valid = counts["valid"] == 0 and (counts["invalid"] or counts["failed"] or counts["invalid_stored"])
+    retry_hint = (f"{plural(counts['invalid_stored'], 'grade')} stored without a rating after --max-attempts "
+                  "answers; fix the judge and rerun with --retry-invalid to ask again")
     if as_json:
         if nothing_valid:  # a failed --json carries a one-line "error", beside the counts that explain it
-            counts["error"] = "no valid grades; fix the judge and rerun"
+            counts["error"] = "no valid grades; " + (retry_hint if counts["invalid_stored"] else
+                                                     "fix the judge and rerun")
         print_json(counts)
         if nothing_valid:
             raise typer.Exit(1)
@@ -260,9 +270,12 @@ def grade(
                   f"${counts['cost_usd']:.4f}.")
     for g in counts["errors"]:
         err_console.print(f"  {g['count']}× {g['error']}", markup=False, soft_wrap=True)
+    if counts["invalid_stored"] and not nothing_valid:
+        err_console.print(f"note: {retry_hint}.", markup=False, soft_wrap=True)
     if nothing_valid:
         fail(f"no valid grades: {plural(counts['failed'], 'request')} failed, "
-             f"{plural(counts['invalid'], 'answer')} without a valid rating; fix the judge and rerun")
+             f"{plural(counts['invalid'], 'answer')} without a valid rating"
+             + (f"; {retry_hint}" if counts["invalid_stored"] else "; fix the judge and rerun"))
     console.print("See `brie results`.")
 
 

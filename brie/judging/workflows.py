@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from brie.errors import BrieError
-from brie.judging.base import JudgeError, JudgeRequestError, JudgeSpec, JudgeUnreachable
+from brie.judging.base import JudgeBadAnswer, JudgeError, JudgeRequestError, JudgeSpec, JudgeUnreachable
 from brie.judging.batch import judge_in_batches
 from brie.judging.judges import HUMAN, connect, load_table, missing_key, not_an_api_judge, parse_judge
 from brie.judging.loop import judge_concurrently
@@ -137,8 +137,12 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str] | None, swap: bool
 
 def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 1, temperature: float = 0.0,
           max_tokens: int = 256, seed: int = 0, concurrency: int = 4, max_attempts: int = 3,
-          max_retries: int = 4, timeout: float = 120.0, progress=None, warn=None) -> dict:
-    """MT-Bench single-answer grading: each answer rated 1–10; reference-guided when the prompt has one."""
+          max_retries: int = 4, timeout: float = 120.0, progress=None, warn=None, retry_invalid: bool = False) -> dict:
+    """MT-Bench single-answer grading: each answer rated 1–10; reference-guided when the prompt has one.
+
+    An answer stored without a rating after `max_attempts` is asked again, up to `max_attempts`
+    more times, only with `retry_invalid` (the old answers stay as earlier attempts); without it
+    they are counted in "invalid_stored"."""
     from brie.models.specs import resolve_specs
     from brie.generation.runner import generate_suite
     from brie.store.suites import list_prompts
@@ -149,7 +153,7 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
     gens = generate_suite(ws, suite, specs, samples=samples, temperature=temperature,
                           max_tokens=max_tokens, seed=seed)
     prompts = {p["id"]: p for p in list_prompts(ws.store, get_suite(ws, suite)["id"])}
-    counts = {"valid": 0, "invalid": 0, "failed": 0, "cost_usd": 0.0, "errors": []}
+    counts = {"valid": 0, "invalid": 0, "failed": 0, "invalid_stored": 0, "cost_usd": 0.0, "errors": []}
     lock = threading.Lock()
     for spec in judge_specs:
         client = connect(spec, max_retries=max_retries, timeout=timeout, ws=ws)
@@ -166,14 +170,19 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
         # Only answers to the prompt shown now count: after a template changed, the answer is asked again.
         stored = {g: [s for s in found if s["prompt_sha256"] == sent[g]]
                   for g, found in rows.score_attempts(ws.store, spec.name, gen_ids).items()}
-        todo = [g for g in gen_ids if not any(s["valid"] for s in stored.get(g, []))
-                and len(stored.get(g, [])) < max_attempts]
+        unrated = [g for g in gen_ids if not any(s["valid"] for s in stored.get(g, []))]
+        spent = [g for g in unrated if len(stored.get(g, [])) >= max_attempts]
+        todo = unrated if retry_invalid else [g for g in unrated if g not in spent]
+        if not retry_invalid:
+            counts["invalid_stored"] += len(spent)
+        # attempts allowed per answer: max_attempts in all, or max_attempts more with retry_invalid
+        last_attempt = {g: len(stored.get(g, [])) + max_attempts if retry_invalid else max_attempts for g in todo}
         templates_sha = template_sha256("single", prefill)
         unreachable: list[str] = []
 
         def run(gen_id: int) -> None:
             template, system, user = asked[gen_id]
-            for attempt in range(len(stored.get(gen_id, [])) + 1, max_attempts + 1):
+            for attempt in range(len(stored.get(gen_id, [])) + 1, last_attempt[gen_id] + 1):
                 with lock:
                     if unreachable:  # nothing listens there: do not wait through the retries again
                         counts["failed"] += 1
@@ -181,6 +190,14 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
                         return
                 try:
                     reply = client.ask(system, user)
+                except JudgeBadAnswer as e:
+                    # an answer that could not be read counts as one without a rating, as in compare
+                    if attempt < last_attempt[gen_id]:
+                        continue
+                    with lock:
+                        counts["failed"] += 1
+                        counts["errors"].append(str(e))
+                    return
                 except JudgeRequestError as e:
                     with lock:
                         counts["failed"] += 1
