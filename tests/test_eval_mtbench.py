@@ -136,3 +136,12 @@ def test_a_reference_category_without_references_is_a_one_line_error(workspace, 
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(BrieError, match=r"row 2: category math needs 'reference' with one answer per turn \(2\)"):
         parse_benchmark(f"mt-bench:{path}").items(workspace)
+
+
+def test_a_local_probability_judge_is_refused_for_mt_bench(workspace):
+    """MT-Bench's figure is FastChat's protocol: a judge writing its rating. A `local:` judge reads
+    one from probabilities instead, so it is sent to `brie grade`, not silently used."""
+    from brie.errors import BrieError
+
+    with pytest.raises(BrieError, match=r"use `brie grade --judge local:default`"):
+        make_judge("local:default", workspace)

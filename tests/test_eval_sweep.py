@@ -126,3 +126,24 @@ def test_adapters_of_different_configurations_are_not_shared(trained, tmp_path):
     assert share_groups([specs[0], specs[1], odd, specs[3]]) == [[0, 1, 3]]
     assert share_groups([specs[1], odd]) == []  # two checkpoints of different configurations
     assert share_groups([replace(specs[1], model="elsewhere"), specs[0]]) == []
+
+
+def test_head_at_scored_positions_equals_the_full_logits(four_layer_model):
+    """The head runs only where log-probs are read; the numbers are those of the model's full logits."""
+    import mlx.core as mx
+    from mlx_lm import load
+
+    from brie.evals.loglik import splits_head, token_logprobs
+
+    model, _ = load(str(four_layer_model))
+    assert splits_head(model)  # so the split path below is the one brie takes
+    sequences = [[5, 9, 12, 7, 3, 30, 2], [5, 9, 12, 7, 44], [5, 9, 12, 7, 8, 8]]
+    logits = model(mx.array([s[:-1] + [0] * (7 - len(s)) for s in sequences])).astype(mx.float32)
+    logp = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+    for skip in (0, 3):
+        direct = [[logp[i, j - 1, s[j]].item() for j in range(skip + 1, len(s))] for i, s in enumerate(sequences)]
+        for split in (True, False):
+            got = token_logprobs(model, sequences, skip=skip, split=split)
+            assert [len(g) for g in got] == [len(d) for d in direct]
+            for g, d in zip(got, direct):
+                assert g == pytest.approx(d, rel=1e-5, abs=1e-5)

@@ -141,3 +141,20 @@ def test_a_bad_logprobs_option_is_one_line(fresh_ws, entry, message):
     name = "anthropic:claude-x" if "anthropic" in entry else "openai-compatible:lp@http://127.0.0.1:9/v1"
     with pytest.raises(JudgeError, match=message.replace(".", r"\.").replace("(", r"\(")):
         parse_judge(name, fresh_ws)
+
+
+def test_a_logprobs_judge_grading_keeps_its_rating_when_the_answer_quotes_a_verdict(fresh_ws):
+    """A rating answer that happens to hold one [[A]] comes back with A/B/C probabilities: `grade`
+    must read the written rating, not take those for a rating's distribution (it crashed on int("A"))."""
+    from brie.judging.workflows import grade
+    from brie.store import judging as rows
+
+    with_logprobs(fresh_ws)
+    answer = {"text": "Better than [[A]] would be. Rating: [[7]]", "verdict_logprobs": {"A": -0.1, "B": -2.0}}
+    with JudgeServer(lambda call: answer) as server:
+        counts = grade(fresh_ws, "s", "base", [f"openai-compatible:lp@{server.url}/v1"], max_tokens=8,
+                       max_attempts=1, max_retries=0, timeout=5.0)
+        assert server.calls and server.calls[0]["body"]["logprobs"] is True  # asked, and answered with A/B/C
+    scores = rows.all_scores(fresh_ws.store)
+    assert counts["valid"] == len(scores) > 0 and counts["failed"] == 0
+    assert {(s["score"], s["probabilities"]) for s in scores} == {(7, None)}

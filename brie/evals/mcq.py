@@ -84,11 +84,12 @@ class MultipleChoice(Scoring):
             sequences, n_ctx = continuation_sequences(tokenizer, item.input, [" " + c for c in item.data["choices"]])
             yield idx, item, sequences, n_ctx
 
-    def finish(self, idx, item, n_ctx, logprobs) -> Scored:
-        from brie.evals.loglik import continuation_sums
+    def skip(self, n_ctx) -> int:
+        return n_ctx - 1  # only the continuation's tokens are scored
 
+    def finish(self, idx, item, n_ctx, logprobs) -> Scored:
         choices = item.data["choices"]
-        logliks = continuation_sums(logprobs, n_ctx)
+        logliks = [float(sum(lps)) for lps in logprobs]
         raw, norm = pick(logliks, choices)
         gold = int(item.target)
         return Scored(idx, choices[raw], {"acc": int(raw == gold), "acc_norm": int(norm == gold),

@@ -54,7 +54,11 @@ def make_judge(name: str, ws=None):
     allowed FastChat's 2048 answer tokens."""
     from brie.judging.judges import connect, parse_judge
 
-    return connect(parse_judge(name, ws), max_tokens=JUDGE_MAX_TOKENS)
+    spec = parse_judge(name, ws)
+    if spec.prefilled:  # a local: judge reads its rating from probabilities, not FastChat's protocol
+        raise BrieError(f"judge {name}: MT-Bench is graded as FastChat grades it, by a judge that writes its "
+                        f"rating; for ratings from a local model's probabilities use `brie grade --judge {name}`")
+    return connect(spec, max_tokens=JUDGE_MAX_TOKENS, ws=ws)
 
 
 def judge_name(judge) -> str:

@@ -115,8 +115,11 @@ class Perplexity(Scoring):
                                 f"prompt within the first {self.max_seq_length} tokens); remove it or shorten its prompt")
             yield idx, item, [tokens], offset
 
+    def skip(self, offset) -> int:
+        return max(offset - 1, 0)  # targets from position max(offset, 1), as default_loss counts them
+
     def finish(self, idx, item, offset, logprobs) -> Scored:
-        kept = logprobs[0][max(offset - 1, 0):]
+        kept = logprobs[0]
         nll = -sum(kept)
         return Scored(idx, None, {"loss": nll / len(kept), "nll": nll, "tokens": len(kept)})
 

@@ -6,8 +6,9 @@ scoring benchmarks (brie.evals.loglik.Scoring: perplexity, mcq) the runner hands
 models here: the base model is loaded once, wrapped with the run's LoRA layers, and per item the
 embedding and layers[0:k] (k = the lowest layer any adapter touches) run once; then for each model
 its LoRA weights are swapped in place and only layers[k:], the norm and the head run from that
-hidden state. Items are the outer loop and models the inner one, so only one item's hidden state is
-held at a time. The base is the same wrapped model with every LoRA weight zero: a LoRA layer adds
+hidden state; the head (the projection onto the vocabulary, as costly as several layers) runs only
+at the positions the benchmark scores, as on the one-at-a-time path (brie.evals.loglik). Items are
+the outer loop and models the inner one, so only one item's hidden state is held at a time. The base is the same wrapped model with every LoRA weight zero: a LoRA layer adds
 (x @ 0) @ 0 = 0 to the frozen layer's output, so its numbers are the unwrapped model's exactly.
 
 Sharing applies only where it is known to give the one-at-a-time numbers: plain LoRA adapters
@@ -27,7 +28,6 @@ from typing import Iterator
 from brie.evals.base import Item, Scored
 
 LAYER_NAME = re.compile(r"^model\.layers\.(\d+)\.")
-PROBE = [[1, 2, 3, 4, 5, 6, 7, 8]]  # token ids every vocabulary has, for the split-forward check
 
 
 def shareable(bench) -> bool:
@@ -93,8 +93,9 @@ class SharedTrunk:
         return h
 
     def top(self, h, which: int):
-        """Logits of model `which` from the trunk's hidden state: its LoRA weights swapped in, then the
-        model's own forward over layers[first:] only (so its norm, head and any scaling apply)."""
+        """Final-norm hidden states of model `which` from the trunk's hidden state: its LoRA weights
+        swapped in, then the inner network's own forward over layers[first:] only (its norm included;
+        brie.evals.loglik.head applies the model's own head to them)."""
         if self.current != which:
             self.model.load_weights(self.weights[which], strict=False)
             self.current = which
@@ -102,7 +103,7 @@ class SharedTrunk:
         layers = inner.layers
         inner.layers = layers[self.first:]
         try:
-            return self.model(None, input_embeddings=h)
+            return inner(None, input_embeddings=h)
         finally:
             inner.layers = layers
 
@@ -117,6 +118,7 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
     from mlx.utils import tree_flatten
     from mlx_lm.tuner.utils import linear_to_lora_layers
 
+    from brie.evals.loglik import PROBE, head, splits_head
     from brie.models.registry import cpu_only, load_model
     from brie.models.specs import ADAPTER_FILE
 
@@ -127,7 +129,7 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
     model, tokenizer = load_model(ws, model_ref)
     inner = getattr(model, "model", None)
     if not all(hasattr(inner, name) for name in ("embed_tokens", "layers", "norm")) \
-            or "input_embeddings" not in inspect.signature(model.__call__).parameters:
+            or "input_embeddings" not in inspect.signature(inner.__call__).parameters or not splits_head(model):
         return None
     config = types.SimpleNamespace(**json.loads(signatures.pop()))
     linear_to_lora_layers(model, config.num_layers, config.lora_parameters)
@@ -161,7 +163,7 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
     which = next(i for i, p in enumerate(adapter_paths) if p is not None)
     try:
         probe = mx.array(PROBE)
-        split = shared.top(shared.trunk(probe), which)
+        split = head(model, shared.top(shared.trunk(probe), which))
         whole = model(probe)
         same = split.shape == whole.shape and mx.allclose(split, whole, rtol=1e-4, atol=1e-4).item()
     except Exception:
@@ -172,14 +174,15 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
 def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]]) -> Iterator[tuple[int, Scored]]:
     """(model position, scored item) for every item each model still needs, items in order; the
     trunk runs once per item for all the models that need it."""
-    from brie.evals.loglik import pad, picked_logprobs
+    from brie.evals.loglik import head_logprobs, pad
 
     union = sorted({idx: item for todo in todos for idx, item in todo}.items())
     wanted = [{idx for idx, _ in todo} for todo in todos]
     for idx, item, sequences, state in bench.requests(shared.tokenizer, union):
         batch = pad(sequences)
         h = shared.trunk(batch[:, :-1])
+        skip = bench.skip(state)
         for which, want in enumerate(wanted):
             if idx in want:
-                logprobs = picked_logprobs(shared.top(h, which), batch, sequences)
+                logprobs = head_logprobs(shared.model, shared.top(h, which), batch, sequences, skip)
                 yield which, bench.finish(idx, item, state, logprobs)

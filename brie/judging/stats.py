@@ -50,6 +50,7 @@ SMALL_N = 30
 POSITION_ALPHA = 0.05  # a first-shown win rate this unlikely under no bias is called position bias
 BOOTSTRAP_RESAMPLES = 2000  # the preference interval's resamples (over prompts)
 BOOTSTRAP_SEED = 0  # fixed, so the same judgments always print the same interval
+WON_HALVES = {"b": 2, "tie": 1, "a": 0}  # B's win in halves: a tie is half a win
 Z_975 = 1.9599639845400545  # scipy.stats.norm.isf(0.025), what statsmodels' Wilson interval uses (a test checks it)
 
 
@@ -125,11 +126,22 @@ def by_order(finals: dict) -> dict[tuple[int, str], dict[str, str]]:
     return out
 
 
-def _agree(pairs: list[tuple[str, str]]) -> dict:
-    cells = Counter(pairs)  # one count of the 3x3 table: everything below comes from its nine cells
-    n = len(pairs)
+def _agree(cells: Counter) -> dict:
+    """Agreement and kappa from the 3x3 table {(verdict 1, verdict 2): count}: everything comes from its nine cells."""
+    n = sum(cells.values())
     agreed = sum(k for (x, y), k in cells.items() if x == y)
     return {"n": n, "agreed": agreed, "agreement": agreed / n if n else None, "kappa": _kappa(cells) if n else None}
+
+
+def _pair_cells(verdict_sets) -> dict[tuple[str, str], Counter]:
+    """{(judge 1, judge 2): 3x3 table} over every two judges (in name order) of each {judge: verdict}.
+    Six judges give at most 3**6 distinct sets however many comparisons there are, so each distinct
+    set is expanded into its judge pairs once, weighted by how often it occurs."""
+    cells: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for seen, k in Counter(tuple(sorted(s.items())) for s in verdict_sets).items():
+        for (j1, v1), (j2, v2) in combinations(seen, 2):
+            cells[(j1, j2)][(v1, v2)] += k
+    return cells
 
 
 def agreement(finals: dict, verdicts: dict) -> list[dict]:
@@ -139,21 +151,15 @@ def agreement(finals: dict, verdicts: dict) -> list[dict]:
 
     `finals` and `verdicts` are `final_verdicts` and `combined` of the judgments to compare (a
     caller that groups results by more than the judge filters them first)."""
-    per_judgment: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    for seen in by_order(finals).values():  # one pass over the judgments, not one per two judges
-        for j1, j2 in combinations(sorted(seen), 2):
-            per_judgment[(j1, j2)].append((seen[j1], seen[j2]))
+    per_judgment = _pair_cells(by_order(finals).values())
     merged: dict[int, dict[str, str]] = defaultdict(dict)
     for (cid, jname), v in verdicts.items():
         if v["swapped"]:
             merged[cid][jname] = v["verdict"]
-    per_pair: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    for seen in merged.values():
-        for j1, j2 in combinations(sorted(seen), 2):
-            per_pair[(j1, j2)].append((seen[j1], seen[j2]))
+    per_pair = _pair_cells(merged.values())
     out = []
     for j1, j2 in sorted(per_judgment):
-        pairs = _agree(per_pair.get((j1, j2), []))
+        pairs = _agree(per_pair.get((j1, j2), Counter()))
         out.append({"judge_1": j1, "judge_2": j2, **_agree(per_judgment[(j1, j2)]),
                     **{f"pairs_{k}": v for k, v in pairs.items()}})
     return out
@@ -266,25 +272,26 @@ def vs_human(finals: dict, probs: dict[int, dict | None] | None = None) -> list[
     for (cid, judge, _), row in sorted(finals.items(), key=lambda kv: kv[0][2]):
         if row["verdict"] != "invalid":
             rows_by_order[(cid, row["shown_first"])][judge] = row
-    pairs: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    pairs: dict[tuple[str, str], Counter] = defaultdict(Counter)
     p_human: dict[tuple[str, str], list[float]] = defaultdict(list)
     for (_, shown), seen in rows_by_order.items():
-        if len(seen) < 2 or not any(j.startswith("human:") for j in seen):
+        humans = [j for j in seen if j.startswith("human:")]
+        if len(seen) < 2 or not humans:
             continue
-        for human in (j for j in seen if j.startswith("human:")):
+        for human in humans:
             h = seen[human]["verdict"]
             position = "C" if h == "tie" else ("A" if h == shown else "B")
             for judge, row in seen.items():
                 if judge.startswith("human:"):
                     continue
-                pairs[(judge, human)].append((h, row["verdict"]))
+                pairs[(judge, human)][(h, row["verdict"])] += 1
                 p = probs[row["id"]] if probs is not None and row["id"] in probs else probabilities_of(row)
                 if p is not None:
                     p_human[(judge, human)].append(p[position] / sum(p.values()))
     out = []
-    for (judge, human), pp in sorted(pairs.items()):
+    for (judge, human), cells in sorted(pairs.items()):
         ps = p_human.get((judge, human), [])
-        out.append({"judge": judge, "human": human, **_agree(pp),
+        out.append({"judge": judge, "human": human, **_agree(cells),
                     "p_human": sum(ps) / len(ps) if ps else None, "p_n": len(ps)})
     return out
 
@@ -341,16 +348,17 @@ def position_warning(row: dict) -> str | None:
 def by_template(answers: list[dict], item: str = "comparison_id") -> list[dict]:
     """Stored answers (judgments, or scores with item="generation_id") labelled by template set
     (`template`: prompts.template_label), without the answers a later prompt replaced: per item,
-    judge, pass and template set, only the latest prompt text's answers stand. A judge with answers
+    judge, pass and template set, only the latest prompt text's answers stand. The rows are
+    labelled in place (callers pass rows just read), not copied. A judge with answers
     under two template sets is named "<judge> [<template>]", so every count below keeps them apart."""
     from brie.judging.prompts import template_label
 
     labels: dict[tuple, str] = {}  # a handful of distinct (template, hash): each labelled once
-    labelled = []
+    labelled = answers  # labelled in place: every caller passes rows it has just read (no copy of 50,000 dicts)
     for r in answers:
         ident = (r.get("template"), r.get("template_sha256"))
         label = labels.get(ident) or labels.setdefault(ident, template_label(*ident))
-        labelled.append({**r, "template_name": ident[0], "template": label})
+        r["template_name"], r["template"] = ident[0], label
     latest: dict[tuple, tuple[int, str | None]] = {}
     for r in labelled:
         key = (r[item], r["judge"], r.get("pass"), r["template"])
@@ -378,7 +386,7 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
     # judgments): decided judgments, how many the answer shown first won, and with probabilities
     # (preference for B, preference for the answer shown first) per judgment.
     decided: dict[tuple[int, str], list[int]] = {}
-    prefs: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
+    prefs: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))  # judge: comparison: ...
     for (cid, jname, _), row in finals.items():
         if row["verdict"] in ("a", "b"):
             d = decided.setdefault((cid, jname), [0, 0])
@@ -386,7 +394,18 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
             d[1] += row["verdict"] == row["shown_first"]
         p = probs[row["id"]]
         if p is not None:  # only judgments with stored probabilities count
-            prefs[(cid, jname)].append(_preferences(p, row["shown_first"]))
+            prefs[jname][cid].append(_preferences(p, row["shown_first"]))
+    # All of it as one tuple per judge and comparison (columns UNIT), so that a group adds up
+    # columns of its comparisons' tuples instead of looking each comparison up in three dicts.
+    units: dict[str, dict[int, tuple]] = defaultdict(dict)  # judge: comparison: UNIT
+    for cid, jname in verdicts.keys() | decided.keys():
+        v = verdicts.get((cid, jname))
+        k, first = decided.get((cid, jname), (0, 0))
+        if v is None:
+            units[jname][cid] = (0, 0, 0, 0, 0, k, first, 0, None)
+        else:
+            units[jname][cid] = (1, v["verdict"] == "b", v["verdict"] == "a", v["swapped"], v["flip"], k, first,
+                                 WON_HALVES[v["verdict"]], comps[cid]["sample_idx"])
 
     # Every answer (retries too) counts toward its group's parse failures and cost.
     groups: dict[tuple, dict] = {}
@@ -403,31 +422,21 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
             g["cost"] += j["cost_usd"] or 0
     table = []
     for (s, category, a, b, jname), g in sorted(groups.items(), key=lambda kv: [str(x) for x in kv[0]]):
-        n = b_wins = a_wins = swapped = flips = decisive = first_wins = 0
-        per_sample: dict[int, list[float]] = defaultdict(lambda: [0, 0.0])  # sample: [n, B's wins (ties half)]
-        group_prefs: dict[int, list[tuple[float, float]]] = {}
-        for cid in sorted(g["cids"]):
-            v = verdicts.get((cid, jname))
-            if v is not None:
-                n += 1
-                won = 1.0 if v["verdict"] == "b" else 0.5 if v["verdict"] == "tie" else 0.0
-                b_wins += v["verdict"] == "b"
-                a_wins += v["verdict"] == "a"
-                if v["swapped"]:
-                    swapped += 1
-                    flips += v["flip"]
-                sample = per_sample[comps[cid]["sample_idx"]]
-                sample[0] += 1
-                sample[1] += won
-            d = decided.get((cid, jname))
-            if d is not None:
-                decisive += d[0]
-                first_wins += d[1]
-            if (cid, jname) in prefs:
-                group_prefs[cid] = prefs[(cid, jname)]
+        cids = sorted(g["cids"])
+        judged = units.get(jname, {})
+        us = [judged[cid] for cid in cids if cid in judged]
+        # Integer columns: their sums do not depend on the order they are added in.
+        n, b_wins, a_wins, swapped, flips, decisive, first_wins = [sum(col) for col in list(zip(*us))[:7]] if us else (0,) * 7
+        # Per sample: how many comparisons, and B's wins (ties half) counted in halves so the sum is exact.
+        per_sample: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # sample: [n, B's wins in halves]
+        for (sample, won2), k in sorted(Counter((u[8], u[7]) for u in us if u[0]).items()):
+            per_sample[sample][0] += k
+            per_sample[sample][1] += won2 * k
+        pj = prefs.get(jname, {})
+        group_prefs = {cid: pj[cid] for cid in cids if cid in pj}
         ties = n - a_wins - b_wins
         lo, hi = wilson(b_wins + ties / 2, n)
-        sample_rates = [won / k for k, won in (per_sample[i] for i in sorted(per_sample))]
+        sample_rates = [won2 / 2 / k for k, won2 in (per_sample[i] for i in sorted(per_sample))]
         table.append({
             "suite": s, "category": category, "a": a, "b": b, "judge": jname, "template": g["template"], "n": n,
             "b_wins": b_wins, "a_wins": a_wins, "ties": ties,

@@ -61,6 +61,9 @@ def parse_rating(text) -> float | None:
     return value if 1 <= value <= 10 else None
 
 
+RATINGS = tuple(str(k) for k in range(1, 11))  # the keys of a rating's distribution
+
+
 def expected_rating(probabilities: dict[str, float]) -> float:
     """Σ k·P(k) over a rating's distribution {"1": p1, …, "10": p10} (G-Eval's probability-weighted
     score): what a `local:` judge's grade stores as its score, the distribution beside it."""

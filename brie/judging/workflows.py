@@ -20,7 +20,7 @@ from brie.judging.loop import judge_concurrently
 from brie.judging.prompts import RATING_PREFILL, prefilled, prompt_sha256, single_prompt, template_sha256
 from brie.judging.providers import PROVIDERS
 from brie.judging.tasks import JudgeRunSummary
-from brie.judging.verdicts import expected_rating, parse_rating
+from brie.judging.verdicts import RATINGS, expected_rating, parse_rating
 from brie.store import judging as rows
 
 
@@ -211,10 +211,13 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
         def store(gen_id: int, attempt: int, template: str, reply) -> bool:
             """Store one answer; whether it gave a rating. With probabilities (a local judge) the
             score is the expected rating Σ k·P(k), the distribution stored beside it."""
+            probabilities = reply.probabilities
+            if probabilities is not None and set(probabilities) != set(RATINGS):
+                probabilities = None  # a logprobs judge's A/B/C, should a rating answer hold a [[A]]
             if reply.refused:
                 score = None
-            elif reply.probabilities:
-                score = expected_rating(reply.probabilities)
+            elif probabilities:
+                score = expected_rating(probabilities)
             else:
                 score = parse_rating(reply.text)
             cost = spec.cost(reply.input_tokens, reply.output_tokens, reply.cache_read_tokens, reply.cache_write_tokens)
@@ -224,7 +227,7 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
                 "raw": reply.text, "score": score, "valid": int(score is not None),
                 "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
                 "cache_read_tokens": reply.cache_read_tokens, "cost_usd": cost,
-                "probabilities": json.dumps(reply.probabilities) if reply.probabilities else None})
+                "probabilities": json.dumps(probabilities) if probabilities else None})
             with lock:
                 counts["cost_usd"] += cost
                 counts["valid" if score is not None else "invalid"] += 1
@@ -240,4 +243,7 @@ def grade(ws, suite: str, models: str, judges: list[str] | None, samples: int = 
             continue
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             list(pool.map(run, todo))
+        for text in client.notices:  # once per judge and run, as in compare
+            if warn:
+                warn(text)
     return counts

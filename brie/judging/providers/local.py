@@ -30,9 +30,9 @@ from typing import ClassVar
 
 from brie.judging.base import JudgeError, JudgeSpec, Provider, Reply
 from brie.judging.prompts import RATING_PREFILL, VERDICT_PREFILL
+from brie.judging.verdicts import RATINGS
 
 LETTERS = ("A", "B", "C")
-RATINGS = tuple(str(k) for k in range(1, 11))
 DEFAULT_ALIAS = "default"  # `local:default`: the embedded default model
 
 
@@ -106,7 +106,9 @@ class LocalJudge(Provider):
             raise JudgeError(f"judge {spec.name}: the model's tokenizer has no single token for "
                              f"{', '.join(missing)}, so it cannot give a verdict as the next token")
         self.digits: dict[str, list[int]] | None = None  # read when first grading
-        self.lock = threading.Lock()  # one forward pass at a time (several threads may ask)
+        # One forward pass at a time. brie's own callers judge in the thread that loaded the model;
+        # the lock keeps any other caller (a UI worker, say) from running two passes at once.
+        self.lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -141,10 +143,13 @@ class LocalJudge(Provider):
         stored is the expected rating, `verdicts.expected_rating`)."""
         if self.digits is None:
             digits = {k: token_spellings(self.tokenizer, k) for k in RATINGS}
-            one = self.tokenizer.encode("1", add_special_tokens=False)
+            # the "1" token itself, without a leading space: what follows "[[" when the rating is 10
+            # (not encode("1"), which a SentencePiece tokenizer prefixes with its space token)
+            one = ([i for i in digits["1"] if self.tokenizer.convert_ids_to_tokens(i) == "1"]
+                   or [i for i in digits["1"] if self.tokenizer.decode([i]) == "1"])
             zero = token_spellings(self.tokenizer, "0")
             missing = [k for k in RATINGS[:9] if not digits[k]]
-            if missing or len(one) != 1 or not zero:
+            if missing or not one or not zero:
                 raise JudgeError(f"judge {self.spec.name}: the model's tokenizer has no single token for "
                                  f"each digit, so it cannot give a rating as the next token")
             self.digits, self.one, self.zero = digits, one[0], zero
