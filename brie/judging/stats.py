@@ -19,8 +19,9 @@ binomial test (scipy `binomtest`, p = 0.5) under `POSITION_ALPHA` is stated as a
 None of the references is imported here (issue 20: their imports were most of `brie results`'s
 time): each figure is computed in closed form, equal to its reference (tests/conformance/
 test_stats_reference.py), and numpy is imported only for the preference's bootstrap. `results`
-reads only the columns it adds up and goes over the judgments a fixed number of times, so 50,000
-judgments take about a second (benchmarks/results_scale.py).
+reads only the columns it adds up and goes over the judgments a fixed number of times; the judge
+agreement tables are counted from the few distinct sets of verdicts seen together (at most 3**judges)
+rather than per judgment, so 50,000 judgments take about a second (benchmarks/results_scale.py).
 
 Preference (issue 15), for judges that store verdict probabilities ({"A", "B", "C"} over the shown
 positions: a `local:` judge, an API judge asked for logprobs): one judgment's preference for B is
@@ -181,10 +182,11 @@ def _three_probabilities(p) -> dict[str, float] | None:
     """{"A", "B", "C"} as floats from parsed JSON, or None unless three finite non-negative numbers
     with a positive sum."""
     try:
-        out = {k: float(p[k]) for k in "ABC"}
+        a, b, c = float(p["A"]), float(p["B"]), float(p["C"])
     except (ValueError, TypeError, KeyError):
         return None
-    return out if all(math.isfinite(v) and v >= 0 for v in out.values()) and sum(out.values()) > 0 else None
+    ok = math.isfinite(a) and math.isfinite(b) and math.isfinite(c) and a >= 0 and b >= 0 and c >= 0 and a + b + c > 0
+    return {"A": a, "B": b, "C": c} if ok else None
 
 
 def read_probabilities(rows_: list[dict]) -> dict[int, dict[str, float] | None]:
@@ -272,22 +274,32 @@ def vs_human(finals: dict, probs: dict[int, dict | None] | None = None) -> list[
     for (cid, judge, _), row in sorted(finals.items(), key=lambda kv: kv[0][2]):
         if row["verdict"] != "invalid":
             rows_by_order[(cid, row["shown_first"])][judge] = row
-    pairs: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    verdict_sets: Counter = Counter()  # {((judge, verdict), ...) seen together with a human: how often}
     p_human: dict[tuple[str, str], list[float]] = defaultdict(list)
     for (_, shown), seen in rows_by_order.items():
         humans = [j for j in seen if j.startswith("human:")]
-        if len(seen) < 2 or not humans:
+        if not humans:
             continue
-        for human in humans:
-            h = seen[human]["verdict"]
-            position = "C" if h == "tie" else ("A" if h == shown else "B")
-            for judge, row in seen.items():
-                if judge.startswith("human:"):
-                    continue
-                pairs[(judge, human)][(h, row["verdict"])] += 1
+        verdict_sets[tuple(sorted((j, row["verdict"]) for j, row in seen.items()))] += 1
+        with_p = []  # the judges here with probabilities, in the order seen
+        for judge, row in seen.items():
+            if not judge.startswith("human:"):
                 p = probs[row["id"]] if probs is not None and row["id"] in probs else probabilities_of(row)
                 if p is not None:
-                    p_human[(judge, human)].append(p[position] / sum(p.values()))
+                    with_p.append((judge, p))
+        for human in humans if with_p else ():
+            h = seen[human]["verdict"]
+            position = "C" if h == "tie" else ("A" if h == shown else "B")
+            for judge, p in with_p:
+                p_human[(judge, human)].append(p[position] / sum(p.values()))
+    # The 3x3 tables from the distinct verdict sets (few, however many comparisons), each weighted by its count.
+    pairs: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for verdict_set, k in verdict_sets.items():
+        for human, h in verdict_set:
+            if human.startswith("human:"):
+                for judge, v in verdict_set:
+                    if not judge.startswith("human:"):
+                        pairs[(judge, human)][(h, v)] += k
     out = []
     for (judge, human), cells in sorted(pairs.items()):
         ps = p_human.get((judge, human), [])
@@ -354,17 +366,18 @@ def by_template(answers: list[dict], item: str = "comparison_id") -> list[dict]:
     from brie.judging.prompts import template_label
 
     labels: dict[tuple, str] = {}  # a handful of distinct (template, hash): each labelled once
-    labelled = answers  # labelled in place: every caller passes rows it has just read (no copy of 50,000 dicts)
+    latest: dict[tuple, tuple[int, str | None]] = {}  # (item, judge, pass, template set): (id, prompt hash) of its latest answer
+    keys = []
     for r in answers:
-        ident = (r.get("template"), r.get("template_sha256"))
+        ident = (r["template"], r["template_sha256"])
         label = labels.get(ident) or labels.setdefault(ident, template_label(*ident))
-        r["template_name"], r["template"] = ident[0], label
-    latest: dict[tuple, tuple[int, str | None]] = {}
-    for r in labelled:
-        key = (r[item], r["judge"], r.get("pass"), r["template"])
-        if key not in latest or r["id"] > latest[key][0]:
-            latest[key] = (r["id"], r.get("prompt_sha256"))
-    kept = [r for r in labelled if r.get("prompt_sha256") == latest[(r[item], r["judge"], r.get("pass"), r["template"])][1]]
+        r["template_name"], r["template"] = ident[0], label  # in place: every caller passes rows it has just read
+        key = (r[item], r["judge"], r.get("pass"), label)  # scores have no pass
+        keys.append(key)
+        seen = latest.get(key)
+        if seen is None or r["id"] > seen[0]:
+            latest[key] = (r["id"], r["prompt_sha256"])
+    kept = [r for r, key in zip(answers, keys) if r["prompt_sha256"] == latest[key][1]]
     sets: dict[str, set[str]] = defaultdict(set)
     for r in kept:
         sets[r["judge"]].add(r["template"])
@@ -407,12 +420,15 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
             units[jname][cid] = (1, v["verdict"] == "b", v["verdict"] == "a", v["swapped"], v["flip"], k, first,
                                  WON_HALVES[v["verdict"]], comps[cid]["sample_idx"])
 
-    # Every answer (retries too) counts toward its group's parse failures and cost.
+    # Every answer (retries too) counts toward its group's parse failures and cost. A comparison
+    # counts in two groups (per judge): all of its suite and two models, and its category.
+    in_groups = {cid: [(c["suite"], category, c["a_label"], c["b_label"])
+                       for category in (("(all)", c["category"]) if c["category"] else ("(all)",))]
+                 for cid, c in comps.items()}
     groups: dict[tuple, dict] = {}
     for j in judgments:
-        c = comps[j["comparison_id"]]
-        for category in ("(all)", c["category"]) if c["category"] else ("(all)",):
-            key = (c["suite"], category, c["a_label"], c["b_label"], j["judge"])
+        for prefix in in_groups[j["comparison_id"]]:
+            key = (*prefix, j["judge"])
             g = groups.get(key)
             if g is None:
                 g = groups[key] = {"cids": set(), "answers": 0, "invalid": 0, "cost": 0, "template": j["template"]}
