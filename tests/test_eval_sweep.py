@@ -147,3 +147,20 @@ def test_head_at_scored_positions_equals_the_full_logits(four_layer_model):
             assert [len(g) for g in got] == [len(d) for d in direct]
             for g, d in zip(got, direct):
                 assert g == pytest.approx(d, rel=1e-5, abs=1e-5)
+
+
+def test_models_with_sliding_window_layers_are_not_shared():
+    """The trunk builds one causal mask for every layer: a model whose layers attend through a
+    sliding window goes one at a time (the short probe input could not tell the masks apart)."""
+    from mlx_lm.models import llama
+
+    from brie.evals.sweep import mixes_attention
+
+    def inner(**extra):
+        args = llama.ModelArgs(model_type="llama", hidden_size=16, num_hidden_layers=2, intermediate_size=32,
+                               num_attention_heads=2, rms_norm_eps=1e-5, vocab_size=32, num_key_value_heads=2,
+                               **extra)
+        return llama.Model(args).model
+
+    assert not mixes_attention(inner())
+    assert mixes_attention(inner(layer_types=["full_attention", "sliding_attention"], sliding_window=4))

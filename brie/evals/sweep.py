@@ -108,6 +108,17 @@ class SharedTrunk:
             inner.layers = layers
 
 
+def mixes_attention(inner) -> bool:
+    """Whether some layers attend through a sliding window (llama's `layer_types`, gpt-oss, …): the
+    trunk builds one causal mask for every layer, right only when all of them attend to everything.
+    The probe check cannot see this, as its input is shorter than any window."""
+    kinds = set(getattr(inner, "layer_types", None) or getattr(getattr(inner, "args", None), "layer_types", None)
+                or [])
+    return bool(kinds - {"full_attention"}) or any(
+        getattr(inner, name, None) is not None for name in ("swa_idx", "sliding_window", "window_size",
+                                                             "pipeline_layers"))
+
+
 def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTrunk | None:
     """The base model loaded once, wrapped with the adapters' LoRA layers, with every adapter's
     weights read; None when these models cannot share a trunk (see the module doc)."""
@@ -130,6 +141,8 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
     inner = getattr(model, "model", None)
     if not all(hasattr(inner, name) for name in ("embed_tokens", "layers", "norm")) \
             or "input_embeddings" not in inspect.signature(inner.__call__).parameters or not splits_head(model):
+        return None
+    if mixes_attention(inner):
         return None
     config = types.SimpleNamespace(**json.loads(signatures.pop()))
     linear_to_lora_layers(model, config.num_layers, config.lora_parameters)
