@@ -286,11 +286,11 @@ def _pct(x) -> str:
 WIDE = 160  # the full table needs about this many columns
 
 
-def _results_table(rows: list[dict], width: int) -> Table:
+def _results_table(rows: list[dict], width: int):
     """The pairwise table. Narrower than WIDE it keeps what a win rate needs to be read (who, n, the
     rate and interval, position bias, swap consistency) and leaves per-row parse failures and cost to
     the totals line, --json and `brie export csv`; a column with one value for every row moves into
-    the title, and long labels fold instead of being cut."""
+    the title (so several suites make one table each), and long labels fold instead of being cut."""
     def ci(row) -> str:
         return f"{_pct(row['b_win_rate'])} ({_pct(row['ci_low'])}–{_pct(row['ci_high'])})" if row["n"] else "-"
 
@@ -330,6 +330,18 @@ def _results_table(rows: list[dict], width: int) -> Table:
         return table
     from rich import box
 
+    suites = list(dict.fromkeys(r["suite"] for r in rows))
+    if len(suites) > 1:
+        # One table per suite: a suite column left too little room to read suite or category at 80
+        # columns. The explanations go once, under the last; each keeps its own judge legend.
+        import re
+
+        from rich.console import Group
+
+        tables = [_results_table([r for r in rows if r["suite"] == s], width) for s in suites]
+        for t in tables[:-1]:
+            t.caption = "\n".join(line for line in t.caption.splitlines() if re.match(r"\S+ = ", line)) or None
+        return Group(*tables)
     names = {"suite": "suite", "a": "A", "b": "B", "judge": "judge"}
     same = {k: rows[0][k] for k in names if rows and len({r[k] for r in rows}) == 1}
     keys = judge_keys([r["judge"] for r in rows]) if "judge" not in same else {}
