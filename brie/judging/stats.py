@@ -221,9 +221,8 @@ def preference(row: dict, side: str) -> float | None:
     p = probabilities_of(row)
     if p is None:
         return None
-    total = p["A"] + p["B"] + p["C"]
-    first, second = (p["A"] + p["C"] / 2) / total, (p["B"] + p["C"] / 2) / total
-    return first if row["shown_first"] == side else second
+    for_b, _ = _preferences(p, row["shown_first"])
+    return for_b if side == "b" else 1 - for_b  # the two preferences add up to 1
 
 
 def bootstrap_mean_ci(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
