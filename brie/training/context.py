@@ -164,6 +164,15 @@ class RunContext:
         for reporter in self.reporters:
             reporter.log(step, metrics)
 
+    def trained(self, step: int, train_loss: float, learning_rate: float, tokens: int, steps: int, seconds: float,
+                trained_tokens: int, peak_memory_gb: float) -> None:
+        """A training report (the same metrics from both engines), recorded and told to the callback."""
+        metrics = {"train_loss": train_loss, "learning_rate": learning_rate, "tokens_per_second": tokens / seconds,
+                   "iterations_per_second": steps / seconds, "trained_tokens": trained_tokens,
+                   "peak_memory_gb": peak_memory_gb}
+        self.record(step, metrics)
+        self.callback.on_report(step, metrics)
+
     def evaluated(self, step: int, val_loss: float | None, guard_loss: float | None) -> str | None:
         """An evaluation's losses, recorded and told to early stopping and the forgetting guard;
         returns why the run should stop now, or None."""

@@ -179,11 +179,8 @@ def train(ctx: RunContext) -> None:
                 last_train = mx.distributed.all_sum(losses, stream=mx.cpu).item() / (steps * world)
                 ntok = mx.distributed.all_sum(n_tokens, stream=mx.cpu).item()
                 trained_tokens += ntok
-                metrics = {"train_loss": last_train, "learning_rate": optimizer.learning_rate.item(),
-                           "tokens_per_second": ntok / train_time, "iterations_per_second": steps / train_time,
-                           "trained_tokens": trained_tokens, "peak_memory_gb": mx.get_peak_memory() / 1e9}
-                ctx.record(it, metrics)
-                ctx.callback.on_report(it, metrics)
+                ctx.trained(it, last_train, optimizer.learning_rate.item(), ntok, steps, train_time, trained_tokens,
+                            mx.get_peak_memory() / 1e9)
                 losses, n_tokens, steps, train_time = 0, 0, 0, 0.0
 
             stop = val = None

@@ -246,11 +246,7 @@ def train(ctx: RunContext) -> None:
             last_train = losses / steps
             trained_tokens += n_tokens
             peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _rss_bytes()) / 1e9
-            metrics = {"train_loss": last_train, "learning_rate": scheduler.get_last_lr()[0],
-                       "tokens_per_second": n_tokens / train_time, "iterations_per_second": steps / train_time,
-                       "trained_tokens": trained_tokens, "peak_memory_gb": peak}
-            ctx.record(it, metrics)
-            ctx.callback.on_report(it, metrics)
+            ctx.trained(it, last_train, scheduler.get_last_lr()[0], n_tokens, steps, train_time, trained_tokens, peak)
             losses, n_tokens, steps, train_time = 0.0, 0, 0, 0.0
 
         stop = val = None
