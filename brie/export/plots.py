@@ -1,4 +1,5 @@
-"""PNG plots under exports/<run>/: eval metrics against step, and loss curves (matplotlib, Agg)."""
+"""PNG plots: eval metrics against step and loss curves under exports/<run>/, and the forest plot of a
+`brie rank` under exports/ (matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,30 @@ def plot_losses(path: Path, series: dict[str, list[tuple[int, float]]], title: s
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_ranking(ws: Workspace, ranking: dict) -> Path:
+    """A forest plot of one `brie rank` result: each model's Bradley–Terry score with its 95% interval,
+    best on top, the anchor (base) as a dashed line; exports/rank_<suite>_<judge>.png."""
+    plt = _pyplot()
+    models = ranking["models"]
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(models) + 1.4))
+    ys = list(range(len(models)))[::-1]
+    for y, m in zip(ys, models):
+        color = "gray" if m["anchor"] else ("tab:green" if m["clears_anchor"] else "tab:blue")
+        ax.errorbar(m["score"], y, xerr=[[m["score"] - m["ci_low"]], [m["ci_high"] - m["score"]]],
+                    fmt="o", color=color, capsize=3)
+    ax.axvline(1000.0, linestyle="--", color="gray")
+    ax.set_yticks(ys)
+    ax.set_yticklabels([m["label"] for m in models])
+    ax.set_xlabel("Bradley–Terry score (Elo scale, base = 1000), 95% bootstrap interval")
+    ax.set_title(f"{ranking['suite']} · {ranking['judge']}", fontsize=9)
+    fig.tight_layout()
+    path = ws.exports_dir / f"rank_{_slug(ranking['suite'])}_{_slug(ranking['judge'])}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -184,6 +184,8 @@ def build_report(ws: Workspace, run: str) -> str:
                              if k == c["step"])
             table.append([c["step"], c["train_loss"], c["val_loss"], c["adapter_sha256"][:12], note])
         lines += _table(["step", "train loss", "val loss", "adapter sha256", ""], table) + [""]
+        if row["recommended_step"] is not None:
+            lines += [f"Recommended: step {row['recommended_step']}, {_recommended_evidence(row)}.", ""]
 
     lines += ["## Win rates and judge agreement", ""]
     judging, judge_caveats = _judging_section(ws, run)
@@ -248,3 +250,15 @@ def write_report(ws: Workspace, run: str) -> Path:
     path = ws.exports_dir / run / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _recommended_evidence(row: dict) -> str:
+    """On what evidence the recommended checkpoint was chosen (migration 034): val loss, a person, or a judged ranking."""
+    import json
+
+    by = row.get("recommended_by")
+    if by == "judged" and row.get("recommended_evidence"):
+        e = json.loads(row["recommended_evidence"])
+        return (f"by judged rank on suite {e['suite']} ({e['judge']}): rank {e['rank']} of {e['models_ranked']}, "
+                f"Bradley–Terry {e['score']:.0f} (95% interval {e['ci_low']:.0f}–{e['ci_high']:.0f}; base 1000)")
+    return {"user": "marked by hand (`brie runs recommend`)"}.get(by, "by lowest validation loss")

@@ -14,5 +14,8 @@ Modules (importing this package imports none of them, and no SDK):
   workflows     compare, grade, make_comparisons, judge_comparisons, api_judges
   human         the blind session's side: pending_for_human, record_/undo_human_verdict
   stats         win rates with intervals, position bias, swap consistency, judge agreement
+  ranking       Bradley–Terry fit and clustered bootstrap, length-controlled win rate, the betting
+                confidence sequence behind --until-clear (pure statistics)
+  rank          `brie rank` (schedule, judge through workflows, fit) and `runs recommend --by judged`
   local_server  mlx_lm.server as a local OpenAI-compatible judge
 """
