@@ -48,6 +48,20 @@ def share(backend: str, value):
     return pickle.loads(np.array(total).astype(np.uint8).tobytes())
 
 
+def launcher_backend() -> str:
+    """The backend of the launcher that started this process: torch under `accelerate launch` (or
+    torchrun), else mlx (`mlx.launch`, or no launcher)."""
+    return "torch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "mlx"
+
+
+def check_launcher(backend: str) -> None:
+    """A run of `backend` under the other backend's launcher is refused."""
+    if launch_rank()[1] > 1 and backend != launcher_backend():
+        launcher = "accelerate launch" if launcher_backend() == "torch" else "mlx.launch"
+        raise BrieError(f"--backend {backend} under {launcher}: use `accelerate launch` with --backend torch, "
+                        "or `mlx.launch` with --backend mlx")
+
+
 def on_main(backend: str, make):
     """make() on the main process only, its result (or its error) on every process: so under a
     multi-process launch one process creates or updates the run in the store and the rest follow."""
@@ -55,10 +69,7 @@ def on_main(backend: str, make):
     if size == 1:
         return make()
     # Every process sees the same environment, so each raises this itself: nobody waits on another.
-    launcher = "accelerate launch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "mlx.launch"
-    if (launcher == "accelerate launch") != (backend == "torch"):
-        raise BrieError(f"--backend {backend} under {launcher}: use `accelerate launch` with --backend torch, "
-                        "or `mlx.launch` with --backend mlx")
+    check_launcher(backend)
     if rank == 0:
         try:
             result = make()
