@@ -151,3 +151,21 @@ def test_length_control_undoes_a_taste_for_long_answers():
     assert abs(lc2 - y2.mean()) < 0.05
     assert ranking.length_controlled([1.0, 1.0, 1.0], [5, 6, 7], [1, 2, 3]) is None  # won everything
     assert ranking.length_controlled([1.0, 0.0, 0.5], [5, 5, 5], [5, 5, 5]) == 0.5  # no length difference
+
+
+def test_one_prompt_separates_nothing_and_no_anchor_link_is_an_error():
+    """Every resample of one prompt is the same data: a zero-width interval, which must not read as
+    'separable' or 'clears the base'. Judgments that never touch the anchor give an error, not a crash."""
+    from brie.errors import BrieError
+    from brie.judging.rank import summarise
+
+    one = [(0, "base", "a", y) for y in (1.0, 1.0, 1.0, 0.0, 0.0)]  # one prompt, five samples
+    r = ranking.rank_models(one, ["base", "a"], "base", rounds=100)
+    assert not any(n["separable"] for n in r["separable"])
+    comparisons = {k: {"prompt_id": "p0", "a_label": "base", "b_label": "a", "a_answers": ["x"],
+                       "b_answers": ["yy"]} for k in range(5)}
+    table = summarise(comparisons, {k: y for k, (_, _, _, y) in enumerate(one)}, ["base", "a"], "base", bootstrap=100)
+    assert not any(m["clears_anchor"] for m in table["models"])
+    others = {0: {"prompt_id": "p0", "a_label": "a", "b_label": "b", "a_answers": ["x"], "b_answers": ["y"]}}
+    with pytest.raises(BrieError):
+        summarise(others, {0: 1.0}, ["base", "a", "b"], "base", bootstrap=50)

@@ -102,6 +102,8 @@ def summarise(comparisons: dict[int, dict], points: dict[int, float], labels: li
     reached = ranking.connected_to(labels, outcomes, anchor)
     lost = [m for m in labels if m not in reached]
     kept = [m for m in labels if m in reached]
+    if len(kept) < 2:
+        raise BrieError(f"no judged comparison involves {anchor} (the anchor), so nothing can be scored against it")
     fit = ranking.rank_models([o for o in outcomes if o[1] in reached and o[2] in reached], kept, anchor,
                               rounds=bootstrap, seed=seed, level=level)
     vs_anchor: dict[str, dict] = {m: {"y": [], "len_m": [], "len_o": [], "by_prompt": {}} for m in labels}
@@ -128,7 +130,7 @@ def summarise(comparisons: dict[int, dict], points: dict[int, float], labels: li
             "rank": rank_no, "label": row["label"], "score": round(row["score"], 1),
             "ci_low": round(row["ci_low"], 1), "ci_high": round(row["ci_high"], 1),
             "anchor": row["label"] == anchor,
-            "clears_anchor": row["label"] != anchor and row["beta_low"] > 0,
+            "clears_anchor": row["label"] != anchor and row["beta_low"] > 0 and fit["clusters"] >= ranking.MIN_PROMPTS,
             "win_rate_vs_anchor": raw, "n_vs_anchor": n, "n": n_all,
             "lc_win_rate_vs_anchor": lc,
             "length_warning": raw is not None and lc is not None and abs(raw - lc) > 0.10,
