@@ -50,7 +50,7 @@ async def test_runs_screen_shows_runs_and_follows_a_run_written_elsewhere(demo_w
                                "method": "lora", "status": "running", "step": 3, "total_steps": 10})
         other.close()
         await wait_for(pilot, lambda: table.row_count == 4)
-        await wait_for(pilot, lambda: table.get_cell("pirate-r16", "progress") == "150/300")
+        await wait_for(pilot, lambda: table.get_cell("pirate-r16", "progress") == "150/300 50%")  # running: with its %
         assert [r.key.value for r in table.ordered_rows][0] == "from-terminal"
 
 
@@ -222,7 +222,7 @@ async def test_run_detail_plots_each_eval_metric_against_step_with_the_base_line
         await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.run is not None)
         screen = app.screen
         sweep = screen.query_one("#sweep", PlotextPlot)
-        assert not sweep.display and "Next eval metric" not in drawn_text(app)  # no evals: no chart, no key
+        assert not sweep.display and "Next chart" not in drawn_text(app)  # no evals: no chart, no key
 
         store_sweep(demo_ws)  # `brie eval --sweep` finishing while the screen is open
         await wait_for(pilot, lambda: sweep.display)
@@ -231,7 +231,7 @@ async def test_run_detail_plots_each_eval_metric_against_step_with_the_base_line
         await pilot.pause(0.1)
         text = drawn_text(app)
         assert "gsm8k:gsm8k_test.jsonl: flexible" in text and "base 0.25" in text and "pirate-lora" in text
-        assert "Next eval metric" in text
+        assert "Next chart" in text
         await pilot.press("s")
         await pilot.pause(0.1)
         text = drawn_text(app)
@@ -257,3 +257,29 @@ async def test_help_and_quit_fit_in_an_80_column_footer(demo_ws, key):
             assert keys[k].right <= 80, f"{k} cut off at 80 columns"
         if key == "r":
             assert "r" not in keys  # the key of the screen already on makes room
+
+
+async def test_confirm_dialogs_focus_the_safe_answer_and_say_their_keys(demo_ws):
+    from textual.widgets import Button, Static
+
+    from tui.screens.confirm import ConfirmScreen
+
+    app = make_app(demo_ws)
+    answers = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ConfirmScreen("Delete 3 checkpoints?", "Steps: 50, 100, 150", yes="Delete"), answers.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.query("#no"))
+        dialog = app.screen
+        await wait_for(pilot, lambda: app.focused is not None)
+        assert app.focused is dialog.query_one("#no", Button)
+        assert str(dialog.query_one("#yes", Button).label) == "Delete (y)"
+        assert str(dialog.query_one("#no", Button).label) == "No (n)"
+        assert "y or n" in str(dialog.query_one("#keys", Static).render())
+        await pilot.press("enter")  # a stray Enter keeps the checkpoints
+        await wait_for(pilot, lambda: answers == [False])
+
+        app.push_screen(ConfirmScreen("Export again?", yes="Export again", danger=False), answers.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.query("#yes"))
+        assert app.screen.query_one("#yes", Button).variant == "primary"  # nothing is lost: not in red
+        await pilot.press("y")
+        await wait_for(pilot, lambda: answers == [False, True])

@@ -326,3 +326,65 @@ async def test_a_resumed_session_drops_what_was_judged_meanwhile(workspace):
         assert later not in {i["comparison_id"] for i in session.items}
         await pilot.press("u")  # undo still steps back to the first prompt
         assert session.index == 0
+
+
+async def test_the_reveal_counts_in_words_and_shows_the_keys_as_they_were_pressed(workspace):
+    from tui.app import BrieApp
+    from tui.screens.reveal import RevealScreen
+
+    made = add_comparisons(workspace, ["b", "a"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        cid = session.current()["comparison_id"]
+        await pilot.press("a")  # the answer on the left
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RevealScreen) and app.screen.revealed is not None)
+        reveal = app.screen
+        assert str(reveal.query_one("#summary", Static).render()).startswith("You judged 1 comparison this session")
+        rates = reveal.query_one("#rates", DataTable)
+        assert [str(c.label) for c in rates.ordered_columns][1:3] == ["Model A", "Model B"]
+        table = reveal.query_one("#session", DataTable)
+        assert [str(c.label) for c in table.ordered_columns] == [
+            "Prompt", "On screen as A", "On screen as B", "You pressed", "Your pick"]
+        row = table.get_row_at(0)
+        shown_first = next(m["shown_first"] for m in made if m["comparison_id"] == cid)
+        left = "base" if shown_first == "a" else f"{SECRET_RUN}@{SECRET_STEP}"
+        assert row[1] == left and row[3] == "a (left)" and row[4] == left
+
+
+async def test_a_resumed_session_counts_on_from_what_was_judged_before(workspace):
+    from tui.app import BrieApp
+
+    add_comparisons(workspace, ["a", "b", "a", "b"])
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        assert str(session.query_one("#progress", Static).render()).startswith("Prompt 1 of 4")
+        await pilot.press("t", "b")
+        await wait_for(pilot, lambda: session.recorded == 2)
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(150, 45)) as pilot:
+        session = await start_session(app, pilot)
+        assert str(session.query_one("#progress", Static).render()).startswith("Prompt 3 of 4")
+        await pilot.press("s")
+        assert str(session.query_one("#progress", Static).render()).startswith("Prompt 4 of 4")
+
+
+async def test_a_blind_session_with_no_comparisons_says_what_to_do_next(workspace):
+    from tui.app import BrieApp
+    from tui.screens.blind import BlindSessionScreen
+
+    fill_demo(workspace)  # runs and a suite, but nothing compared yet
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = await start_session(app, pilot)
+        assert session.items == []
+        assert "No comparisons to judge" in str(session.query_one("#progress", Static).render())
+        what = str(session.query_one("#prompt", Static).render())
+        assert "Press c (Compare)" in what and "brie compare --suite" in what and "b." in what
+        footer_keys = {b.binding.key for b in app.active_bindings.values() if b.enabled}
+        assert not {"a", "t", "s"} & footer_keys  # nothing to judge: the verdict keys are not offered
+        await pilot.press("escape")  # nothing judged, nothing to reveal: back where it started
+        await wait_for(pilot, lambda: not isinstance(app.screen, BlindSessionScreen))
+        assert type(app.screen).__name__ == "RunsScreen"

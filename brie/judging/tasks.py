@@ -23,6 +23,8 @@ class JudgeRunSummary:
     failed: int = 0  # requests that errored after the SDK's retries; nothing stored, a rerun retries
     cost_usd: float = 0.0
     stopped_for_cost: bool = False
+    finished: int = 0  # of `tasks`, those this run is done with: a verdict, out of attempts, or failed
+    stopped: bool = False  # asked to stop (the UI's quit) before every task was done
     errors: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # said once per judge and run (e.g. logprobs ignored)
 

@@ -56,7 +56,7 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
                       concurrency: int = 4, max_cost: float | None = None, max_attempts: int = 3,
                       max_retries: int = 4, timeout: float = 120.0, batch: bool = False,
                       poll_seconds: float = 30.0, judge_max_tokens: int = 1024, progress=None,
-                      warn=None, retry_invalid: bool = False) -> JudgeRunSummary:
+                      warn=None, retry_invalid: bool = False, stop=None) -> JudgeRunSummary:
     """Judge every stored comparison with every judge (names, or specs such as `local_judge`'s);
     only what is missing is asked.
 
@@ -65,6 +65,7 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
     stored as `invalid` and asked again, up to `max_attempts` answers per judgment (`retry_invalid`:
     that many more for a judgment stored without a verdict, its old answers kept). With `max_cost`
     no new request starts once this run has spent that much. `progress(summary)` after each result.
+    `stop` (a threading.Event, set by the UI's quit): no new request starts, those in flight are stored.
     """
     summary = JudgeRunSummary()
     comparisons = rows.find_comparisons(ws.store, ids=list(comparison_ids))
@@ -78,12 +79,13 @@ def judge_comparisons(ws, comparison_ids: list[int], judges: list[str | JudgeSpe
                              retry_invalid=retry_invalid, warn=warn)
         else:
             judge_concurrently(ws, client, comparisons, swap, max_attempts, concurrency, max_cost, summary, progress,
-                               retry_invalid=retry_invalid)
+                               retry_invalid=retry_invalid, stop=stop)
         for text in client.notices:  # once per judge and run, not per judgment
             summary.notices.append(text)
             if warn:
                 warn(text)
-        if summary.stopped_for_cost:
+        if summary.stopped_for_cost or (stop is not None and stop.is_set()):
+            summary.stopped |= stop is not None and stop.is_set()
             break
     return summary
 
@@ -110,8 +112,9 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str] | None, swap: bool
             max_cost: float | None = None, batch: bool = False, max_attempts: int = 3,
             max_retries: int = 4, timeout: float = 120.0, poll_seconds: float = 30.0,
             judge_max_tokens: int = 1024, base_model: str | None = None, engine: str = "auto",
-            progress=None, warn=None, retry_invalid: bool = False) -> tuple[list[int], JudgeRunSummary]:
+            progress=None, warn=None, retry_invalid: bool = False, stop=None) -> tuple[list[int], JudgeRunSummary]:
     """Generate what is missing for A and B on the suite, then judge every comparison.
+    `stop`: see `judge_comparisons` (generation is stopped by the caller's `progress` raising).
 
     `judges=None`: the table's default judge (see `api_judges`)."""
     from brie.models.specs import resolve_specs
@@ -131,7 +134,7 @@ def compare(ws, suite: str, a: str, b: str, judges: list[str] | None, swap: bool
                                 max_attempts=max_attempts, max_retries=max_retries, timeout=timeout,
                                 batch=batch, poll_seconds=poll_seconds, judge_max_tokens=judge_max_tokens,
                                 progress=(lambda s: progress(("judge", s))) if progress else None, warn=warn,
-                                retry_invalid=retry_invalid)
+                                retry_invalid=retry_invalid, stop=stop)
     return ids, summary
 
 

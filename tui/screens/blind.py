@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from brie.store.ui import last_human_judge, suite_names
 from brie.workspace import Workspace
+from tui.commands import quiet_navigation
 from tui.messages import SESSION_NOTICE, VerdictNotStored, VerdictRecorded
 from tui.reading import reading
 
@@ -120,12 +121,15 @@ class BlindSessionScreen(Screen):
     CSS_PATH = "blind.tcss"
     HIDES_IDENTITIES = True  # the app holds back notices (which may name a run) while this is on screen
     BINDINGS = [
-        Binding("a", "choose('a')", "A is better"),
-        Binding("b", "choose('b')", "B is better"),
+        # Short, and the screen keys (r, d, c, v, n: they end the session) out of the footer, so
+        # `? Help` and `q Quit` fit in 80 columns.
+        Binding("a", "choose('a')", "A better"),
+        Binding("b", "choose('b')", "B better"),
         Binding("t", "choose('t')", "Tie"),
         Binding("s", "skip", "Skip"),
         Binding("u", "undo", "Undo"),
         Binding("escape", "finish", "Finish & reveal"),
+        *[b for b in quiet_navigation() if b.key != "b"],  # b is "B better" here
     ]
 
     def __init__(self, setup: BlindSetup, rng: random.Random | None = None):
@@ -134,6 +138,7 @@ class BlindSessionScreen(Screen):
         self.rng = rng or random.Random()
         self.items: list[dict] | None = None
         self.index = 0
+        self.before = 0  # comparisons in scope this human had judged before: the counter goes on from them
         self.history: list[Step] = []
         self.recorded = 0
         self._writes: queue.Queue = queue.Queue()
@@ -177,8 +182,10 @@ class BlindSessionScreen(Screen):
         ws = Workspace(self.app.workspace.root)
         try:
             from brie.judging.human import pending_for_human
+            from brie.store.judging import find_comparisons
 
             items = pending_for_human(ws, self.setup.name, self.setup.suite)
+            in_scope = len(find_comparisons(ws.store, suite=self.setup.suite or None))
         except Exception as e:  # said on screen; the app goes on
             self.app.call_from_thread(self.query_one("#progress", Static).update, f"Could not load comparisons: {e}")
             return
@@ -189,11 +196,12 @@ class BlindSessionScreen(Screen):
             return
         # Shuffle prompt order too, so a session does not walk a suite in file order.
         self.rng.shuffle(items)
-        self.app.call_from_thread(self._loaded, items)
+        self.app.call_from_thread(self._loaded, items, in_scope - len(items))
 
-    def _loaded(self, items: list[dict]) -> None:
+    def _loaded(self, items: list[dict], before: int = 0) -> None:
         self.items = items
         self.index = 0
+        self.before = before
         self._show()
 
     def _reloaded(self, pending: list[dict]) -> None:
@@ -206,6 +214,7 @@ class BlindSessionScreen(Screen):
         known = {item["comparison_id"] for item in self.items}
         # The store may not yet hold a verdict still queued for the writer: those were passed already.
         ahead = [item for item in self.items[self.index:] if item["comparison_id"] in left]
+        self.before += len(self.items) - self.index - len(ahead)  # judged elsewhere: done, not gone
         new = [p for p in pending if p["comparison_id"] not in known]
         self.rng.shuffle(new)
         self.items = self.items[:self.index] + ahead + new
@@ -213,18 +222,23 @@ class BlindSessionScreen(Screen):
             self._show()
 
     def _show(self) -> None:
+        self.refresh_bindings()
         items = self.items or []
+        self.query_one("#answers").display = self.index < len(items)
         if self.index >= len(items):
-            self.query_one("#progress", Static).update(
-                f"Nothing left to judge ({len(self.history)} answered this session). Press escape for the reveal.")
-            self.query_one("#prompt", Static).update("")
+            self.query_one("#progress", Static).update(self._nothing_left())
+            self.query_one("#prompt-box").border_title = "What next"
+            self.query_one("#prompt", Static).update(self._what_next())
             self.query_one("#text-a", Static).update("")
             self.query_one("#text-b", Static).update("")
             return
+        self.query_one("#prompt-box").border_title = "Prompt"
         item = items[self.index]
         where = f" · {item['category']}" if item.get("category") else ""
+        # Counted over every comparison in scope, so a resumed session goes on at "Prompt 6 of 15".
         self.query_one("#progress", Static).update(
-            f"Prompt {self.index + 1} of {len(items)}{where} · judging as human:{self.setup.name}")
+            f"Prompt {self.before + self.index + 1} of {self.before + len(items)}{where} · "
+            f"judging as human:{self.setup.name}")
         turns, first, second = item["turns"], item["first"], item["second"]
         if len(turns) == 1:
             self.query_one("#prompt", Static).update(turns[0])
@@ -236,6 +250,34 @@ class BlindSessionScreen(Screen):
             self.query_one("#text-b", Static).update(_conversation(second))
         for box in ("#answer-a", "#answer-b", "#prompt-box"):
             self.query_one(box, VerticalScroll).scroll_home(animate=False)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # With nothing on screen to judge, the verdict keys leave the footer (Textual: False hides).
+        if action in ("choose", "skip") and self.items is not None and self.current() is None:
+            return False
+        return True
+
+    def _nothing_left(self) -> str:
+        from brie.words import plural
+
+        scope = f"in suite {self.setup.suite}" if self.setup.suite else "in this workspace"
+        if not self.items and not self.before:
+            return f"No comparisons to judge {scope} yet."
+        given = self.verdicts_given()
+        return (f"Nothing left to judge {scope}: {plural(self.before + given, 'comparison')} judged as "
+                f"human:{self.setup.name}, {given} of them this session.")
+
+    def _what_next(self) -> str:
+        if not self.items and not self.before:
+            return ("A blind session judges comparisons already made: answers of two models to the same "
+                    "prompts.\n\n"
+                    "1. Press c (Compare): pick a suite, model A and model B and a judge, then ctrl+s. Or in a "
+                    "terminal: brie compare --suite SUITE --a base --b RUN@best --judge JUDGE\n"
+                    "2. Come back with b.\n\n"
+                    "A suite of prompts is imported with brie suites import (d shows those you have).")
+        if self.history:
+            return "Press escape for the reveal: which model wrote each answer you picked, and how you agree with the judges."
+        return "Press escape to leave, c to compare more models, or v for the results."
 
     def current(self) -> dict | None:
         if self.items is None or self.index >= len(self.items):
@@ -267,6 +309,7 @@ class BlindSessionScreen(Screen):
                 later.index -= 1
         self.index -= 1
         if message.judged:  # judged as this human already (another session): nothing left to do here
+            self.before += 1
             self.notify(f"could not store the verdict: {message.error}; that prompt is left out of this session.",
                         severity="error", timeout=8)
         else:  # shown again, now, to be judged again
@@ -311,6 +354,9 @@ class BlindSessionScreen(Screen):
         if self.ended:
             return
         self.end()  # the writer finishes what is queued, then the reveal reads it all
+        if self.items is not None and not self.items and not self.before:  # nothing to judge: nothing to reveal
+            self.app.pop_screen()
+            return
         judged = [s.comparison_id for s in self.history if s.choice != "skip"]
         self.app.switch_screen(RevealScreen(self.setup, judged, self._writes_done))
 

@@ -1,19 +1,23 @@
 """Compare: choose a suite, model A and B, judges and samples; generate what is missing and judge it.
 
-The work runs in a thread worker calling `brie.judging.workflows.compare`, the same function `brie compare`
-runs; its progress callback becomes CompareProgressed messages. Everything it makes is stored as
-it lands, so leaving the screen or brie midway loses at most what was in flight, and starting the
-same comparison again picks up where it stopped.
+The work runs as a tui.work.Job (a thread that quitting can stop) calling `brie.judging.workflows.compare`,
+the same function `brie compare` runs; its progress callback becomes CompareProgressed messages, and
+a timer keeps the spinner, elapsed time and time left moving between them. Everything it makes is
+stored as it lands, so leaving the screen or brie midway loses at most what was in flight, and
+starting the same comparison again picks up where it stopped.
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, ProgressBar, Select, Static
@@ -21,6 +25,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Prog
 from brie.store.ui import model_choices, suite_names
 from brie.workspace import Workspace
 from tui.reading import reading
+from tui.work import SPINNER, Job, JobStopped, Phase, start_job, timing
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,8 @@ class CompareRequest:
 
 @dataclass
 class CompareProgressed(Message):
-    phase: str  # generate | judge
-    text: str
+    phase: str  # generate | judge | warn
+    text: str  # generate: the model's label; judge: the counts; warn: the warning
     done: int
     total: int | None
 
@@ -103,13 +108,17 @@ class CompareScreen(Screen):
 
     def __init__(self):
         super().__init__()
-        self.running = False
+        self.job: Job | None = None
+        self.phase: Phase | None = None  # what the progress bar and the time left measure now
         self.last: CompareProgressed | None = None
+        self.counts = ""  # the judging counts, or "" while generating
+        self.starting = ""  # "A vs B on suite", said until the first result
+        self.last_at = 0.0  # time.monotonic() of the last progress message
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Compare two models on a prompt suite", classes="title")
-        with Vertical(id="compare-form"):
+        with VerticalScroll(id="compare-form"):
             with Horizontal(classes="row"):
                 yield Label("Suite")
                 yield Select([], id="suite", prompt="choose a suite", compact=True)
@@ -140,14 +149,22 @@ class CompareScreen(Screen):
             with Horizontal(classes="row"):
                 yield Label("")
                 yield Button("Start (ctrl+s)", id="start", variant="success", compact=True)
-        yield Static("", id="problems")
-        yield ProgressBar(id="progress", show_eta=False)
-        yield Static("", id="status")
+        # Under the form, which scrolls: the work's status stays in sight at 80×24.
+        with Vertical(id="work"):
+            yield Static("", id="problems")
+            yield ProgressBar(id="progress", show_eta=False)
+            yield Static("", id="status")
         yield Footer()
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
 
     def on_mount(self) -> None:
         self.query_one("#progress").display = False  # shown once there is something to measure
+        self.query_one("#problems").display = False
         self._load_choices()
+        self.set_interval(0.25, self._tick)  # the spinner and the clock move between results too
 
     def on_screen_resume(self) -> None:
         if not self.running:
@@ -172,6 +189,8 @@ class CompareScreen(Screen):
             select.set_options([(o, o) for o in options])
             if current in options:
                 select.value = current
+        if not suites:  # an empty workspace: say what to do next where the user looks
+            self.query_one("#suite", Select).prompt = "no suites yet: brie suites import FILE --name NAME"
         judges = self.query_one("#judges", Input)
         if not judges.value and default_judge:
             judges.value = default_judge
@@ -194,27 +213,40 @@ class CompareScreen(Screen):
             self.notify("A comparison is running; it goes on if you leave this screen.")
             return
         request, problems = check_request(self.values())
-        self.query_one("#problems", Static).update("\n".join(f"[red]•[/] {p}" for p in problems))
+        shown = self.query_one("#problems", Static)
+        shown.update("\n".join(f"[red]•[/] {p}" for p in problems))
+        shown.display = bool(problems)  # no empty line between the form and the status
         if request is None:
             return
-        self.running = True
+        # Nothing of the last run stays up: its bar at 100 % would read as this one's.
+        self.last, self.phase, self.counts = None, None, ""
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = False
         self.query_one("#start", Button).disabled = True
-        self.query_one("#status", Static).update(f"Starting: {request.a} vs {request.b} on {request.suite}…")
-        self._compare(request)
+        self.starting = f"{request.a} vs {request.b} on {request.suite}"
+        self.job = start_job("Judging", lambda job: self._compare(job, request))
+        self.app.jobs.append(self.job)
+        self._tick()
 
-    @work(thread=True, group="compare", exit_on_error=False)
-    def _compare(self, request: CompareRequest) -> None:
+    def _post(self, message: Message) -> None:
+        try:
+            self.post_message(message)
+        except RuntimeError:  # the app has closed its loop (quit while this ran): nobody to tell
+            pass
+
+    def _compare(self, job: Job, request: CompareRequest) -> None:
+        """Runs in the job's thread."""
         def progress(event) -> None:
             if event[0] == "generate":
+                job.check()  # a stop during generation ends it here, after an answer was stored
+                job.name = "Generating answers"
                 _, label, done, total = event
-                self.post_message(CompareProgressed("generate", f"Generating {label}: {done}/{total}", done, total))
+                self._post(CompareProgressed("generate", label, done, total))
             else:
+                job.name = "Judging"
                 s = event[1]
-                answered = s.valid + s.invalid
-                rate = s.invalid / answered if answered else 0.0
-                self.post_message(CompareProgressed(
-                    "judge", f"Judging: {s.valid} valid · {s.invalid} invalid (parse failures {100 * rate:.0f}%) · "
-                             f"{s.failed} failed · ${s.cost_usd:.4f}", s.valid + s.failed, s.tasks or None))
+                self._post(CompareProgressed("judge", judge_counts(s), s.finished, s.tasks or None))
 
         ws = Workspace(self.app.workspace.root)
         try:
@@ -223,14 +255,13 @@ class CompareScreen(Screen):
             ids, s = compare(ws, request.suite, request.a, request.b, request.judges, swap=request.swap,
                              samples=request.samples, temperature=request.temperature,
                              max_tokens=request.max_tokens, max_cost=request.max_cost, progress=progress,
-                             warn=lambda m: self.post_message(CompareProgressed("warn", m, 0, None)))
-            text = (f"Done: {len(ids)} comparisons; {s.tasks} judgments asked ({s.already_done} already stored): "
-                    f"{s.valid} valid, {s.invalid} invalid answers, {s.failed} failed; ${s.cost_usd:.4f}."
-                    + (" Stopped at the cost limit: start again to go on." if s.stopped_for_cost else "")
-                    + " Press v for the results.")
-            self.post_message(CompareFinished(text, error=bool(s.failed)))
+                             warn=lambda m: self._post(CompareProgressed("warn", m, 0, None)), stop=job.stop)
+            self._post(CompareFinished(finished_text(ids, s), error=bool(s.failed)))
+        except JobStopped:
+            self._post(CompareFinished("Stopped while generating answers: those made are kept; "
+                                       "start again to go on.", error=True))
         except Exception as e:  # a user error (bad spec, no key) or a crash: said, not raised
-            self.post_message(CompareFinished(f"Stopped: {e}", error=True))
+            self._post(CompareFinished(f"Stopped: {e}", error=True))
         finally:
             ws.close()
 
@@ -239,14 +270,75 @@ class CompareScreen(Screen):
         if message.phase == "warn":
             self.notify(message.text, severity="warning")
             return
+        label = message.text if message.phase == "generate" else "judging"
+        now = time.monotonic()
+        if self.phase is None or self.phase.label != label or self.phase.total != message.total:
+            # A new stretch, begun when the last one's last result came (or the job began; loading a
+            # model counts). Answers stored before it took no time here: left out of the estimate.
+            began = self.last_at if self.phase is not None else self.job.started
+            self.phase = Phase(label, message.total, began,
+                               done_at_start=max(0, message.done - 1) if message.phase == "generate" else 0)
+        self.phase.done = message.done
+        self.last_at = now
+        self.counts = message.text if message.phase == "judge" else ""
         self.last = message
-        self.query_one("#progress").display = True
-        self.query_one("#status", Static).update(message.text)
-        self.query_one("#progress", ProgressBar).update(total=message.total, progress=message.done)
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = True
+        bar.update(total=message.total, progress=message.done)
+        self._tick()
+
+    def _tick(self) -> None:
+        if not self.running:
+            return
+        frame = SPINNER[int(time.monotonic() * 8) % len(SPINNER)]
+        elapsed = timing(self.job, None)
+        if self.job.stop.is_set():
+            line = f"{frame} Stopping: waiting for the answers in flight…"
+        elif self.phase is None:
+            line = f"{frame} Starting: {self.starting}… · {elapsed}"
+        elif self.phase.label == "judging":
+            total = f" of {self.phase.total}" if self.phase.total else ""
+            line = f"{frame} Judging {self.phase.done}{total} · {self.counts} · {timing(self.job, self.phase)}"
+        else:
+            line = (f"{frame} Generating {self.phase.label}: {self.phase.done} of {self.phase.total} answers · "
+                    f"{timing(self.job, self.phase)}")
+        self.query_one("#status", Static).update(Text(line))
 
     def on_compare_finished(self, message: CompareFinished) -> None:
         message.stop()
-        self.running = False
         self.query_one("#start", Button).disabled = False
-        self.query_one("#status", Static).update(("[red]" if message.error else "[green]") + message.text + "[/]")
-        self.notify(message.text, severity="error" if message.error else "information")
+        if self.job in self.app.jobs:
+            self.app.jobs.remove(self.job)
+        self.query_one("#status", Static).update(Text(message.text, style="red" if message.error else "green"))
+        self.notify(message.text, severity="error" if message.error else "information", markup=False)
+
+
+def judge_counts(s) -> str:
+    """Every outcome so far: a judge that answers without a verdict must not look stuck at 0 %."""
+    return (f"{s.valid} valid · {s.invalid} without a verdict · {s.failed} failed · ${s.cost_usd:.4f}")
+
+
+def failure_reasons(errors: list[str], most: int = 2) -> str:
+    """'HTTP 500: boom (×11); timed out (×1)': the reasons, most frequent first."""
+    counted = Counter(errors).most_common()
+    text = "; ".join(f"{e} (×{n})" if n > 1 else e for e, n in counted[:most])
+    if len(counted) > most:
+        text += f"; and {len(counted) - most} other reason{'s' if len(counted) - most != 1 else ''}"
+    return text
+
+
+def finished_text(ids: list[int], s) -> str:
+    from brie.words import plural
+
+    if s.stopped:
+        head = (f"Stopped: {s.finished} of {s.tasks} judgments done ({s.valid} valid, {s.invalid} without a "
+                f"verdict, {s.failed} failed; ${s.cost_usd:.4f}); what finished is kept: start again to go on.")
+    else:
+        head = (f"Done: {plural(len(ids), 'comparison')}; {plural(s.tasks, 'judgment')} asked "
+                f"({s.already_done} already stored): {s.valid} valid, {s.invalid} without a verdict, "
+                f"{s.failed} failed; ${s.cost_usd:.4f}."
+                + (" Stopped at the cost limit: start again to go on." if s.stopped_for_cost else "")
+                + " Press v for the results.")
+    if s.failed and s.errors:
+        head += f" Failed: {failure_reasons(s.errors)}."
+    return head

@@ -17,6 +17,7 @@ from tui.reading import reading
 
 class PollingScreen(Screen):
     POLL_EVERY = 1.0  # in units of the app's poll interval; heavier screens read less often
+    POLL_WHEN_HIDDEN = False  # the runs list reads on under other screens, to tell when a run ends
 
     def read(self, store: Store) -> Message:  # pragma: no cover - each screen overrides
         """Runs in a worker thread with its own connection; returns the message to post."""
@@ -31,7 +32,7 @@ class PollingScreen(Screen):
         self.refresh_now()
 
     def _tick(self) -> None:
-        if self.is_current:
+        if self.is_current or self.POLL_WHEN_HIDDEN:
             self.refresh_now()
 
     def refresh_now(self) -> None:

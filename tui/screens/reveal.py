@@ -1,4 +1,10 @@
-"""The reveal after a blind session: which model you preferred, and how you agree with the LLM judges."""
+"""The reveal after a blind session: which model you preferred, and how you agree with the LLM judges.
+
+Two meanings of A and B meet here, so each is named: during the session A and B were screen positions
+(the answer shown on the left, on the right); in the results, model A and model B are the
+comparison's sides (`brie compare --a … --b …`). The session's table shows what you pressed as you
+saw it, and which model that was.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from brie.words import plural
 from brie.workspace import Workspace
 from tui import format as fmt
 from tui.screens.results import agreement_cells, position_text
@@ -33,13 +40,15 @@ class RevealScreen(Screen):
         with VerticalScroll():
             yield Static(f"The reveal — {self.judge}", classes="title")
             yield Static("Counting…", id="summary")
-            yield Static("Your win rates (all your verdicts; B's win rate, ties as half, 95% CI)", classes="title")
+            yield Static("Your win rates over all your verdicts: model B's win rate against model A (the "
+                         "comparison's sides, not the screen's), ties as half, 95% CI", classes="title")
             yield DataTable(id="rates", cursor_type="none")
             yield Static("", id="position-bias", classes="hint", markup=False)
             yield Static("Your agreement with each judge, verdict by verdict on the same comparison shown "
                          "in the same order", classes="title")
             yield DataTable(id="agreement", cursor_type="none")
-            yield Static("This session, unmasked", classes="title")
+            yield Static("This session, unmasked: what you pressed, as you saw it, and whose answer it was",
+                         classes="title")
             yield DataTable(id="session", cursor_type="none")
         yield Footer()
 
@@ -67,10 +76,11 @@ class RevealScreen(Screen):
         self.revealed = {"mine": mine, "everyone": everyone}
         rows = [r for r in mine["results"] if r["category"] == "(all)"]
         self.query_one("#summary", Static).update(
-            f"You judged {len(self.judged_ids)} comparisons this session "
+            f"You judged {plural(len(self.judged_ids), 'comparison')} this session "
             f"({sum(r['n'] for r in rows)} in all).")
         rates = self.query_one("#rates", DataTable)
-        rates.add_columns("Suite", "A", "B", "n", "A wins", "B wins", "Ties", "B win rate", "95% CI", "")
+        rates.add_columns("Suite", "Model A", "Model B", "n", "A wins", "B wins", "Ties", "B win rate", "95% CI",
+                          "")
         for r in rows:
             rates.add_row(r["suite"], r["a"], r["b"], r["n"], r["a_wins"], r["b_wins"], r["ties"],
                           fmt.pct(r["b_win_rate"]), f"{fmt.pct(r['ci_low'])}–{fmt.pct(r['ci_high'])}",
@@ -89,10 +99,19 @@ class RevealScreen(Screen):
         bias.update(position_text(mine["position_warnings"]))
         bias.display = bool(mine["position_warnings"])
         session = self.query_one("#session", DataTable)
-        session.add_columns("Prompt", "Shown as A", "Shown as B", "You chose")
+        session.add_columns("Prompt", "On screen as A", "On screen as B", "You pressed", "Your pick")
         order = {cid: i for i, cid in enumerate(self.judged_ids)}
         for c in sorted(details, key=lambda c: order.get(c["comparison_id"], 0)):
             first, second = (c["a_label"], c["b_label"]) if c["shown_first"] == "a" else (c["b_label"], c["a_label"])
             v = verdicts.get(c["comparison_id"])
             chose = {"a": c["a_label"], "b": c["b_label"], "tie": "tie"}.get(v, v or "—")
-            session.add_row(c["prompt_id"], first, second, chose)
+            session.add_row(c["prompt_id"], first, second, pressed(v, c["shown_first"]), chose)
+
+
+def pressed(verdict: str | None, shown_first: str) -> str:
+    """The key the person pressed, from the stored verdict (a model's side) and the order they saw."""
+    if verdict is None:
+        return "—"
+    if verdict == "tie":
+        return "t (tie)"
+    return "a (left)" if verdict == shown_first else "b (right)"
