@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from brie.cli.common import console, err_console, print_json
+from brie.words import plural
 from brie.workspace import Workspace
 
 data_app = typer.Typer(help="Datasets: import, validate, normalize, split, sample, report.", no_args_is_help=True)
@@ -20,10 +21,17 @@ def register(app: typer.Typer) -> None:
 
 @data_app.command("import")
 def data_import(
-    source: str = typer.Argument(..., help="A .jsonl/.json/.csv/.tsv/.parquet file, a folder of train/valid/test "
-                                           "files, or a Hugging Face dataset id (owner/name, or hf:<id-or-path>)."),
+    source: Optional[str] = typer.Argument(None, help="A .jsonl/.json/.csv/.tsv/.parquet file, a folder of train/valid/test "
+                                           "files, or a Hugging Face dataset id (owner/name, or hf:<id-or-path>); "
+                                           "none with --from-judgments."),
     name: str = typer.Option(..., "--name", "-n", help="Name to register the dataset under."),
-    fmt: str = typer.Option("auto", "--format", help="auto, chat, completions, text, alpaca or sharegpt."),
+    from_judgments: bool = typer.Option(False, "--from-judgments", help="Build a preference dataset (prompt/chosen/rejected) "
+                                        "from the stored verdicts, by `brie export dpo`'s consensus rules, for "
+                                        "`brie train --method dpo|orpo`."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="With --from-judgments: only this suite's comparisons."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="With --from-judgments: only this judge's verdicts, as stored."),
+    fmt: str = typer.Option("auto", "--format", help="auto, chat, completions, text, alpaca, sharegpt or preference "
+                                                     "(prompt/chosen/rejected)."),
     prompt_field: str = typer.Option("prompt", "--prompt-field", help="Source field holding the prompt (completions)."),
     completion_field: str = typer.Option("completion", "--completion-field", help="Source field holding the answer (completions)."),
     text_field: str = typer.Option("text", "--text-field", help="Source field holding the text (text format)."),
@@ -32,6 +40,8 @@ def data_import(
     input_field: str = typer.Option("input", "--input-field", help="Source field holding the optional input (alpaca; appended to the prompt after a blank line when not empty)."),
     output_field: str = typer.Option("output", "--output-field", help="Source field holding the answer (alpaca; becomes the completion)."),
     conversations_field: str = typer.Option("conversations", "--conversations-field", help="Source field holding the list of from/value turns (sharegpt)."),
+    chosen_field: str = typer.Option("chosen", "--chosen-field", help="Source field holding the preferred answer (preference)."),
+    rejected_field: str = typer.Option("rejected", "--rejected-field", help="Source field holding the worse answer (preference)."),
     valid_fraction: float = typer.Option(0.1, "--valid-fraction", help="Share of rows held out for validation (ignored when the source is split)."),
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of rows held out for testing (ignored when the source is split)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the split and the sample; the same seed gives the same split at any ratio."),
@@ -50,13 +60,28 @@ def data_import(
     opts = ImportOptions(
         format=fmt, fields=Fields(prompt=prompt_field, completion=completion_field, text=text_field,
                                   messages=messages_field, instruction=instruction_field, input=input_field,
-                                  output=output_field, conversations=conversations_field),
+                                  output=output_field, conversations=conversations_field,
+                                  chosen=chosen_field, rejected=rejected_field),
         valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed, sample_ratio=sample_ratio,
         max_seq_length=max_seq_length, model=model, on_error=on_error, replace=replace,
         max_line_bytes=max_line_bytes,
     )
+    from brie.errors import BrieError
+
     ws = Workspace.open()
-    result = import_dataset(ws, source, name, opts, progress=None if as_json else err_console.print)
+    say = None if as_json else err_console.print
+    if from_judgments:
+        from brie.data.datasets import import_from_judgments
+
+        if source is not None:
+            raise BrieError(f"--from-judgments reads the store: give no source ({source!r})")
+        result = import_from_judgments(ws, name, opts, suite, judge, progress=say)
+    elif suite is not None or judge is not None:
+        raise BrieError("--suite and --judge choose verdicts: they go with --from-judgments")
+    elif source is None:
+        raise BrieError("give a source to import (a file, folder or dataset id), or --from-judgments")
+    else:
+        result = import_dataset(ws, source, name, opts, progress=say)
     if as_json:
         print_json({"created": result.created, "message": result.message,
                     "dataset": _public(result.dataset), "report": result.report})
@@ -125,6 +150,12 @@ def _print_report(rep: dict) -> None:
                    f"{sample.get('train_rows_after')} of {sample.get('train_rows_before')} training rows"),
         ("format", f"{rep.get('input_format')} → {rep.get('format')}"),
     ]
+    if rep.get("verdicts"):
+        v = rep["verdicts"]
+        lines.append(("from verdicts", f"{plural(v['pairs'], 'pair')} kept; skipped {plural(v['skipped_ties'], 'tie')}, "
+                                       f"{v['skipped_disagreements']} where judges disagree, "
+                                       f"{v['skipped_multi_turn']} multi-turn, {v['without_valid_verdict']} "
+                                       "without a valid verdict"))
     for key, item in rep.get("normalizations", {}).items():
         lines.append((key.replace("_", " "), f"{item['count']} (first: {item['first']})"))
     if rep.get("extra_fields_dropped"):

@@ -1,4 +1,4 @@
-"""`brie train`, `brie runs list|show|recommend|prune`, `brie export model`."""
+"""`brie train`, `brie runs list|show|recommend|prune|delete|pack|import`, `brie export model`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ class RichProgress(Notices):
 
     def on_report(self, step, metrics):
         self.progress.update(self.task, loss=f"{metrics['train_loss']:.3f}", tps=f"{metrics['tokens_per_second']:.0f}")
+        if "reward_margin" in metrics:  # a preference run: what the loss alone does not show
+            err_console.print(f"step {step}: loss {metrics['train_loss']:.4f}, reward margin {metrics['reward_margin']:.4f} "
+                              f"(chosen {metrics['reward_chosen']:.4f}, rejected {metrics['reward_rejected']:.4f}), "
+                              f"preference accuracy {metrics['preference_accuracy']:.3f}")
 
     def on_eval(self, step, metrics):
         parts = [f"{k.replace('_', ' ')} {v:.4f}" for k, v in metrics.items()]
@@ -79,6 +83,11 @@ def train(
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue this failed or cancelled run from its last checkpoint (optimizer, step, data position), with the settings it started with."),
     suffix: bool = typer.Option(False, "--suffix", help="If the name is taken, add -2, -3, … instead of failing."),
     backend: Optional[str] = typer.Option(None, "--backend", help=h("backend")),
+    method: Optional[str] = typer.Option(None, "--method", help=h("method")),
+    beta: Optional[float] = typer.Option(None, "--beta", help=h("beta")),
+    dpo_loss_type: Optional[str] = typer.Option(None, "--dpo-loss-type", help=h("dpo_loss_type")),
+    delta: Optional[float] = typer.Option(None, "--delta", help=h("delta")),
+    init_from: Optional[str] = typer.Option(None, "--from", help=h("init_from")),
     fine_tune_type: Optional[str] = typer.Option(None, "--fine-tune-type", help=h("fine_tune_type")),
     rank: Optional[int] = typer.Option(None, "--rank", help=h("rank")),
     alpha: Optional[float] = typer.Option(None, "--alpha", help=h("alpha")),
@@ -151,10 +160,14 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
     from brie.training.config import resolve_config
 
     if resume:
-        _run(ws, resume)
+        from brie.training.distributed import launch_rank
+
+        if launch_rank()[0] == 0:  # the other processes of a launch may be on machines without this run
+            _run(ws, resume)
         ignored = [k for k, v in given.items() if k not in ("resume", "as_json") and v not in (None, False)]
         if ignored:
-            names = {"patience": "early_stopping_patience", "min_delta": "early_stopping_min_delta"}
+            names = {"patience": "early_stopping_patience", "min_delta": "early_stopping_min_delta",
+                     "init_from": "from"}
             opts = ", ".join("--" + names.get(k, k).replace("_", "-") for k in ignored)
             raise BrieError(f"--resume {resume} continues the run with the settings it started with; "
                             f"drop {opts} (or start a new run to use other settings)")
@@ -169,7 +182,10 @@ def _train(ws, given, callback, name, config, resume, suffix, as_json, patience,
 
         run = create_run(ws, cfg, name, suffix)
         if not as_json and launch_rank()[0] == 0:
-            console.print(f"Run {run['name']} ({run['backend']}, {cfg.fine_tune_type}"
+            console.print(f"Run {run['name']} ({run['backend']}, "
+                          + ("" if cfg.method == "sft" else f"{cfg.method} beta {cfg.beta:g}"
+                             + (f" from {cfg.init_from}" if cfg.init_from else "") + ", ")
+                          + f"{cfg.fine_tune_type}"
                           + (f", rank {cfg.rank}, alpha {cfg.alpha:g}, LoRA scale {cfg.lora_scale:g}"
                              if cfg.fine_tune_type != "full" else "")
                           + (", dry run" if cfg.is_dry_run else "")
@@ -312,6 +328,8 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
             if key == "data":
                 text = _data_text(_dataset(ws, run), run, long=True)
             table.add_row(f"[bold]{key}[/]", text)
+    if run["recommended_step"] is not None:
+        table.add_row("[bold]recommended by[/]", _evidence_text(run))
     if cfg["fine_tune_type"] != "full":
         table.add_row("[bold]LoRA[/]", f"rank {cfg['rank']}, alpha {cfg['alpha']:g} → scale {cfg['lora_scale']:g}, "
                                        f"dropout {cfg['dropout']}, layers {cfg['num_layers']}")
@@ -328,6 +346,17 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
     console.print(ct)
     if last:
         console.print("last metrics: " + ", ".join(f"{k} {v['value']:.4g} (step {v['step']})" for k, v in last.items()))
+
+
+def _evidence_text(run: dict) -> str:
+    """On what evidence the recommended checkpoint was chosen (migration 034)."""
+    by = run.get("recommended_by")
+    if by == "judged" and run.get("recommended_evidence"):
+        e = json.loads(run["recommended_evidence"])
+        win = "" if e.get("win_rate_vs_base") is None else f", {100 * e['win_rate_vs_base']:.0f}% vs base (n {e['n_vs_base']})"
+        return (f"judged rank on {e['suite']} by {e['judge']}: {e['rank']} of {e['models_ranked']}, Bradley–Terry "
+                f"{e['score']:.0f} ({e['ci_low']:.0f}–{e['ci_high']:.0f}; base 1000){win}")
+    return {"user": "you (`brie runs recommend`)", "auto": "lowest validation loss (follows best)"}.get(by, by or "")
 
 
 def _fmt(x):
@@ -363,9 +392,16 @@ def runs_cancel(name: str = typer.Argument(..., help="Run name."),
 
 @runs_app.command("recommend")
 def runs_recommend(name: str = typer.Argument(..., help="Run name."),
-                   step: int = typer.Argument(..., help="The checkpoint step to mark recommended."),
+                   step: Optional[int] = typer.Argument(None, help="The checkpoint step to mark recommended "
+                                                        "(leave out with --by judged)."),
+                   by: str = typer.Option("step", "--by", help="step: the STEP given; judged: the checkpoint with "
+                                          "the best Bradley–Terry score whose interval clears the base, from the "
+                                          "judgments stored on --suite (`brie rank` makes them)."),
+                   suite: Optional[str] = typer.Option(None, "--suite", help="With --by judged: the suite judged."),
+                   judge: Optional[str] = typer.Option(None, "--judge", help="With --by judged: the judge, when "
+                                                       "several judged the run."),
                    as_json: bool = typer.Option(False, "--json", help="Print the updated run record as JSON.")) -> None:
-    """Mark a checkpoint recommended (<run>@recommended).
+    """Mark a checkpoint recommended (<run>@recommended): by step, or by judged quality.
 
     Until you mark one, recommended follows the best checkpoint (lowest validation loss).
     """
@@ -373,13 +409,28 @@ def runs_recommend(name: str = typer.Argument(..., help="Run name."),
 
     ws = _open()
     run = _run(ws, name)
-    if get_checkpoint(ws.store, run["id"], step) is None:
-        raise BrieError(f"run {name!r} has no checkpoint at step {step} (see `brie runs show {name}`)")
-    set_recommended(ws.store, run["id"], step)
+    if by == "judged":
+        from brie.judging.rank import recommend_by_judged
+
+        if suite is None or step is not None:
+            raise BrieError("--by judged takes --suite and no STEP (it picks the step)")
+        chosen = recommend_by_judged(ws, name, suite, judge)
+        step, e = chosen["step"], chosen["evidence"]
+    elif by != "step":
+        raise BrieError(f"--by {by!r}: use step or judged")
+    else:
+        if step is None:
+            raise BrieError("give the STEP to mark, or --by judged --suite S")
+        if get_checkpoint(ws.store, run["id"], step) is None:
+            raise BrieError(f"run {name!r} has no checkpoint at step {step} (see `brie runs show {name}`)")
+        set_recommended(ws.store, run["id"], step)
     if as_json:
         print_json(_decoded(get_run(ws.store, name), ws))
         return
-    console.print(f"Marked {name}@{step} recommended.")
+    console.print(f"Marked {name}@{step} recommended"
+                  + (f" by judged quality on {e['suite']} ({e['judge']}): rank {e['rank']} of {e['models_ranked']}, "
+                     f"score {e['score']:.0f} ({e['ci_low']:.0f}–{e['ci_high']:.0f}, base 1000)." if by == "judged" else "."),
+                  markup=False, soft_wrap=True)
 
 
 def _confirm(question: str, yes: bool, command: str) -> None:
@@ -477,6 +528,55 @@ def runs_delete(name: str = typer.Argument(..., help="Run name."),
                     "checkpoints": plan.checkpoints, "references": plan.references})
     else:
         console.print(f"Deleted run {name}.")
+
+
+@runs_app.command("pack")
+def runs_pack(name: str = typer.Argument(..., help="Run name."),
+              out: Optional[str] = typer.Option(None, "--out", "-o", help="Archive to write, .tar.gz or .zip "
+                                                "(default: exports/runs/<run>.tar.gz); must not exist."),
+              checkpoints: str = typer.Option("best,last,recommended", "--checkpoints",
+                                              help="Checkpoints to include: best, last, recommended, all and/or step "
+                                                   "numbers, comma-separated."),
+              as_json: bool = typer.Option(False, "--json", help="Print the archive's path, checkpoints and size as JSON.")) -> None:
+    """Write one archive of a run (config, metrics, chosen checkpoints; not the base model) to move it
+    to another machine, where `brie runs import` takes it."""
+    from brie.training.housekeeping import size_text
+    from brie.training.transfer import pack_run
+
+    ws = _open()
+    packed = pack_run(ws, name, out, checkpoints)
+    if as_json:
+        print_json({k: v for k, v in packed.items() if k != "summary"})
+        return
+    console.print(f"Packed {name} ({packed['summary']}: {', '.join(map(str, packed['checkpoints']))}; "
+                  f"{size_text(packed['size_bytes'])}) → {packed['path']}", markup=False, soft_wrap=True)
+
+
+@runs_app.command("import")
+def runs_import(source: str = typer.Argument(..., help="A brie run folder or archive (`brie runs pack`), an mlx-lm "
+                                                       "adapter folder or a peft adapter folder."),
+                name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name here (default: the source's run or folder name)."),
+                model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model here (registered name, folder or "
+                                                                                "Hugging Face id), when the one the source names is elsewhere."),
+                check: bool = typer.Option(True, "--check/--no-check", help="Load each imported adapter through MLX on the base "
+                                                                            "model (and, for peft, compare its outputs with peft's) before registering it."),
+                as_json: bool = typer.Option(False, "--json", help="Print the imported run, its checkpoints and the check as JSON.")) -> None:
+    """Register a run trained elsewhere as a completed run here: checkpoints keep their sha256 (checked),
+    and work with generate, compare, eval and export like any other."""
+    from brie.training.transfer import import_run
+
+    ws = _open()
+    done = import_run(ws, source, name=name, model=model, check=check,
+                      say=lambda text: err_console.print(text, markup=False, soft_wrap=True))
+    if as_json:
+        print_json({**done, "run": _decoded(done["run"], ws)})
+        return
+    run = done["run"]
+    gap = done["check"].get("peft_relative_gap")
+    console.print(f"Imported {run['name']} ({done['kind']}; checkpoints "
+                  f"{', '.join(str(c['step']) for c in done['checkpoints'])}; base {run['model']})"
+                  + (f"; outputs equal peft's within {gap:.1e}" if gap is not None else "")
+                  + f". Use it as {run['name']}@best.", markup=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- brie export model

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from brie.errors import BrieError
 from brie.models.specs import sha256_file
 from brie.data.normalize import INPUT_FORMATS, Fields, Normalizer, RowError
 from brie.data.read import SURROGATE, DataError, Notes, Record, open_source
@@ -42,7 +43,8 @@ SPLITS = ("train", "valid", "test")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SHOW_FIRST = 10  # how many examples of each problem a message or report lists
 
-__all__ = ["DataError", "ImportOptions", "ImportResult", "import_dataset", "get_dataset", "list_datasets"]
+__all__ = ["DataError", "ImportOptions", "ImportResult", "import_dataset", "import_from_judgments", "get_dataset",
+           "list_datasets"]
 
 
 @dataclass
@@ -176,6 +178,10 @@ def _token_counter(ws: Workspace, model: str, fmt: str) -> Callable[[dict], int]
         raise DataError(f"{model}: its tokenizer has no chat template, so {fmt} rows cannot be counted")
 
     def count(row: dict) -> int:
+        if "chosen" in row:  # a preference pair: its longer side, as the trainer sees it
+            return max(len(tok.apply_chat_template([{"role": "user", "content": row["prompt"]},
+                                                    {"role": "assistant", "content": row[k]}],
+                                                   tokenize=True, return_dict=False)) for k in ("chosen", "rejected"))
         messages = row.get("messages") or [{"role": "user", "content": row["prompt"]},
                                            {"role": "assistant", "content": row["completion"]}]
         return len(tok.apply_chat_template(messages, tokenize=True, return_dict=False))
@@ -192,8 +198,12 @@ def _content_sha(folder: Path) -> tuple[str, dict[str, str]]:
 
 
 def import_dataset(ws: Workspace, source: str, name: str, options: ImportOptions | None = None,
-                   progress: Callable[[str], None] | None = None) -> ImportResult:
-    """Import `source` as dataset `name`; see the module docstring. Raises DataError on bad input."""
+                   progress: Callable[[str], None] | None = None, label: str | None = None,
+                   extra: dict | None = None) -> ImportResult:
+    """Import `source` as dataset `name`; see the module docstring. Raises DataError on bad input.
+
+    `label` names the source in messages and the record instead of its path (a file brie wrote
+    itself); `extra` is added to the report."""
     opts = options or ImportOptions()
     opts.check()
     say = progress or (lambda _msg: None)
@@ -204,12 +214,46 @@ def import_dataset(ws: Workspace, source: str, name: str, options: ImportOptions
     staging = ws.data_dir / f".import-{name}-{random.randrange(1 << 32):08x}"
     staging.mkdir()
     try:
-        return _import(ws, source, name, opts, kind, parts, staging, say)
+        return _import(ws, label or source, name, opts, kind, parts, staging, say, extra or {})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportResult:
+def import_from_judgments(ws: Workspace, name: str, options: ImportOptions | None = None,
+                          suite: str | None = None, judge: str | None = None,
+                          progress: Callable[[str], None] | None = None) -> ImportResult:
+    """A preference dataset (prompt/chosen/rejected) from the verdicts in the store.
+
+    The pairs are `brie export dpo`'s (the same consensus rules: ties, disagreements and multi-turn
+    prompts skipped and counted), each with its judges, comparisons and the checkpoint identity of
+    both answers; then the usual import (split, leakage, versions). The report's `verdicts` says how
+    many pairs were kept and why the others were skipped."""
+    from brie.export.judged import dpo_pairs
+
+    opts = options or ImportOptions()
+    opts.format = "preference"
+    try:
+        pairs, counts = dpo_pairs(ws, suite, judge)
+    except DataError:
+        raise
+    except BrieError as e:  # its words are the export's; here nothing is exported
+        raise DataError(str(e).replace("nothing to export", "no preference pairs to import")) from None
+    # A file of its own name in a folder of its own: messages then say "judgments.jsonl line 3".
+    folder = ws.data_dir / f".judgments-{name}-{random.randrange(1 << 32):08x}"
+    folder.mkdir(parents=True)
+    tmp = folder / "judgments.jsonl"
+    try:
+        tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+        label = "judgments" + "".join(f" {k}={v}" for k, v in (("suite", suite), ("judge", judge)) if v)
+        return import_dataset(ws, str(tmp), name, opts, progress, label=label,
+                              extra={"verdicts": {**counts, "suite": suite, "judge": judge,
+                                                  "rule": "export dpo's consensus: one pair per prompt and pair of "
+                                                          "answers when every judge picked the same answer"}})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _import(ws, source, name, opts, kind, parts, staging: Path, say, extra: dict) -> ImportResult:
     presplit = parts[0].split is not None
     notes = Notes()
     norm = Normalizer(opts.format, opts.fields, notes)
@@ -401,6 +445,7 @@ def _import(ws, source, name, opts, kind, parts, staging: Path, say) -> ImportRe
         "lengths_tokens": token_report,
         "warnings": warnings,
         "path": str(final),
+        **extra,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if not rejects.count:

@@ -1,7 +1,9 @@
 """One row of any accepted format, validated and normalized to one of mlx-lm's three formats.
 
 Input formats: chat (`messages`), completions (`prompt`/`completion`), text (`text`), alpaca
-(`instruction`/`input`/`output` → completions) and sharegpt (`conversations` of `from`/`value` → chat).
+(`instruction`/`input`/`output` → completions), sharegpt (`conversations` of `from`/`value` → chat)
+and preference (`prompt`/`chosen`/`rejected`, TRL's and mlx-lm-lora's DPO/ORPO format, optional
+`system`; what `brie train --method dpo|orpo` trains on).
 
 Stated rules for mixed value types (each application is counted in the report, never silent):
 - An answer (completion, assistant message, alpaca output) holding a JSON object — a real one, or a
@@ -10,7 +12,8 @@ Stated rules for mixed value types (each application is counted in the report, n
 - A number or true/false anywhere becomes its JSON text; an object or list outside an answer becomes
   its JSON text; a content list of `{"type": "text", "text": …}` parts becomes their joined text.
 - CR LF and lone CR inside values become LF.
-A missing, null or empty (whitespace-only) field is an error, as are unknown roles and a wrong order.
+A missing, null or empty (whitespace-only) field is an error, as are unknown roles and a wrong order;
+except that a preference pair's answer may be empty (counted as `empty_answer_kept`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from dataclasses import dataclass
 
 from brie.data.read import Notes
 
-INPUT_FORMATS = ("chat", "completions", "text", "alpaca", "sharegpt")
+INPUT_FORMATS = ("chat", "completions", "text", "alpaca", "sharegpt", "preference")
 OUTPUT_FORMAT = {"chat": "chat", "sharegpt": "chat", "completions": "completions", "alpaca": "completions",
-                 "text": "text"}
+                 "text": "text", "preference": "preference"}
+# Where a preference pair came from (`brie data import --from-judgments` writes them): kept as they
+# are, beside prompt/chosen/rejected, which is all the trainers read.
+PREFERENCE_META = ("judges", "comparison_ids", "chosen_from", "rejected_from")
 ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
                   "assistant": "assistant", "chatgpt": "assistant", "bing": "assistant", "bard": "assistant"}
@@ -46,11 +52,14 @@ class Fields:
     input: str = "input"
     output: str = "output"
     conversations: str = "conversations"
+    chosen: str = "chosen"
+    rejected: str = "rejected"
 
     def used(self, fmt: str) -> tuple[str, ...]:
         return {"chat": (self.messages,), "completions": (self.prompt, self.completion), "text": (self.text,),
                 "alpaca": (self.instruction, self.input, self.output),
-                "sharegpt": (self.conversations,)}[fmt]
+                "sharegpt": (self.conversations,),
+                "preference": (self.prompt, self.chosen, self.rejected, "system") + PREFERENCE_META}[fmt]
 
 
 def detect_format(obj: dict, fields: Fields) -> str | None:
@@ -58,6 +67,8 @@ def detect_format(obj: dict, fields: Fields) -> str | None:
         return "chat"
     if fields.conversations in obj:
         return "sharegpt"
+    if fields.chosen in obj and fields.rejected in obj:
+        return "preference"
     if fields.prompt in obj and fields.completion in obj:
         return "completions"
     if fields.instruction in obj and fields.output in obj:
@@ -93,7 +104,7 @@ class Normalizer:
             self.fmt = found
         self.where = where
         handler = {"chat": self._chat, "sharegpt": self._sharegpt, "completions": self._completions,
-                   "alpaca": self._alpaca, "text": self._text_row}[self.fmt]
+                   "alpaca": self._alpaca, "text": self._text_row, "preference": self._preference}[self.fmt]
         result = handler(obj)
         self._count_extra(obj)  # only for rows kept: these fields were in the source, not in the output
         return result
@@ -188,6 +199,30 @@ class Normalizer:
             instruction += "\n\n" + self._as_text(extra, f.input, False)
         output = self._as_text(self._required(obj, f.output), f.output, True)
         return {"prompt": instruction, "completion": output}, [instruction, output]
+
+    def _preference(self, obj: dict) -> tuple[dict, list[str]]:
+        f = self.fields
+        prompt = self._as_text(self._required(obj, f.prompt), f.prompt, False)
+        chosen, rejected = (self._answer(self._required(obj, k), k) for k in (f.chosen, f.rejected))
+        if chosen == rejected:
+            raise RowError("same_answers", "chosen and rejected are the same text: nothing to prefer")
+        row = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        texts = [prompt, chosen, rejected]
+        if obj.get("system") is not None:
+            row = {"system": self._as_text(obj["system"], "system", False), **row}
+            texts.insert(0, row["system"])
+        for key in PREFERENCE_META:
+            if key in obj:
+                row[key] = obj[key]
+        return row, texts
+
+    def _answer(self, value, field: str) -> str:
+        """A preference answer. Unlike elsewhere, an empty one is kept (and counted): a model can answer
+        nothing, a judge can rank that below (or above) the other answer, and that is what DPO learns."""
+        if isinstance(value, str) and not value.strip():
+            self.notes.add("empty_answer_kept", self.where)
+            return value
+        return self._as_text(value, field, True)
 
     def _text_row(self, obj: dict) -> tuple[dict, list[str]]:
         tf = self.fields.text

@@ -28,7 +28,9 @@ def key_config(config_json: str | None) -> str:
     for nested in ("lora_parameters", "lora"):
         if isinstance(config.get(nested), dict):
             flat.update(config[nested])
-    return " ".join(f"{k}={flat[k]}" for k in KEY_CONFIG if k in flat and flat[k] is not None)
+    if flat.get("method") in ("dpo", "orpo"):  # a preference run: its own settings and starting point lead
+        flat = {"beta": flat.get("beta"), "from": flat.get("init_from"), **flat}
+    return " ".join(f"{k}={flat[k]}" for k in ("beta", "from", *KEY_CONFIG) if k in flat and flat[k] is not None)
 
 
 def dataset_text(ws: Workspace, dataset_id: int | None) -> str:

@@ -137,8 +137,8 @@ def export_dpo(ws, out=None, suite=None, judge=None, force: bool = False) -> tup
     return _dpo(ws, out, suite, judge, force)[:2]
 
 
-def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
-    """prompt/chosen/rejected JSONL (what mlx-lm-lora and TRL's DPOTrainer read) from decisive verdicts.
+def dpo_pairs(ws, suite: str | None = None, judge: str | None = None) -> tuple[list[dict], dict]:
+    """(pairs, counts): prompt/chosen/rejected from the consensus of decisive verdicts.
 
     One pair per prompt and pair of answers, from the consensus of every judge's verdict on it
     (humans included; after swap a flip is that judge's tie). A comparison made again with the sides
@@ -147,6 +147,10 @@ def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     disagreeing), gives none and is counted: one pair per judge would repeat what agreeing judges
     said and write both orders where they disagree, teaching the trainer nothing but noise.
     Multi-turn prompts are left out: their earlier answers differ between the two sides.
+
+    Each pair also carries the judges, the comparisons and the checkpoint identity of each answer
+    (`chosen_from`/`rejected_from`: label, model, run, step, adapter sha256; every model that gave
+    that exact text). Raises when there is nothing to make pairs from, saying why.
     """
     check_filters(ws, suite, judge)
     comps = {c["comparison_id"]: c for c in rows.find_comparisons(ws.store, suite=suite or None)}
@@ -171,9 +175,11 @@ def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
         else:
             [win] = winners
             [lose] = answers - {win}
+            cids = sorted({cid for _, _, cid in vs})
             pairs.append({"prompt": turns[0], "chosen": win[0], "rejected": lose[0],
                           "judges": sorted({jname for _, jname, _ in vs}),
-                          "comparison_ids": [str(cid) for cid in sorted({cid for _, _, cid in vs})]})
+                          "comparison_ids": [str(cid) for cid in cids],
+                          "chosen_from": _sources(comps, cids, win), "rejected_from": _sources(comps, cids, lose)})
     # Judgments stored but none valid is not "no judgments yet": that would send the user to make
     # more when what they have needs looking at.
     if judgments and not verdicts:
@@ -183,13 +189,35 @@ def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
     _nonempty(pairs, f"no decisive single-turn verdicts ({skipped['ties']} ties, {skipped['disagreements']} "
               f"where judges disagree, {skipped['multi_turn']} multi-turn"
               + (f", {no_verdict} without a valid verdict" if no_verdict else "") + ")" if verdicts else "no judgments")
+    return pairs, {"pairs": len(pairs), "skipped_ties": skipped["ties"],
+                   "skipped_disagreements": skipped["disagreements"], "skipped_multi_turn": skipped["multi_turn"],
+                   "without_valid_verdict": no_verdict}
+
+
+def _sources(comps: dict, cids: list, answers: tuple) -> list[dict]:
+    """The checkpoint identity of every side of these comparisons that gave exactly `answers`."""
+    out = []
+    for cid in cids:
+        c = comps[cid]
+        for side in ("a", "b"):
+            if tuple(c[f"{side}_answers"]) == answers:
+                who = {k: v for k, v in _side(c, side).items() if k != "text"}
+                if who not in out:
+                    out.append(who)
+    return out
+
+
+def _dpo(ws, out, suite, judge, force) -> tuple[Path, int, dict]:
+    """prompt/chosen/rejected JSONL (what mlx-lm-lora and TRL's DPOTrainer read) from decisive verdicts
+    (`dpo_pairs`), with the judges and comparisons of each pair."""
+    pairs, counts = dpo_pairs(ws, suite, judge)
     path = _out(ws, out, "dpo.jsonl")
     with _atomic(path, force) as f:
         for pair in pairs:
-            f.write(json.dumps(pair, ensure_ascii=False) + "\n")
-    return path, len(pairs), {"pairs": len(pairs), "skipped_ties": skipped["ties"],
-                              "skipped_disagreements": skipped["disagreements"],
-                              "skipped_multi_turn": skipped["multi_turn"]}
+            line = {k: v for k, v in pair.items() if k not in ("chosen_from", "rejected_from")}
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    counts.pop("without_valid_verdict")
+    return path, len(pairs), counts
 
 
 def write_export(ws, kind: str, out=None, suite=None, judge=None, force: bool = False) -> dict:

@@ -136,6 +136,36 @@ def _steps(row: dict) -> str:
     return f"{done} of {total}"
 
 
+def _verdicts_section(ws: Workspace, ds: dict | None) -> list[str]:
+    """For a run on a preference dataset made from verdicts (`data import --from-judgments`): which
+    verdicts it learned from, and whose answers (checkpoint identities) those were."""
+    import json
+    from collections import Counter
+
+    verdicts = json.loads(ds.get("report_json") or "{}").get("verdicts") if ds else None
+    if not verdicts:
+        return []
+    judges, answers, pairs = Counter(), Counter(), 0
+    for split in ("train", "valid", "test"):
+        path = ws.path_of(ds["path"]) / f"{split}.jsonl"
+        for line in (path.read_text(encoding="utf-8").splitlines() if path.exists() else []):
+            pair = json.loads(line)
+            pairs += split == "train"
+            judges.update(pair.get("judges", []))
+            for side in ("chosen", "rejected"):
+                for who in pair.get(f"{side}_from", []):
+                    sha = (who.get("adapter_sha256") or "")[:12]
+                    answers[(side, who.get("label"), sha)] += 1
+    out = ["## Learned from verdicts", "",
+           f"{plural(verdicts['pairs'], 'pair')} from the verdicts of {', '.join(sorted(judges)) or 'no judge'}"
+           + (f" on suite {verdicts['suite']}" if verdicts.get("suite") else "")
+           + f" ({pairs} in training); skipped {plural(verdicts['skipped_ties'], 'tie')}, "
+           f"{verdicts['skipped_disagreements']} where judges disagree, {verdicts['skipped_multi_turn']} multi-turn.", ""]
+    out += _table(["answer", "model", "adapter sha256", "pairs"],
+                  [[side, label, sha or "–", n] for (side, label, sha), n in sorted(answers.items())]) + [""]
+    return out
+
+
 def build_report(ws: Workspace, run: str) -> str:
     row = run_rows.get_run(ws.store, run)
     if row is None:
@@ -160,6 +190,7 @@ def build_report(ws: Workspace, run: str) -> str:
         caveats.append(f"Trained on a **{ds['sample_ratio']:g} sample** of the dataset, not all of it.")
     if row["status"] != "completed":
         caveats.append(f"The run's status is **{row['status']}**: the checkpoints may not be its final state.")
+    lines += _verdicts_section(ws, ds)
 
     lines += ["## Loss curves", ""]
     series = _loss_series(ws, row["id"])

@@ -80,9 +80,10 @@ def delete_checkpoint(store: Store, run_id: int, step: int) -> None:
         db.execute("delete from checkpoints where run_id = ? and step = ?", [run_id, step])
 
 
-def set_recommended(store: Store, run_id: int, step: int) -> None:
+def set_recommended(store: Store, run_id: int, step: int, by: str = "user", evidence: str | None = None) -> None:
+    """Mark a checkpoint recommended by `by` (user, judged), with the evidence as JSON (m034)."""
     with store.transaction() as db:
-        db["runs"].update(run_id, {"recommended_step": step, "recommended_by": "user"})
+        db["runs"].update(run_id, {"recommended_step": step, "recommended_by": by, "recommended_evidence": evidence})
 
 
 def insert_metrics(store: Store, run_id: int, step: int, values: dict) -> None:
@@ -158,3 +159,21 @@ def delete_run(store: Store, run_id: int, name: str) -> None:
         db.execute("delete from metrics where run_id = ?", [run_id])
         db.execute("delete from checkpoints where run_id = ?", [run_id])
         db.execute("delete from runs where id = ?", [run_id])
+
+
+def insert_imported_run(store: Store, run: dict, checkpoints: list[dict], metrics: list[tuple[int, dict]]) -> dict | None:
+    """A run brought from elsewhere (`brie runs import`): its row, checkpoints and metrics in one
+    transaction; None when a run of that name exists."""
+    at = utcnow()
+    try:
+        with store.transaction() as db:
+            db["runs"].insert(run)
+            run_id = db.execute("select id from runs where name = ?", [run["name"]]).fetchone()[0]
+            db["checkpoints"].insert_all([{"created_at": at, **c, "run_id": run_id} for c in checkpoints])
+            db["metrics"].insert_all([{"run_id": run_id, "step": step, "name": k, "value": float(v), "at": at}
+                                      for step, values in metrics for k, v in values.items()])
+    except sqlite3.IntegrityError:
+        if get_run(store, run["name"]) is not None:
+            return None
+        raise
+    return get_run(store, run["name"])

@@ -13,5 +13,11 @@ Modules:
   distributed   several processes on one run: rank, and sharing the main process's decisions
   mlx_engine    train(ctx) through mlx-lm's tuner
   torch_engine  train(ctx) through transformers + peft (the CUDA path)
+  preference    train(ctx) for --method dpo|orpo on MLX: mlx-lm-lora's datasets, losses and
+                evaluations in a resumable loop
+  torch_preference  train(ctx) for --method dpo on torch: TRL's DPO loss, collator and metrics in
+                the torch engine's loop
   housekeeping  pruning checkpoints, deleting and cancelling runs
+  transfer      runs between machines: `runs pack` (one archive) and `runs import` (a brie run,
+                an mlx-lm or a peft adapter folder, each checkpoint checked)
 """

@@ -32,6 +32,19 @@ class TrainConfig:
     data: str = _f("", "Dataset name (brie data list) or a folder with train.jsonl/valid.jsonl in mlx-lm formats.")
     backend: str = _f("auto", "Training engine: mlx (mlx-lm tuner), torch (transformers + peft), or auto (mlx on Apple Silicon, torch with CUDA, else mlx).",
                       choices=("mlx", "torch", "auto"))
+    method: str = _f("sft", "Training objective: sft (supervised: learn the answers), or dpo / orpo (learn which answer "
+                            "was preferred, from a preference dataset of prompt/chosen/rejected, e.g. `brie data import "
+                            "--from-judgments`), with mlx-lm-lora's losses.", choices=("sft", "dpo", "orpo"))
+    beta: float = _f(0.1, "dpo/orpo: strength of the preference term. DPO: the temperature beta (higher keeps the model "
+                          "closer to the reference); ORPO: the weight of the odds-ratio term beside the answer loss.")
+    dpo_loss_type: str = _f("sigmoid", "dpo: the loss over the reward difference: sigmoid (the DPO paper), hinge, ipo or "
+                                       "dpop (DPO-Positive), as mlx-lm-lora defines them.",
+                            choices=("sigmoid", "hinge", "ipo", "dpop"))
+    delta: float = _f(50.0, "dpo with dpo_loss_type dpop: weight of the penalty when the chosen answer becomes less "
+                            "likely than under the reference.")
+    init_from: str | None = _f(None, "Start from another run's checkpoint (RUN@STEP, RUN@best): its adapter is trained further, "
+                                     "the model and LoRA shape are that run's, and for dpo it is the frozen reference model "
+                                     "(without it the reference is the base model).")
     fine_tune_type: str = _f("lora", "What to train: lora, dora (weight-decomposed LoRA) or full (all weights of the last num_layers).",
                              choices=("lora", "dora", "full"))
     num_layers: int = _f(16, "Number of transformer blocks to adapt, counted from the top; -1 for all.")
@@ -224,8 +237,8 @@ _EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or fals
 _AT_LEAST_1 = {"rank", "batch_size", "grad_accumulation_steps", "iters", "save_every", "eval_every",
                "steps_per_report", "max_seq_length", "max_steps", "early_stopping_patience"}
 _AT_LEAST_1_OR_ALL = {"num_layers", "val_batches", "guard_batches"}
-_POSITIVE = {"learning_rate", "alpha", "epochs", "guard_threshold"}
-_NOT_NEGATIVE = {"warmup_steps", "min_lr", "weight_decay", "early_stopping_min_delta", "seed", "clear_cache_threshold"}
+_POSITIVE = {"learning_rate", "alpha", "epochs", "guard_threshold", "beta"}
+_NOT_NEGATIVE = {"delta", "warmup_steps", "min_lr", "weight_decay", "early_stopping_min_delta", "seed", "clear_cache_threshold"}
 REPORT_TARGETS = ("wandb", "tensorboard")
 NO_CLIP = ("none", "null", "off", "no", "")
 
@@ -259,14 +272,17 @@ def value_problem(name: str, value: Any) -> str | None:
 FIELD_NAMES = {f.name for f in fields(TrainConfig)}
 
 # mlx-lm lora keys that mean the same thing under another name here.
-ALIASES = {"steps_per_eval": "eval_every", "steps_per_save": "save_every"}
+ALIASES = {"steps_per_eval": "eval_every", "steps_per_save": "save_every",
+           # mlx-lm-lora's names for the same settings
+           "train_mode": "method", "dpo_cpo_loss_type": "dpo_loss_type"}
 # mlx-lm lora keys that brie decides itself (the run folder, what to do): accepted and ignored.
 IGNORED = {"train", "test", "test_batches", "adapter_path", "config", "trust_remote_code",
            "adapter_file", "wandb"}
 # mlx-lm lora keys brie does not do, with what to do instead; accepted only at a value that asks
 # for nothing (null, or the default), so a file never means something here it did not mean there.
 UNSUPPORTED = {
-    "training_mode": ("normal", "brie trains supervised fine-tunes only (training_mode: normal)"),
+    "training_mode": ("normal", "brie trains supervised (and preference) fine-tunes only (training_mode: normal); "
+                                "for DPO or ORPO give method: dpo or orpo"),
     "hf_dataset": (None, "brie trains on an imported dataset: `brie data import` the Hugging Face "
                          "dataset's rows, then give --data"),
     "resume_adapter_file": (None, "brie starts from a base model; continue a run with "

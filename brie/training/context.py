@@ -165,19 +165,21 @@ class RunContext:
             reporter.log(step, metrics)
 
     def trained(self, step: int, train_loss: float, learning_rate: float, tokens: int, steps: int, seconds: float,
-                trained_tokens: int, peak_memory_gb: float) -> None:
-        """A training report (the same metrics from both engines), recorded and told to the callback."""
+                trained_tokens: int, peak_memory_gb: float, extra: dict | None = None) -> None:
+        """A training report (the same metrics from both engines, plus a method's own `extra`, such as
+        DPO's rewards), recorded and told to the callback."""
         metrics = {"train_loss": train_loss, "learning_rate": learning_rate, "tokens_per_second": tokens / seconds,
                    "iterations_per_second": steps / seconds, "trained_tokens": trained_tokens,
-                   "peak_memory_gb": peak_memory_gb}
+                   "peak_memory_gb": peak_memory_gb, **(extra or {})}
         self.record(step, metrics)
         self.callback.on_report(step, metrics)
 
-    def evaluated(self, step: int, val_loss: float | None, guard_loss: float | None) -> str | None:
-        """An evaluation's losses, recorded and told to early stopping and the forgetting guard;
-        returns why the run should stop now, or None."""
+    def evaluated(self, step: int, val_loss: float | None, guard_loss: float | None,
+                  extra: dict | None = None) -> str | None:
+        """An evaluation's losses (and a method's own `extra` metrics), recorded and told to early
+        stopping and the forgetting guard; returns why the run should stop now, or None."""
         stop, warning = self.monitor.after_eval(step, val_loss, guard_loss)
-        metrics = {"val_loss": val_loss, "guard_loss": guard_loss}
+        metrics = {"val_loss": val_loss, "guard_loss": guard_loss, **(extra or {})}
         if guard_loss is not None and self.monitor.guard_base:
             metrics["guard_rise"] = (guard_loss - self.monitor.guard_base) / self.monitor.guard_base
         self.record(step, metrics)
@@ -215,13 +217,14 @@ class RunContext:
             shutil.rmtree(tmp)
         tmp.mkdir()
         write_files(tmp)
+        sha = sha256_file(tmp / ADAPTER_FILE)
         (tmp / STATE_FILE).write_text(json.dumps({
+            "adapter_sha256": sha,  # the checkpoint's identity travels with it (`brie runs import` checks it)
             "step": step, "epoch": epoch, "batches_seen": step, "train_loss": train_loss, "val_loss": val_loss,
             "seed": self.cfg.seed, "rng_seed": rng_seed(self.cfg.seed, step), "monitor": self.monitor.state(),
             **state}, indent=1))
         fsync_folder(tmp)
         os.rename(tmp, final)
-        sha = sha256_file(final / ADAPTER_FILE)
         size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
         existing = run_rows.list_checkpoints(self.ws.store, self.run["id"])
         best = self._best_step(existing + [{"step": step, "val_loss": val_loss}])
@@ -229,7 +232,7 @@ class RunContext:
         row = run_rows.insert_checkpoint(self.ws.store, {
             "run_id": self.run["id"], "step": step, "epoch": epoch, "train_loss": train_loss,
             "val_loss": val_loss, "path": self.ws.stored_path(final), "adapter_sha256": sha,
-            "size_bytes": size}, best_step=best, follow_best=run["recommended_by"] != "user")
+            "size_bytes": size}, best_step=best, follow_best=run["recommended_by"] not in ("user", "judged"))
         # The run folder's own adapter is always the latest checkpoint's (replaced atomically).
         for name in (ADAPTER_FILE, CONFIG_FILE):
             shutil.copyfile(final / name, self.folder / f".{name}.tmp")

@@ -23,13 +23,24 @@ from brie.store import utcnow
 from brie.training.config import TrainConfig
 from brie.training.context import RunContext, TrainCallback, make_reporters
 from brie.training.data import count_rows, guard_file, resolve_data
-from brie.training.distributed import launch_rank, on_main
+from brie.training.distributed import check_launcher, launch_rank, launcher_backend, on_main
 from brie.words import plural
 from brie.workspace import Workspace
 
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # The engine of each backend: a function of one RunContext, and a check of the options it supports.
 ENGINES = {"mlx": "brie.training.mlx_engine", "torch": "brie.training.torch_engine"}
+# The engine of each backend for --method dpo|orpo.
+PREFERENCE_ENGINES = {"mlx": "brie.training.preference", "torch": "brie.training.torch_preference"}
+
+
+def engine_of(cfg: TrainConfig, backend: str) -> str:
+    if cfg.method == "sft":
+        return ENGINES[backend]
+    if backend not in PREFERENCE_ENGINES:
+        raise BrieError(f"--method {cfg.method}: the {backend} backend trains sft only so far; use --backend "
+                        f"{' or '.join(PREFERENCE_ENGINES)}")
+    return PREFERENCE_ENGINES[backend]
 
 
 def pick_backend(requested: str) -> str:
@@ -129,7 +140,7 @@ def check_backend(cfg: TrainConfig) -> None:
             missing.append(module.split(".")[0])
     if missing:
         raise BrieError(f"--backend {cfg.backend} needs {', '.join(missing)}, which cannot be imported; {fix}")
-    importlib.import_module(ENGINES[cfg.backend]).check_options(cfg)
+    importlib.import_module(engine_of(cfg, cfg.backend)).check_options(cfg)
     rank, size = launch_rank()
     if size > 1 and cfg.batch_size % size:
         raise BrieError(f"batch_size={cfg.batch_size}: with {size} processes it must be a multiple of {size} "
@@ -157,6 +168,7 @@ def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path, folder: Path | N
     if n_train < cfg.batch_size:
         raise BrieError(f"{data_path / 'train.jsonl'}: {plural(n_train, 'example')}, fewer than "
                         f"batch_size={cfg.batch_size}; lower --batch-size to {n_train} or less")
+    check_method_data(cfg, data_path)
     if cfg.early_stopping_patience is not None and count_rows(data_path / "valid.jsonl") == 0:
         raise BrieError(f"early_stopping_patience={cfg.early_stopping_patience}: early stopping watches the "
                         f"validation loss, and {data_path / 'valid.jsonl'} is missing or empty")
@@ -169,6 +181,45 @@ def preflight(ws: Workspace, cfg: TrainConfig, data_path: Path, folder: Path | N
             raise BrieError("--report-to wandb needs wandb (pip install wandb)")
         if target_name == "tensorboard" and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
             raise BrieError("--report-to tensorboard needs tensorboard (pip install tensorboard torch) or tensorboardX")
+
+
+def check_method_data(cfg: TrainConfig, data_path: Path) -> None:
+    """dpo/orpo train on preference rows (prompt/chosen/rejected), sft on the others: the first row says which."""
+    with (data_path / "train.jsonl").open("rb") as f:
+        first = next((line for line in f if line.strip()), b"{}")
+    try:
+        keys = set(json.loads(first))
+    except (ValueError, TypeError):
+        return  # the engine's reader names the file and line
+    preference = {"chosen", "rejected"} <= keys
+    if cfg.method == "sft" and preference:
+        raise BrieError(f"{data_path / 'train.jsonl'} holds preference pairs (prompt/chosen/rejected): "
+                        "train on them with --method dpo or --method orpo")
+    if cfg.method != "sft" and not preference:
+        raise BrieError(f"--method {cfg.method} trains on preference pairs (prompt/chosen/rejected), and "
+                        f"{data_path / 'train.jsonl'} has {', '.join(sorted(keys)) or 'no fields'}; make a preference "
+                        "dataset with `brie data import --from-judgments` or from a prompt/chosen/rejected JSONL file")
+
+
+def resolve_start(ws: Workspace, cfg: TrainConfig) -> None:
+    """--from RUN@STEP: the checkpoint it names (its sha256 checked), its model and LoRA shape into cfg,
+    and init_from pinned to its step (so `@best` means the same checkpoint on resume)."""
+    from brie.models.specs import resolve_spec
+
+    spec = resolve_spec(ws, cfg.init_from)
+    if spec.is_base:
+        cfg.init_from = None
+        return
+    adapter_cfg = json.loads((Path(spec.adapter_path) / "adapter_config.json").read_text())
+    params = adapter_cfg.get("lora_parameters", {})
+    cfg.model = spec.model
+    cfg.fine_tune_type = adapter_cfg.get("fine_tune_type", cfg.fine_tune_type)
+    cfg.num_layers = adapter_cfg.get("num_layers", cfg.num_layers)
+    if "rank" in params:
+        cfg.rank = params["rank"]
+        cfg.alpha = params.get("scale", cfg.lora_scale) * params["rank"]
+    cfg.keys = params.get("keys") or cfg.keys
+    cfg.init_from = f"{spec.run}@{spec.step}"
 
 
 def create_run(ws: Workspace, cfg: TrainConfig, name: str | None = None, suffix: bool = False) -> dict:
@@ -192,6 +243,8 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
         raise BrieError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or ',')")
     name = _free_name(ws, name, suffix or generated)
     cfg.backend = pick_backend(cfg.backend)
+    if cfg.init_from:
+        resolve_start(ws, cfg)
     # A model or guard given as a path is kept as the store keeps paths (relative to the workspace
     # when inside it), so the run resumes and its checkpoints load after the workspace moves.
     if model_rows.get_model(ws.store, cfg.model) is None and Path(cfg.model).expanduser().exists():
@@ -208,7 +261,7 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
         run = run_rows.insert_run(ws.store, {
             "name": name, "model": cfg.model, "dataset_id": dataset["id"] if dataset else None,
             "data": ws.stored_path(data_path) if dataset is None else cfg.data,
-            "backend": cfg.backend, "method": cfg.fine_tune_type, "dry_run": int(cfg.is_dry_run),
+            "backend": cfg.backend, "method": cfg.fine_tune_type if cfg.method == "sft" else f"{cfg.method} {cfg.fine_tune_type}", "dry_run": int(cfg.is_dry_run),
             "config_json": cfg.to_json(), "path": ws.stored_path(folder), "pid": os.getpid(),
             "host": socket.gethostname(), "recommended_by": "auto",
         })
@@ -264,6 +317,45 @@ def reap_dead_runs(ws: Workspace) -> list[str]:
 def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None, resume: bool = False) -> dict:
     """Train run `name` in this process until it completes, stops early, fails or is cancelled."""
     callback = callback or TrainCallback()
+    main = launch_rank()[0] == 0
+    # Under a launch only the main process reads and writes the store; the others (on other Macs,
+    # each with a workspace of its own) get the run, its config, data folder and model from it.
+    run, cfg_json, where = on_main(launcher_backend(), lambda: _start_training(ws, name, resume))
+    cfg = TrainConfig.from_json(cfg_json)
+    data_path = ws.path_of(where["data"])
+    if not main:  # the other processes of a launch train in step with the main one, silently
+        callback = TrainCallback()
+        for key in ("model", "guard_data"):
+            if where.get(key):  # a path inside the workspace is found in this process's workspace
+                setattr(cfg, key, str(ws.path_of(where[key])) if ws.path_of(where[key]).exists() else where[key])
+    ctx = RunContext(ws, run, cfg, data_path, callback, resume=resume, main=main)
+    status, error = "completed", None
+    try:
+        ctx.reporters = make_reporters(cfg, run, ctx.folder) if main else []
+        import importlib
+
+        importlib.import_module(engine_of(cfg, run["backend"])).train(ctx)
+    except KeyboardInterrupt:
+        status = "cancelled"
+        ctx.stop_reason = f"cancelled by the user {step_text((run_rows.get_run(ws.store, name) if main else run)['step'], 'near')}"
+    except BrieError as e:
+        status, error = "failed", str(e)
+        raise
+    except Exception as e:
+        status, error = "failed", f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        if main:
+            run_rows.update_run(ws.store, run["id"], status=status, error=error, ended_at=utcnow(),
+                                stop_reason=ctx.stop_reason)
+        final = run_rows.get_run(ws.store, name) if main else run
+        callback.on_end(final)
+    return final
+
+
+def _start_training(ws: Workspace, name: str, resume: bool) -> tuple[dict, str, dict]:
+    """On the main process: the run marked running, its config, and where its data (and, under a
+    launch, its model and guard set) are, as the store keeps paths."""
     run = run_rows.get_run(ws.store, name)
     if run is None:
         raise BrieError(f"no run named {name!r} (see `brie runs list`)")
@@ -281,53 +373,33 @@ def run_training(ws: Workspace, name: str, callback: TrainCallback | None = None
         cfg.validate()  # also types an older run's values as the YAML loader now does (lr_schedule)
         folder = ws.path_of(run["path"])
         preflight(ws, cfg, data_path, folder if folder.is_dir() else None)
-    main = launch_rank()[0] == 0
-    if main:
-        run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),
-                            started_at=run["started_at"] or utcnow(), ended_at=None, error=None)
-        run = run_rows.get_run(ws.store, name)
-    else:  # the other processes of a launch train in step with the main one, silently
-        callback = TrainCallback()
-    ctx = RunContext(ws, run, cfg, data_path, callback, resume=resume, main=main)
-    status, error = "completed", None
-    try:
-        ctx.reporters = make_reporters(cfg, run, ctx.folder) if main else []
-        import importlib
+    where = {"data": ws.stored_path(data_path)}
+    if launch_rank()[1] > 1:
+        from brie.models.registry import resolve_model
 
-        importlib.import_module(ENGINES[run["backend"]]).train(ctx)
-    except KeyboardInterrupt:
-        status = "cancelled"
-        ctx.stop_reason = f"cancelled by the user {step_text(run_rows.get_run(ws.store, name)['step'], 'near')}"
-    except BrieError as e:
-        status, error = "failed", str(e)
-        raise
-    except Exception as e:
-        status, error = "failed", f"{type(e).__name__}: {e}"
-        raise
-    finally:
-        if main:
-            run_rows.update_run(ws.store, run["id"], status=status, error=error, ended_at=utcnow(),
-                                stop_reason=ctx.stop_reason)
-        final = run_rows.get_run(ws.store, name)
-        callback.on_end(final)
-    return final
+        model = resolve_model(ws, cfg.model)  # a registered name means nothing to another machine's store
+        where["model"] = ws.stored_path(model) if Path(model).exists() else model
+        if cfg.guard_data:
+            where["guard_data"] = ws.stored_path(guard_file(ws, cfg.guard_data))
+    run_rows.update_run(ws.store, run["id"], status="running", pid=os.getpid(), host=socket.gethostname(),
+                        started_at=run["started_at"] or utcnow(), ended_at=None, error=None)
+    return run_rows.get_run(ws.store, name), cfg.to_json(), where
 
 
 def resume_training(ws: Workspace, name: str, callback: TrainCallback | None = None) -> dict:
     """Continue a failed or cancelled run from its last complete checkpoint (weights, optimizer, step, data)."""
-    run = run_rows.get_run(ws.store, name)
-    if run is None:
-        raise BrieError(f"no run named {name!r} (see `brie runs list`)")
-
-    def check():
+    def check():  # on the main process only: the others of a launch may have no store of this run
         reap_dead_runs(ws)
         run = run_rows.get_run(ws.store, name)
+        if run is None:
+            raise BrieError(f"no run named {name!r} (see `brie runs list`)")
+        check_launcher(run["backend"])
         if run["status"] in ("pending", "running"):
             raise BrieError(f"run {name!r} is {run['status']} (process {run['pid']}); it cannot be resumed twice")
         if run["status"] == "completed":
             raise BrieError(f"run {name!r} already completed ({run['stop_reason'] or 'all steps done'})")
 
-    on_main(run["backend"], check)
+    on_main(launcher_backend(), check)
     return run_training(ws, name, callback, resume=True)
 
 

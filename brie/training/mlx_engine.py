@@ -59,12 +59,63 @@ def apply_adapters(model, cfg) -> int:
     return n
 
 
+def load_start(ctx: RunContext, model):
+    """--from RUN@STEP: that checkpoint's adapter into the model's (same-shaped) LoRA layers; its ModelSpec,
+    or None without --from. Its sha256 is checked against the one registered (resolve_spec)."""
+    from brie.models.specs import resolve_spec
+
+    if not ctx.cfg.init_from:
+        return None
+    spec = resolve_spec(ctx.ws, ctx.cfg.init_from)
+    model.load_weights(str(Path(spec.adapter_path) / ADAPTER_FILE), strict=False)
+    return spec
+
+
+def restore(ctx: RunContext, model, optimizer) -> tuple[int, object, int]:
+    """(start step, summed gradients or None, trained tokens) from the resume point, loaded into the
+    model and optimizer; (0, None, 0) for a fresh run."""
+    import mlx.core as mx
+    from mlx.utils import tree_map_with_path
+
+    point = ctx.resume_point()
+    if point is None:
+        return 0, None, 0
+    folder, state = point
+    grad_accum = None
+    model.load_weights(str(folder / ADAPTER_FILE), strict=False)
+    optimizer.init(model.trainable_parameters())
+    saved = mx.load(str(folder / OPTIMIZER_FILE))
+    optimizer.state = tree_map_with_path(lambda path, v: saved.get(path, v), optimizer.state)
+    if (folder / GRAD_ACCUM_FILE).exists():  # shaped like the gradients: the trainable parameters
+        summed = mx.load(str(folder / GRAD_ACCUM_FILE))
+        grad_accum = tree_map_with_path(lambda path, v: summed[path], model.trainable_parameters())
+    ctx.callback.on_message(f"Resuming {ctx.run['name']} from step {state['step']} ({folder.name}).")
+    return state["step"], grad_accum, state.get("trained_tokens", 0)
+
+
+def checkpoint_writer(ctx: RunContext, model, optimizer, num_layers: int, grad_accum):
+    """write_files(folder) for ctx.save_checkpoint: adapter, its config, optimizer state and, in the
+    middle of gradient accumulation, the summed gradients (`grad_accum()` gives them or None)."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+
+    def write_files(folder: Path):
+        mx.save_safetensors(str(folder / ADAPTER_FILE), dict(tree_flatten(model.trainable_parameters())))
+        (folder / CONFIG_FILE).write_text(json.dumps(ctx.adapter_config(num_layers), indent=2))
+        mx.save_safetensors(str(folder / OPTIMIZER_FILE), dict(tree_flatten(optimizer.state)))
+        summed = grad_accum()
+        if summed is not None:  # a checkpoint in the middle of gradient accumulation
+            mx.save_safetensors(str(folder / GRAD_ACCUM_FILE), dict(tree_flatten(summed)))
+
+    return write_files
+
+
 def train(ctx: RunContext) -> None:
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
     from mlx.nn.utils import average_gradients
-    from mlx.utils import tree_flatten, tree_map, tree_map_with_path
+    from mlx.utils import tree_map
     from mlx_lm.tuner.trainer import default_loss, evaluate, grad_checkpoint
 
     from brie.models.registry import load_model
@@ -82,21 +133,10 @@ def train(ctx: RunContext) -> None:
 
     mx.random.seed(cfg.seed)  # LoRA initialisation
     num_layers = apply_adapters(model, cfg)
+    load_start(ctx, model)
     optimizer = build_optimizer(cfg, total)
 
-    start, grad_accum, trained_tokens = 0, None, 0
-    point = ctx.resume_point()
-    if point is not None:
-        folder, state = point
-        model.load_weights(str(folder / ADAPTER_FILE), strict=False)
-        optimizer.init(model.trainable_parameters())
-        saved = mx.load(str(folder / OPTIMIZER_FILE))
-        optimizer.state = tree_map_with_path(lambda path, v: saved.get(path, v), optimizer.state)
-        if (folder / GRAD_ACCUM_FILE).exists():  # shaped like the gradients: the trainable parameters
-            summed = mx.load(str(folder / GRAD_ACCUM_FILE))
-            grad_accum = tree_map_with_path(lambda path, v: summed[path], model.trainable_parameters())
-        start, trained_tokens = state["step"], state.get("trained_tokens", 0)
-        say(f"Resuming {ctx.run['name']} from step {start} ({folder.name}).")
+    start, grad_accum, trained_tokens = restore(ctx, model, optimizer)
     mx.random.seed(rng_seed(cfg.seed, start))
     if start >= total:
         say(f"Run {ctx.run['name']} is already at step {start} of {total}.")
@@ -144,12 +184,7 @@ def train(ctx: RunContext) -> None:
         guard = loss_on(guard_set, cfg.guard_batches)
         return val, ctx.evaluated(step, val, guard)
 
-    def write_files(folder: Path):
-        mx.save_safetensors(str(folder / ADAPTER_FILE), dict(tree_flatten(model.trainable_parameters())))
-        (folder / CONFIG_FILE).write_text(json.dumps(ctx.adapter_config(num_layers), indent=2))
-        mx.save_safetensors(str(folder / OPTIMIZER_FILE), dict(tree_flatten(optimizer.state)))
-        if grad_accum is not None:  # a checkpoint in the middle of gradient accumulation
-            mx.save_safetensors(str(folder / GRAD_ACCUM_FILE), dict(tree_flatten(grad_accum)))
+    write_files = checkpoint_writer(ctx, model, optimizer, num_layers, lambda: grad_accum)
 
     if start == 0 and (valid_set is not None or guard_set is not None):
         run_eval(0)  # the base model's losses: where validation starts and what the guard compares to

@@ -34,6 +34,8 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 
 def check_options(cfg) -> None:
     """What this engine cannot do, said before a run exists (the lifecycle's preflight calls it)."""
+    if cfg.init_from:
+        raise BrieError(f"--from {cfg.init_from}: the torch backend starts from the base model; use --backend mlx")
     if cfg.fine_tune_type == "dora":
         raise BrieError("fine_tune_type=dora: the torch backend trains lora or full; use --backend mlx for dora")
     if cfg.optimizer not in OPTIMIZERS:
@@ -42,7 +44,7 @@ def check_options(cfg) -> None:
     check_schedule(cfg)
 
 
-def _optimizer(cfg, params):
+def optimizer_for(cfg, params):
     import torch
 
     extra = dict(cfg.optimizer_config.get(cfg.optimizer, {}))
@@ -57,18 +59,52 @@ def _optimizer(cfg, params):
 
 def _mlx_adapter(peft_model, cfg) -> dict:
     """peft LoRA weights in mlx-lm's LoRALinear layout: lora_a = A^T, lora_b = B^T (same alpha/rank scale)."""
+    if cfg.fine_tune_type == "full":  # the trained blocks only, as the MLX engine saves them
+        return {name: p.detach().float().cpu().numpy() for name, p in peft_model.named_parameters() if p.requires_grad}
+    return peft_lora_to_mlx((name, t.detach().float().cpu().numpy()) for name, t in peft_model.state_dict().items())
+
+
+def peft_lora_to_mlx(tensors) -> dict:
+    """(name, array) pairs of a peft LoRA (a live model's state_dict, or adapter_model.safetensors)
+    in mlx-lm's LoRALinear layout: lora_a = A^T, lora_b = B^T; other tensors are left out.
+    `brie runs import` converts peft folders with it (brie.training.transfer)."""
     import numpy as np
 
     out = {}
-    if cfg.fine_tune_type == "full":  # the trained blocks only, as the MLX engine saves them
-        return {name: p.detach().float().cpu().numpy() for name, p in peft_model.named_parameters() if p.requires_grad}
-    for name, tensor in peft_model.state_dict().items():
+    for name, array in tensors:
         if ".lora_A." not in name and ".lora_B." not in name:
             continue
         base = name.replace("base_model.model.", "", 1)
         module, kind = base.split(".lora_")[0], base.split(".lora_")[1][0]
-        out[f"{module}.lora_{kind.lower()}"] = np.ascontiguousarray(tensor.detach().float().cpu().numpy().T)
+        out[f"{module}.lora_{kind.lower()}"] = np.ascontiguousarray(np.asarray(array, dtype=np.float32).T)
     return out
+
+
+def adapt(model, cfg):
+    """(model, n): LoRA (peft) on the top n blocks, or those blocks unfrozen for a full fine-tune,
+    as the MLX engine adapts them."""
+    import torch
+
+    layers = model.model.layers
+    n = len(layers) if cfg.num_layers == -1 else cfg.num_layers
+    if n > len(layers):
+        raise BrieError(f"num_layers={cfg.num_layers}: the model has only {len(layers)} layers")
+    if cfg.fine_tune_type == "full":
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for layer in layers[len(layers) - n:]:
+            for p in layer.parameters():
+                p.requires_grad_(True)
+        return model, n
+    from peft import LoraConfig, get_peft_model
+
+    # mlx-lm's default: every linear layer inside the blocks (named here, since peft's
+    # "all-linear" shortcut cannot be combined with layers_to_transform)
+    names = cfg.keys or [k for k, m in layers[0].named_modules() if isinstance(m, torch.nn.Linear)]
+    targets = sorted({k.split(".")[-1] for k in names})
+    return get_peft_model(model, LoraConfig(
+        r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+        layers_to_transform=list(range(len(layers) - n, len(layers))), task_type="CAUSAL_LM")), n
 
 
 class _Shard:
@@ -113,29 +149,10 @@ def train(ctx: RunContext) -> None:
     ctx.set_total(total)
     per_epoch = max(len(train_set) // cfg.batch_size, 1)
 
-    layers = model.model.layers
-    n = len(layers) if cfg.num_layers == -1 else cfg.num_layers
-    if n > len(layers):
-        raise BrieError(f"num_layers={cfg.num_layers}: the model has only {len(layers)} layers")
     torch.manual_seed(cfg.seed)  # LoRA initialisation
-    if cfg.fine_tune_type == "full":
-        for p in model.parameters():
-            p.requires_grad_(False)
-        for layer in layers[len(layers) - n:]:
-            for p in layer.parameters():
-                p.requires_grad_(True)
-    else:
-        from peft import LoraConfig, get_peft_model
-
-        # mlx-lm's default: every linear layer inside the blocks (named here, since peft's
-        # "all-linear" shortcut cannot be combined with layers_to_transform)
-        names = cfg.keys or [k for k, m in layers[0].named_modules() if isinstance(m, torch.nn.Linear)]
-        targets = sorted({k.split(".")[-1] for k in names})
-        model = get_peft_model(model, LoraConfig(
-            r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
-            layers_to_transform=list(range(len(layers) - n, len(layers))), task_type="CAUSAL_LM"))
+    model, n = adapt(model, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = _optimizer(cfg, params)
+    optimizer = optimizer_for(cfg, params)
     lr_at = learning_rate_at(cfg, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
 
@@ -245,7 +262,7 @@ def train(ctx: RunContext) -> None:
                 losses, n_tokens = summed[0].item() / world, int(summed[1].item())
             last_train = losses / steps
             trained_tokens += n_tokens
-            peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _rss_bytes()) / 1e9
+            peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_bytes()) / 1e9
             ctx.trained(it, last_train, scheduler.get_last_lr()[0], n_tokens, steps, train_time, trained_tokens, peak)
             losses, n_tokens, steps, train_time = 0.0, 0, 0, 0.0
 
@@ -262,7 +279,7 @@ def train(ctx: RunContext) -> None:
             break
 
 
-def _rss_bytes() -> int:
+def rss_bytes() -> int:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
