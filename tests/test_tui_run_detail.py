@@ -94,7 +94,7 @@ async def test_e_exports_the_selected_checkpoint(workspace, tiny_model_dir, tmp_
         assert json.loads((out / "brie_export.json").read_text()) == meta  # the first one is kept
 
 
-async def test_u_on_a_completed_run_says_so_and_starts_nothing(workspace):
+async def test_u_on_a_completed_run_is_not_offered_and_starts_nothing(workspace):
     from tests.tui_fixtures import fill_demo
 
     fill_demo(workspace)  # pirate-lora is completed
@@ -102,7 +102,53 @@ async def test_u_on_a_completed_run_says_so_and_starts_nothing(workspace):
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_detail(app, pilot, "pirate-lora")
         assert screen.run["status"] == "completed"
+        await pilot.pause(0.1)
+        assert "resume" not in {b.binding.action for b in app.active_bindings.values()}  # not in the footer
         await pilot.press("u")
-        await wait_for(pilot, lambda: any("pirate-lora is completed" in n.message for n in app._notifications))
+        await pilot.pause(0.2)
         assert not app.launched  # no `brie train --resume` that would fail with "already completed"
         assert not any("Started run" in n.message for n in app._notifications)
+
+
+async def test_one_point_is_told_in_a_line_not_drawn_on_a_stretched_axis(workspace):
+    """A run with one logged step and one evaluated checkpoint: plotext would draw the x axis
+    19.950…20.050 and the base line as a dot; the values are said in a line instead."""
+    from textual_plotext import PlotextPlot
+
+    from brie.store import evals as eval_rows
+    from tests.tui_fixtures import T0, add_checkpoint, fill_demo
+
+    fill_demo(workspace)
+    db = workspace.store.db
+    with workspace.store.transaction():
+        db["runs"].insert({"id": 9, "name": "young", "model": "smollm2-135m-instruct", "dataset_id": 1,
+                           "backend": "mlx", "method": "lora", "status": "running", "step": 20, "total_steps": 300,
+                           "config_json": "{}", "path": "runs/young", "created_at": T0, "started_at": T0})
+        db["metrics"].insert_all([{"run_id": 9, "step": 20, "name": n, "value": v, "at": T0}
+                                  for n, v in (("train_loss", 2.25), ("val_loss", 2.5))])
+        add_checkpoint(workspace, 9, 20)
+    for step, value in ((None, 0.2), (20, 0.35)):
+        row = eval_rows.get_or_create_result(
+            workspace.store, label="base" if step is None else f"young@{step}", model="smollm2-135m-instruct",
+            run=None if step is None else "young", step=step,
+            adapter_sha256=None if step is None else f"{9:02d}{20:06d}" + "0" * 56,
+            benchmark="gsm8k:gsm8k_test.jsonl", settings={"limit": 10, "shots": 0}, n_items=10)
+        eval_rows.finish_result(workspace.store, row["id"], {"strict": value, "n": 10})
+
+    app = make_app(workspace)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_detail(app, pilot, "young")
+        await wait_for(pilot, lambda: screen.sweep_charts)
+        await pilot.pause(0.1)
+        assert not screen.query_one("#loss", PlotextPlot).display
+        loss_text = str(screen.query_one("#loss-text").render())
+        assert "train_loss 2.25 at step 20" in loss_text and "val_loss 2.5 at step 20" in loss_text
+        assert not screen.query_one("#sweep", PlotextPlot).display
+        sweep_text = str(screen.query_one("#sweep-text").render())
+        assert "young 0.35 at step 20" in sweep_text and "base model: 0.2" in sweep_text
+
+        # A second step makes it a chart.
+        with workspace.store.transaction():
+            db["metrics"].insert({"run_id": 9, "step": 30, "name": "train_loss", "value": 2.0, "at": T0})
+        await wait_for(pilot, lambda: screen.query_one("#loss", PlotextPlot).display)
+        assert not screen.query_one("#loss-text").display

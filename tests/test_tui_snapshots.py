@@ -1,5 +1,6 @@
 """Snapshots of the main screens on the fixed demo workspace (pytest-textual-snapshot).
 
+Each screen at 80×24 (a laptop terminal: everything, the footer included, must fit) and at 160×45.
 Update after an intended change with `pytest tests/test_tui_snapshots.py --snapshot-update`, then
 look at the SVGs (snapshot_report.html shows the differences when one fails).
 """
@@ -12,7 +13,7 @@ import pytest
 
 from tests.tui_fixtures import add_comparisons, fill_demo
 
-SIZE = (140, 40)
+SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 
 
 async def settle(pilot, condition, tries: int = 100):
@@ -48,16 +49,18 @@ def demo_ws(workspace):
     return workspace
 
 
-def test_runs_screen(snap_compare, demo_ws):
+@SIZES
+def test_runs_screen(snap_compare, demo_ws, size):
     app = demo_app(demo_ws)
 
     async def loaded(pilot):
         await settle(pilot, lambda: app.screen.query_one("#runs").row_count == 3)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+    assert snap_compare(app, terminal_size=size, run_before=loaded)
 
 
-def test_run_detail_screen(snap_compare, demo_ws):
+@SIZES
+def test_run_detail_screen(snap_compare, demo_ws, size):
     from tui.screens.run_detail import RunDetailScreen
 
     app = demo_app(demo_ws)
@@ -67,7 +70,7 @@ def test_run_detail_screen(snap_compare, demo_ws):
         await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen)
                      and app.screen.query_one("#checkpoints").row_count == 6)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=opened)
+    assert snap_compare(app, terminal_size=size, run_before=opened)
 
 
 def test_run_detail_screen_with_eval_sweep(snap_compare, demo_ws):
@@ -83,34 +86,37 @@ def test_run_detail_screen_with_eval_sweep(snap_compare, demo_ws):
         await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.sweep_charts
                      and app.screen.query_one("#checkpoints").row_count == 6)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=opened)
+    assert snap_compare(app, terminal_size=(160, 45), run_before=opened)
 
 
-def test_data_screen(snap_compare, demo_ws):
+@SIZES
+def test_data_screen(snap_compare, demo_ws, size):
     app = demo_app(demo_ws)
 
     async def loaded(pilot):
         await pilot.press("d")
         await settle(pilot, lambda: app.screen.query_one("#datasets").row_count == 2)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+    assert snap_compare(app, terminal_size=size, run_before=loaded)
 
 
-def test_new_run_screen(snap_compare, demo_ws):
+@SIZES
+def test_new_run_screen(snap_compare, demo_ws, size):
     app = demo_app(demo_ws)
 
     async def filled(pilot):
         await pilot.press("n")
         await settle(pilot, lambda: len(app.screen.query_one("#data")._options) > 1)
-        await pilot.press(*"pirate-r32")
+        app.screen.query_one("#name").value = "pirate-r32"  # set, not typed: a key at a time is slow under load
         app.screen.query_one("#rank").value = "32"
         app.screen.query_one("#name").cursor_blink = False  # a blinking cursor is on or off by chance
         await pilot.pause(0.1)
 
-    assert snap_compare(app, terminal_size=(140, 45), run_before=filled)
+    assert snap_compare(app, terminal_size=size, run_before=filled)
 
 
-def test_blind_session_screen(snap_compare, workspace):
+@SIZES
+def test_blind_session_screen(snap_compare, workspace, size):
     from tui.screens.blind import BlindSessionScreen, BlindSetup
 
     add_comparisons(workspace, ["b", "a", "b"])
@@ -120,10 +126,11 @@ def test_blind_session_screen(snap_compare, workspace):
         app.push_screen(BlindSessionScreen(BlindSetup("ann", None), rng=random.Random(0)))
         await settle(pilot, lambda: isinstance(app.screen, BlindSessionScreen) and app.screen.items is not None)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=started)
+    assert snap_compare(app, terminal_size=size, run_before=started)
 
 
-def test_results_screen(snap_compare, workspace):
+@SIZES
+def test_results_screen(snap_compare, workspace, size):
     add_comparisons(workspace, ["a", "b"] * 4, llm_judge="anthropic:claude-sonnet-5-5")
     app = demo_app(workspace)
 
@@ -131,4 +138,4 @@ def test_results_screen(snap_compare, workspace):
         await pilot.press("v")
         await settle(pilot, lambda: getattr(app.screen, "data", None) is not None, tries=200)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+    assert snap_compare(app, terminal_size=size, run_before=loaded)

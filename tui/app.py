@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from time import time
 
+from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import Notification, Notify
 
 from brie.workspace import Workspace
+from tui.commands import BrieCommands
 from tui.launch import Launched, log_tail
 from tui.messages import SESSION_NOTICE, ActionFinished, RunLaunched
+from tui.work import Job, stop_jobs
 from tui.screens.compare import CompareScreen
 from tui.screens.data import DataScreen
 from tui.screens.help import HelpScreen
@@ -24,6 +29,7 @@ class BrieApp(App[None]):
     CSS_PATH = "app.tcss"
     MODES = {"runs": RunsScreen, "data": DataScreen, "compare": CompareScreen, "results": ResultsScreen}
     DEFAULT_MODE = "runs"
+    COMMANDS = App.COMMANDS | {BrieCommands}  # brie's own commands in ctrl+p (tui/commands.py)
     BINDINGS = [
         # Short descriptions, so the footer keeps `? Help` and `q Quit` at 80 columns (help has the long ones).
         Binding("r", "switch_mode('runs')", "Runs"),
@@ -34,6 +40,11 @@ class BrieApp(App[None]):
         Binding("n", "new_run", "New run"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # One Ctrl-C quits, whatever has focus: work in this process stops (what finished is kept).
+        Binding("ctrl+c", "quit_now", "Quit now", show=False, priority=True, system=True),
+        # Before any screen's escape ("Back"): in a text field, escape only leaves the field, so the
+        # letters above act again; a second escape goes back (see action_leave_field).
+        Binding("escape", "leave_field", "Leave field", priority=True),
     ]
 
     def __init__(self, workspace: Workspace | str | Path, poll_interval: float = 1.0):
@@ -42,6 +53,8 @@ class BrieApp(App[None]):
         self.poll_interval = poll_interval
         self.sub_title = str(self.workspace.root)
         self.launched: list[Launched] = []
+        self.jobs: list[Job] = []  # long work in this process (tui/work.py): stopped on quit
+        self.stopped_jobs: list[Job] = []  # asked to stop on quit: run_app waits a little for them
         self.held_notices: list[Notification] = []
         self.blind_began: float | None = None  # when the blind session now on came on screen
 
@@ -120,11 +133,81 @@ class BrieApp(App[None]):
         if action == "switch_mode" and parameters and parameters[0] == self.current_mode \
                 and len(self.screen_stack) == 1:
             return False  # Textual: False hides the binding, None would show it dimmed
+        if action == "leave_field":  # only in a text field: elsewhere the screen's own escape shows
+            return self._in_text_field()
         return True
+
+    def _in_text_field(self) -> bool:
+        from textual.screen import ModalScreen
+        from textual.widgets import Input, TextArea
+
+        return not isinstance(self.screen, ModalScreen) and isinstance(self.focused, (Input, TextArea))
 
     async def action_switch_mode(self, mode: str) -> None:
         await self.end_blind_session()
+        # Screens pushed over a mode's own (a run, the new-run form) close on the way out: a mode
+        # keeps its stack, so `r` after run → data would come back to that run, not to the list.
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
         self.switch_mode(mode)
+
+    def action_leave_field(self) -> None:
+        """escape in a text field on a full screen moves focus out of it; anywhere else (a dialog,
+        the command palette, no field) the key goes on to the screen's own escape."""
+        if not self._in_text_field():
+            raise SkipAction()
+        self.screen.set_focus(None)
+
+    # --- quitting while work runs ------------------------------------------------------------------
+    # Judging and generation run in this process (tui/work.py): `q` asks before stopping them, and
+    # names any training started from here, which is its own process and keeps going. Ctrl-C does
+    # not ask: it stops the work the same way and leaves.
+
+    def running_jobs(self) -> list[Job]:
+        self.jobs = [job for job in self.jobs if job.running]
+        return self.jobs
+
+    def running_training(self) -> list[Launched]:
+        return [item for item in self.launched if item.process.poll() is None]
+
+    def quit_question(self) -> tuple[str, str]:
+        from brie.words import plural
+
+        jobs = self.running_jobs()
+        what = " and ".join(dict.fromkeys(job.name for job in jobs))
+        detail = ["What finished is kept: starting the same work again goes on from there."]
+        training = self.running_training()
+        if training:
+            # Over a blind session a run's name would say whose answers are on screen: pids only.
+            names = ", ".join(f"pid {t.process.pid}" if self.blind_session_on() else f"{t.name} (pid {t.process.pid})"
+                              for t in training)
+            detail.append(f"{plural(len(training), 'training run')} keep{'s' if len(training) == 1 else ''} "
+                          f"running, as {'its' if len(training) == 1 else 'their'} own process: {names}.")
+        return f"{what} is running: stop it and quit?", "\n".join(detail)
+
+    async def action_quit(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        if not self.running_jobs():
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen) and self.screen.id == "quit-question":
+            return  # asked already
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_quit_now()
+
+        question, detail = self.quit_question()
+        self.push_screen(ConfirmScreen(question, detail, yes="Stop and quit", no="Keep working",
+                                       danger=True, id="quit-question"), answered)
+
+    def action_quit_now(self) -> None:
+        """Ask the work to stop and leave at once; `after_quit` gives it a moment to store what is in flight."""
+        for job in self.running_jobs():
+            job.stop.set()
+            self.stopped_jobs.append(job)
+        self.exit()
 
     def follow(self, launched: Launched) -> None:
         """Watch a process the UI started, to say so if it fails right away (bad arguments, …)."""
@@ -145,7 +228,7 @@ class BrieApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(type(self.screen).__name__))  # that screen's keys first
 
     async def action_new_run(self) -> None:
         from tui.screens.new_run import NewRunScreen
@@ -173,4 +256,24 @@ class BrieApp(App[None]):
 
 
 def run_app(workspace: Workspace) -> None:
-    BrieApp(workspace).run()
+    app = BrieApp(workspace)
+    app.run()
+    after_quit(app)
+
+
+STOP_GRACE = 5.0  # seconds given to work asked to stop, to store the answers in flight
+
+
+def after_quit(app: BrieApp, grace: float = STOP_GRACE) -> None:
+    """Back at the shell: let stopped work store what is in flight, name what keeps running, and end
+    the process even if a slow request is still out (Python would otherwise wait for its thread)."""
+    left = stop_jobs(app.stopped_jobs, grace) if app.stopped_jobs else []
+    for item in app.running_training():
+        print(f"Training run {item.name} keeps running (pid {item.process.pid}); `brie runs` follows it, "
+              f"its log is {item.log_path}.", file=sys.stderr)
+    if left:
+        print(f"{left[0].name} stopped; the requests still in flight were left unanswered (a rerun asks them "
+              "again).", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -15,7 +15,10 @@ def runs_overview(store: Store) -> list[dict]:
         select r.id, r.name, r.model, r.backend, r.method, r.status, r.dry_run, r.step, r.total_steps,
                r.best_step, r.recommended_step, r.created_at, r.started_at, r.ended_at, r.error, r.pid,
                d.name as dataset, d.version as dataset_version, d.sample_ratio,
-               c.n_checkpoints, c.best_val_loss, c.last_step
+               c.n_checkpoints, c.best_val_loss, c.last_step,
+               -- when the newest training step was logged: with started_at, the pace of a running run
+               (select m.at from metrics m where m.run_id = r.id and m.name = 'train_loss'
+                order by m.step desc limit 1) as last_step_at
         from runs r
         left join datasets d on d.id = r.dataset_id
         left join (

@@ -2,9 +2,10 @@
 
     PYTHONPATH=. python docs/screenshots/make_screenshots.py WORKSPACE [--run NAME]
 
-Takes the Runs screen, one run's detail, the Data screen and (when the workspace has comparisons)
-a blind session, on the workspace given (for example the one `brie demo` made). The PNGs here come
-from a fresh `brie demo` workspace plus a sweep, so the run detail shows its eval chart too:
+Takes the Runs screen, one run's detail, the new-run form, the Data screen, the Results screen and
+(when the workspace has comparisons) a blind session, on the workspace given (for example the one
+`brie demo` made). The PNGs here come from a fresh `brie demo` workspace; with a sweep as well, the
+run detail shows its eval chart too:
 
     brie eval --sweep demo-lora --benchmarks perplexity:demo,gsm8k \
         --limit 5 --max-tokens 64 --batch-size 5
@@ -59,9 +60,23 @@ async def shoot(root: Path, run: str | None) -> list[Path]:
             await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.checkpoints)
             save("run-detail")
             await pilot.press("escape")
+        await pilot.press("n")
+        await settle(pilot, lambda: len(app.screen.query_one("#data")._options) > 1, tries=40)
+        form = app.screen
+        form.query_one("#name").value = "demo-r16"
+        form.query_one("#data").value = form.query_one("#data")._options[1][1]  # the first dataset
+        form.query_one("#rank").value = "16"
+        form.query_one("#mask_prompt").value = True
+        app.screen.query_one("#rank").focus()  # its help on the line under the form
+        await settle(pilot, lambda: True, tries=1)
+        save("new-run")
+        app.screen.query_one("#rank").blur()
         await pilot.press("d")
         await settle(pilot, lambda: app.screen.query_one("#datasets").row_count > 0, tries=40)
         save("data")
+        await pilot.press("v")
+        await settle(pilot, lambda: getattr(app.screen, "data", None) is not None, tries=400)
+        save("results")
         from tui.screens.blind import BlindSessionScreen, BlindSetup
 
         app.push_screen(BlindSessionScreen(BlindSetup("me", None), rng=random.Random(1)))

@@ -128,6 +128,11 @@ class DataScreen(PollingScreen):
                                key=s["name"])
         if table.row_count and not self._report_shown:
             self._show_report(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        elif not table.row_count:  # said where the report would be, not only at the bottom
+            self.query_one("#report", Static).update(
+                "No datasets yet. Import one in a terminal:\n\n  brie data import FILE --name NAME\n\n"
+                "(JSONL or CSV: chat, completions or prompt/answer pairs; `brie data import --help`). "
+                "It shows up here within a second.")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "datasets" and event.row_key is not None:

@@ -1,6 +1,8 @@
-"""Results: win rates with 95% intervals per suite, category and judge; the preference from verdict
-probabilities where a judge stored them; position bias, swap consistency and parse failures; judge
-agreement; each judge against the human; exports."""
+"""Results: a chart of B's win rate with its 95% interval per model pair and suite, then the table of
+win rates per suite, category and judge; the preference from verdict probabilities where a judge
+stored them; position bias, swap consistency and parse failures; judge agreement; each judge
+against the human; forgetting (every evaluated benchmark as a delta vs base, coloured by
+significance); exports."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Select, Static
+from textual_plotext import PlotextPlot
 
 from brie.store import Store
 from brie.store.ui import eval_signature, evaluated_runs, judge_names, suite_names
@@ -25,12 +28,15 @@ from tui.screens.polling import PollingScreen
 # itself, so the file it asks about is the one written.
 EXPORT_FILES = {"judged": "judged.jsonl", "csv": "results.csv", "dpo": "dpo.jsonl"}
 
+# The win rate and its interval right after the pair, so they stay on screen at 80 columns; the
+# rest scrolls sideways (left/right on the table).
 RESULT_COLUMNS = [
-    ("suite", "Suite"), ("category", "Category"), ("a", "A"), ("b", "B"), ("judge", "Judge"), ("n", "n"),
-    ("a_wins", "A wins"), ("b_wins", "B wins"), ("ties", "Ties"), ("rate", "B win rate"), ("ci", "95% CI"),
+    ("suite", "Suite"), ("category", "Category"), ("a", "A"), ("b", "B"), ("rate", "B win rate"), ("ci", "95% CI"),
+    ("n", "n"), ("judge", "Judge"), ("a_wins", "A wins"), ("b_wins", "B wins"), ("ties", "Ties"),
     ("first", "First-shown wins"), ("swap", "Swap consistency"), ("parse", "Parse failures"),
     ("cost", "Cost"), ("warning", ""),
 ]
+JUDGE_WIDTH = 36
 
 # Shown after the 95% CI only when some judge stored verdict probabilities (a local: judge, logprobs).
 PREFERENCE_COLUMNS = [("pref", "B preference"), ("pref_ci", "95% CI (bootstrap)"), ("first_pref", "First-shown pref")]
@@ -62,8 +68,43 @@ def result_columns(rows: list[dict]) -> list[tuple[str, str]]:
     """The results table's columns: the preference ones only when some row has a preference."""
     if not any(r.get("pref_b") is not None for r in rows):
         return RESULT_COLUMNS
-    i = [k for k, _ in RESULT_COLUMNS].index("ci") + 1
+    i = [k for k, _ in RESULT_COLUMNS].index("ties") + 1
     return RESULT_COLUMNS[:i] + PREFERENCE_COLUMNS + RESULT_COLUMNS[i:]
+
+
+def shown_results(rows: list[dict]) -> list[dict]:
+    """The rows worth a line: a group no judgment decided (n = 0) says nothing."""
+    return [r for r in rows if r["n"]]
+
+
+def chart_rows(rows: list[dict]) -> list[dict]:
+    """One bar per model pair and suite (and judge, when several): the rows over all categories."""
+    return [r for r in shown_results(rows) if r["category"] == "(all)" and r["b_win_rate"] is not None]
+
+
+def chart_label(r: dict, judges: int) -> str:
+    label = f"{r['b']} vs {r['a']} · {r['suite']}"
+    label += f" · {fmt.judge(r['judge'], 24)}" if judges > 1 else ""
+    return f"{label}  {fmt.pct(r['b_win_rate'])}"  # the number itself, beside its bar
+
+
+def long_judge_note(rows: list[dict]) -> str:
+    """The full names of the judges the table shows shortened."""
+    full = sorted({r["judge"] for r in rows if fmt.judge(r["judge"], JUDGE_WIDTH) != r["judge"]})
+    return "\n".join(f"{fmt.judge(j, JUDGE_WIDTH)} = {j}" for j in full)
+
+
+def forgetting_cells(d: dict, root) -> list:
+    """One benchmark's change vs base: the delta and its interval coloured by significance, and the
+    benchmark's file relative to the workspace."""
+    from rich.text import Text
+
+    style = fmt.significance_style(d["significant"], d["drop"])
+    verdict = "significant drop" if d["drop"] else ("significant gain" if d["significant"] else "within noise")
+    return [fmt.benchmark(d["benchmark"], root), d["metric"], d["label"], d["n"], f"{d['base']:.3f}",
+            f"{d['value']:.3f}", Text(f"{d['delta']:+.3f}", style=style),
+            Text(fmt.signed_interval(d["ci_low"], d["ci_high"]), style=style),
+            "—" if d["p_value"] is None else f"{d['p_value']:.3g}", Text(verdict, style=style)]
 
 
 def preference_cells(r: dict) -> list:
@@ -74,9 +115,9 @@ def preference_cells(r: dict) -> list:
 
 def result_cells(r: dict, weighted: bool = False) -> list:
     return [
-        r["suite"], r["category"], r["a"], r["b"], r["judge"], r["n"], r["a_wins"], r["b_wins"], r["ties"],
-        fmt.pct(r["b_win_rate"]),
+        r["suite"], r["category"], r["a"], r["b"], fmt.pct(r["b_win_rate"]),
         "—" if r["ci_low"] is None else f"{fmt.pct(r['ci_low'])}–{fmt.pct(r['ci_high'])}",
+        r["n"], fmt.judge(r["judge"], JUDGE_WIDTH), r["a_wins"], r["b_wins"], r["ties"],
         *(preference_cells(r) if weighted else []),
         fmt.pct(r["first_shown_win_rate"]) + (f" (n={r['first_shown_n']})" if r["first_shown_n"] else ""),
         fmt.pct(r["swap_consistency"]), fmt.pct(r["parse_failure_rate"]), f"${r['cost_usd']:.4f}",
@@ -109,11 +150,13 @@ class ResultsScreen(PollingScreen):
             yield Select([], id="judge-filter", prompt="every judge", compact=True)
         with VerticalScroll(id="results-body"):
             yield Static("Reading results…", id="results-summary")
-            yield Static("Win rates (B's, ties as half)", classes="title")
+            yield PlotextPlot(id="win-chart")  # B's win rate per pair and suite, with its 95% interval
+            yield Static("Win rates (B's, ties as half) · left/right scrolls the table", classes="title")
             table = DataTable(id="results", cursor_type="row", zebra_stripes=True)
             for key, label in RESULT_COLUMNS:
                 table.add_column(label, key=key)
             yield table
+            yield Static("", id="judge-names", classes="hint", markup=False)
             yield Static("", id="position-bias", classes="hint", markup=False)
             yield Static("Judge agreement, judgment by judgment (same comparison, same shown order); "
                          "pairs: both orders judged by both (--swap), merged", classes="title")
@@ -130,13 +173,14 @@ class ResultsScreen(PollingScreen):
             title.display = vs_human.display = False
             yield title
             yield vs_human
-            yield Static("Forgetting: each run's best (else last) evaluated checkpoint vs its base", classes="title")
+            yield Static("Forgetting: each run's best (else last) evaluated checkpoint vs its base; "
+                         "green: significant gain, red: significant drop, dim: within noise", classes="title")
             forgetting = DataTable(id="forgetting", cursor_type="row", zebra_stripes=True)
-            forgetting.add_columns("Benchmark", "Metric", "Model", "n", "Base", "Model value", "Δ", "95% CI",
+            forgetting.add_columns("Benchmark", "Metric", "Model", "n", "Base", "Model value", "Δ", "95% CI of Δ",
                                    "p", "")
             yield forgetting
             yield Static("No evaluations yet: `brie eval --models base,<run>@<step> --benchmarks …`.",
-                         id="forgetting-empty", classes="hint")
+                         id="forgetting-empty", classes="hint", markup=False)
         yield Footer()
 
     def read(self, store: Store) -> ResultsRefreshed:
@@ -156,9 +200,14 @@ class ResultsScreen(PollingScreen):
             return cached[1]
         from brie.evals.forgetting import forgetting_table
 
+        from brie.errors import BrieError
+
         rows: list[dict] = []
         for run in evaluated_runs(ws.store):
-            rows += [d.to_dict() for d in forgetting_table(ws, run)]
+            try:
+                rows += [d.to_dict() for d in forgetting_table(ws, run)]
+            except BrieError as e:  # one run's results that cannot be paired must not hide the rest
+                rows.append({"error": f"{run}: {e}"})
         self._forgetting_cache = (signature, rows)
         return rows
 
@@ -168,22 +217,31 @@ class ResultsScreen(PollingScreen):
         summary = self.query_one("#results-summary", Static)
         if data == self.data:
             return
+        if bool((self.data or {}).get("judgments")) != bool(data["judgments"]):
+            self.call_after_refresh(self.refresh_bindings)  # the export keys: dimmed or not
         self.data = data
         self._set_options("#suite-filter", data["suites"])
         self._set_options("#judge-filter", data["judges"])
         parse = data["parse_failure_rate"]
         summary.update(
             f"{data['judgments']} judgments · parse failures {fmt.pct(parse)} · total cost ${data['total_cost_usd']:.4f}"
-            if data["judgments"] else "No judgments yet: run a comparison (c) or a blind session (b).")
+            if data["judgments"] else "No judgments yet: press [b]c[/b] to compare two models with a judge, or "
+            "[b]b[/b] to judge comparisons yourself in a blind session.")
+        rows = shown_results(data["results"])
+        self._draw_chart(chart_rows(data["results"]))
+        note, names = self.query_one("#judge-names", Static), long_judge_note(rows)
+        note.update(names)
+        note.display = bool(names)
         table = self.query_one("#results", DataTable)
-        columns = result_columns(data["results"])
+        columns = result_columns(rows)
         if [str(c.key.value) for c in table.ordered_columns] != [k for k, _ in columns]:
             table.clear(columns=True)
             for key, label in columns:
                 table.add_column(label, key=key)
         table.clear()
-        for r in data["results"]:
+        for r in rows:
             table.add_row(*result_cells(r, weighted=columns is not RESULT_COLUMNS))
+        table.display = bool(rows)
         agreement = self.query_one("#agreement", DataTable)
         agreement.clear()
         for a in data["agreement"]:
@@ -200,14 +258,46 @@ class ResultsScreen(PollingScreen):
         bias.display = bool(data["position_warnings"])
         forgetting = self.query_one("#forgetting", DataTable)
         forgetting.clear()
+        problems = []
         for d in data.get("forgetting") or []:
-            ci = "—" if d["ci_low"] is None else f"{d['ci_low']:+.3f} … {d['ci_high']:+.3f}"
-            flag = "[red]significant drop[/]" if d["drop"] else ("significant" if d["significant"] else "")
-            forgetting.add_row(d["benchmark"], d["metric"], d["label"], d["n"], f"{d['base']:.3f}",
-                               f"{d['value']:.3f}", f"{d['delta']:+.3f}", ci,
-                               "—" if d["p_value"] is None else f"{d['p_value']:.3g}", flag)
-        self.query_one("#forgetting-empty").display = not forgetting.row_count
+            if "error" in d:
+                problems.append(d["error"])
+            else:
+                forgetting.add_row(*forgetting_cells(d, self.app.workspace.root))
+        hint = self.query_one("#forgetting-empty", Static)
+        if problems:
+            hint.update("\n".join(f"! {p}" for p in problems))
+        hint.display = bool(problems) or not forgetting.row_count
         self.query_one("#agreement-empty").display = not agreement.row_count
+
+    def _draw_chart(self, rows: list[dict]) -> None:
+        """A bar of B's win rate (ties as half) per pair and suite, its 95% interval (│───│) on the
+        line under it, and a line at 50%: who won, and whether it is more than noise, before any
+        table. Two text rows per bar, drawn as lines at whole y values so each lands on its own row."""
+        widget = self.query_one("#win-chart", PlotextPlot)
+        widget.display = bool(rows)
+        if not rows:
+            return
+        n = len(rows)
+        widget.styles.height = 2 * n + 4  # title, frame and x labels take 4 rows
+        judges = len({r["judge"] for r in rows})
+        plt = widget.plt
+        plt.clear_data()
+        plt.title("B's win rate, 95% interval")  # short: plotext drops a title wider than the plot
+        ys = [2 * (n - i) for i in range(n)]
+        for y, r in zip(ys, rows):
+            rate = 100 * r["b_win_rate"]
+            plt.plot([0, rate], [y, y], color="cyan", marker="━")  # a box-drawing bar: as wide as a cell in every font
+            if r["ci_low"] is not None:
+                lo, hi = 100 * r["ci_low"], 100 * r["ci_high"]
+                plt.plot([lo, hi], [y - 1, y - 1], color="white", marker="─")
+                plt.scatter([lo, hi], [y - 1, y - 1], color="white", marker="│")
+        plt.vline(50, "gray")
+        plt.yticks(ys, [chart_label(r, judges) for r in rows])
+        plt.ylim(0.5, 2 * n + 0.5)
+        plt.xlim(0, 100)
+        plt.xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
+        widget.refresh()
 
     def _set_options(self, selector: str, names: list[str]) -> None:
         select = self.query_one(selector, Select)
@@ -227,6 +317,11 @@ class ResultsScreen(PollingScreen):
             self.filters.judge = value
         self.data = None
         self.refresh_now()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "export":  # dimmed (None) while there is no judgment to export
+            return bool(self.data and self.data.get("judgments")) or None
+        return True
 
     def action_refresh_results(self) -> None:
         self.refresh_now()

@@ -23,6 +23,7 @@ from tui.launch import launch_training, run_to_end, shown_command
 from tui.messages import ActionFinished, RunDetailRefreshed, RunLaunched
 from tui.screens.confirm import ConfirmScreen
 from tui.reading import reading
+from tui.commands import quiet_navigation
 from tui.screens.polling import PollingScreen
 
 CHECKPOINT_COLUMNS = [
@@ -46,6 +47,11 @@ LATEST = [
     ("learning_rate", "lr", lambda v: f"{v:.2e}"),
     ("peak_memory_gb", "peak memory", lambda v: f"{v:.2f} GB"),
     ("guard_rise", "forgetting guard", lambda v: f"{100 * v:+.1f}%"),
+    # preference runs (--method dpo|orpo) only
+    ("reward_margin", "reward margin", lambda v: f"{v:.3f}"),
+    ("reward_chosen", "chosen reward", lambda v: f"{v:.3f}"),
+    ("reward_rejected", "rejected reward", lambda v: f"{v:.3f}"),
+    ("val_preference_accuracy", "val preference accuracy", lambda v: f"{v:.2f}"),
 ]
 
 
@@ -62,16 +68,25 @@ def lora_scale(config: dict) -> str:
     return ""
 
 
+def few_points_text(title: str, series: dict[str, list[tuple[int, float]]]) -> str:
+    """One line per series for a chart with fewer than two steps: "val_loss 1.2345 at step 50"."""
+    lines = [f"{name} {value:.4g} at step {step}" for name, points in series.items() for step, value in points]
+    return f"{title}: " + "; ".join(lines) if lines else ""
+
+
 class RunDetailScreen(PollingScreen):
     CSS_PATH = "run_detail.tcss"
     BINDINGS = [
+        # Short descriptions, and only the actions this run allows (check_action), so the footer fits
+        # in 80 columns; `?` has the long ones.
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("m", "recommend", "Mark recommended"),
+        Binding("m", "recommend", "Mark", tooltip="Mark the selected checkpoint recommended"),
         Binding("u", "resume", "Resume"),
-        Binding("x", "cancel_run", "Cancel run"),
+        Binding("x", "cancel_run", "Cancel"),
         Binding("p", "prune", "Prune"),
-        Binding("e", "export", "Export"),
-        Binding("s", "next_sweep_chart", "Next eval metric"),
+        Binding("e", "export", "Export", tooltip="Export the selected checkpoint"),
+        Binding("s", "next_sweep_chart", "Next chart", tooltip="Next eval metric"),
+        *quiet_navigation(),
     ]
 
     def __init__(self, run_name: str):
@@ -99,7 +114,11 @@ class RunDetailScreen(PollingScreen):
                 yield Static("", id="config", markup=False)
         with Horizontal(id="charts"):
             yield PlotextPlot(id="loss")
+            # Below two points a chart says nothing (plotext stretches one step into 19.95…20.05):
+            # the value is told in a line instead.
+            yield Static("No loss logged yet.", id="loss-text", classes="chart-text")
             yield PlotextPlot(id="sweep")  # shown once the run has eval results (`brie eval --sweep`)
+            yield Static("", id="sweep-text", classes="chart-text")
         yield Footer()
 
     def read(self, store: Store) -> RunDetailRefreshed:
@@ -123,9 +142,15 @@ class RunDetailScreen(PollingScreen):
 
     def on_run_detail_refreshed(self, message: RunDetailRefreshed) -> None:
         message.stop()
+        before = ((self.run or {}).get("status"), bool(self.checkpoints))
         self.run, self.checkpoints = message.run, message.checkpoints
+        if ((message.run or {}).get("status"), bool(message.checkpoints)) != before:
+            self.refresh_bindings()  # the footer offers what the run allows now
         if message.run is None:
-            self.query_one("#summary", Static).update(f"{self.run_name}: no such run")
+            # Also what a run just launched from the form shows until `brie train` has written it.
+            self.query_one("#summary", Static).update(
+                f"{self.run_name}: not in the store (yet). A run just launched appears here once `brie train` "
+                "has checked its data and model; a notice says so if it fails.")
             return
         self._show_summary(message.run)
         self._show_config(message.run)
@@ -198,13 +223,24 @@ class RunDetailScreen(PollingScreen):
     def _show_losses(self, series: dict[str, list[tuple[int, float]]]) -> None:
         self._shown_series = series
         widget = self.query_one("#loss", PlotextPlot)
+        text = self.query_one("#loss-text", Static)
+        steps_seen = {s for points in series.values() for s, _ in points}
+        widget.display = len(steps_seen) >= 2
+        text.display = not widget.display
+        if not widget.display:
+            text.update(few_points_text("loss", {name: points for name, points in sorted(series.items())})
+                        or "No loss logged yet.")
+            return
         plt = widget.plt
         plt.clear_data()
         plt.title("loss")
         plt.xlabel("step")
         for name in sorted(series):
             steps, values = zip(*series[name]) if series[name] else ((), ())
-            plt.plot(list(steps), list(values), label=name, marker="braille")
+            if len(steps) == 1:  # one value (a first validation loss): a marker, not a line
+                plt.scatter(list(steps), list(values), label=name, marker="●")
+            else:
+                plt.plot(list(steps), list(values), label=name, marker="braille")
         widget.refresh()
 
     def _show_sweep(self, sweep: dict) -> None:
@@ -214,6 +250,7 @@ class RunDetailScreen(PollingScreen):
         self.sweep_charts = charts  # a new result keeps the chart on screen where it still exists
         self.sweep_index = charts.index(shown) if shown in charts else 0
         self.query_one("#sweep").display = bool(charts)
+        self.query_one("#sweep-text").display = False
         self.refresh_bindings()  # `s` is offered only when there is more than one chart
         if charts:
             self._draw_sweep()
@@ -226,10 +263,22 @@ class RunDetailScreen(PollingScreen):
         entry = self.sweep[bench]
         points = [(s, v) for s, v in zip(entry["steps"], entry["metrics"][metric]) if v is not None]
         widget = self.query_one("#sweep", PlotextPlot)
+        n = len(self.sweep_charts)
+        title = f"{display_name(bench)}: {metric}" + (f"  ({self.sweep_index + 1}/{n}, s: next)" if n > 1 else "")
+        few = len(points) < 2
+        widget.display = not few
+        text = self.query_one("#sweep-text", Static)
+        text.display = few
+        if few:
+            base = entry["base"].get(metric)
+            line = few_points_text(title, {self.run_name: points}) or f"{title}: no value yet."
+            if isinstance(base, (int, float)):
+                line += f"\nbase model: {base:.4g}"
+            text.update(line + "\n(one evaluated checkpoint; a chart needs two)")
+            return
         plt = widget.plt
         plt.clear_data()
-        n = len(self.sweep_charts)
-        plt.title(f"{display_name(bench)}: {metric}" + (f"  ({self.sweep_index + 1}/{n}, s: next)" if n > 1 else ""))
+        plt.title(title)
         plt.xlabel("step")
         if points:
             steps, values = [s for s, _ in points], [v for _, v in points]
@@ -250,8 +299,16 @@ class RunDetailScreen(PollingScreen):
         widget.refresh()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # False leaves the key out of the footer: only what this run allows is offered.
+        status = (self.run or {}).get("status")
         if action == "next_sweep_chart":
             return len(self.sweep_charts) > 1
+        if action == "resume":
+            return status in RESUMABLE
+        if action == "cancel_run":
+            return status in ("running", "pending")
+        if action in ("recommend", "export", "prune"):
+            return bool(self.checkpoints)
         return True
 
     def action_next_sweep_chart(self) -> None:
@@ -409,7 +466,7 @@ class RunDetailScreen(PollingScreen):
         self.app.push_screen(ConfirmScreen(
             f"{spec} was exported before. Export it again to {fresh.name}?",
             f"{out} already exists and is kept (exports are never overwritten).\nThe new export goes to {fresh}.",
-            yes="Export again"), answered)
+            yes="Export again", danger=False), answered)
 
     def _export(self, spec: str, out) -> None:
         self._run_brie(["export", "model", spec, "--out", str(out)], f"Exported {spec} to {out}.")
