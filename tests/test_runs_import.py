@@ -142,6 +142,20 @@ def test_malformed_and_hostile_sources_are_one_line_errors(trained, tmp_path, mo
         info.external_attr = 0o120777 << 16  # a symbolic link
         z.writestr(info, "/etc/passwd")
     one_line_error(cli("runs", "import", bad / "link.zip"), bad / "link.zip", "links")
+    with zipfile.ZipFile(bad / "twice.zip", "w") as z:
+        z.writestr("r/brie-run.json", "{}")
+        z.writestr("r/config.yaml", "a")
+        z.writestr("r/Config.yaml", "b")  # the same file on macOS
+    one_line_error(cli("runs", "import", bad / "twice.zip"), bad / "twice.zip", "r/Config.yaml", "twice")
+    # a zip bomb: 8 MB of zeros in a few kilobytes, refused by its declared size before it is unpacked
+    with zipfile.ZipFile(bad / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("r/brie-run.json", "{}")
+        z.writestr("r/checkpoints/1/adapters.safetensors", bytes(8 << 20))
+    assert (bad / "bomb.zip").stat().st_size < 100_000
+    real_usage = shutil.disk_usage
+    with monkeypatch.context() as m:  # a disk with 10 MB free
+        m.setattr(shutil, "disk_usage", lambda p: real_usage(p)._replace(free=10 << 20))
+        one_line_error(cli("runs", "import", bad / "bomb.zip"), bad / "bomb.zip", "unpacks to 8,388,610 bytes")
     (bad / "junk.tar.gz").write_bytes(b"not a tar at all")
     one_line_error(cli("runs", "import", bad / "junk.tar.gz"), bad / "junk.tar.gz", "cannot read the archive")
 
@@ -156,6 +170,12 @@ def test_malformed_and_hostile_sources_are_one_line_errors(trained, tmp_path, mo
     one_line_error(cli("runs", "import", folder, "--name", "x"), folder / "checkpoints" / "4" / "added.txt",
                    "not listed in brie-run.json")
     (folder / "checkpoints" / "4" / "added.txt").unlink()
+    manifest = (folder / "brie-run.json").read_text()
+    files = json.loads(manifest)["files"]
+    del files["metrics.jsonl"]
+    (folder / "brie-run.json").write_text(json.dumps({**json.loads(manifest), "files": files}))
+    one_line_error(cli("runs", "import", folder, "--name", "x"), folder / "metrics.jsonl", "not listed in brie-run.json")
+    (folder / "brie-run.json").write_text(manifest)
     with (folder / "metrics.jsonl").open("a") as f:
         f.write('{"step": 99, "train_loss": 0.1}\n')
     one_line_error(cli("runs", "import", folder, "--name", "x"), folder / "metrics.jsonl", "sha256", "brie-run.json")
@@ -210,15 +230,20 @@ def test_mlx_lm_adapter_folder_imports_with_its_checkpoints(trained, tiny_model_
     shutil.copyfile(ck / "2" / "adapters.safetensors", src / "0000002_adapters.safetensors")
     shutil.copyfile(ck / "4" / "adapters.safetensors", src / "0000004_adapters.safetensors")
     shutil.copyfile(ck / "4" / "adapters.safetensors", src / "adapters.safetensors")
-    shutil.copyfile(ck / "4" / "adapter_config.json", src / "adapter_config.json")
-    config = json.loads((src / "adapter_config.json").read_text())
-    config.update(model=str(tiny_model_dir), iters=4, batch_size=4, learning_rate=1e-3, data="somewhere",
-                  some_future_mlx_lm_key=True)
+    trained_with = json.loads((ck / "4" / "adapter_config.json").read_text())
+    # as mlx_lm.lora writes it: its arguments, the LoRA's shape in lora_parameters only (no brie
+    # rank/alpha keys), and a scale other than the trained one, so the outputs agree only if the
+    # import carries it
+    config = {"model": str(tiny_model_dir), "fine_tune_type": "lora", "num_layers": trained_with["num_layers"],
+              "lora_parameters": {**trained_with["lora_parameters"], "scale": 5.0}, "iters": 4, "batch_size": 4,
+              "learning_rate": 1e-3, "data": "somewhere", "adapter_path": str(src), "resume_adapter_file": None,
+              "some_future_mlx_lm_key": True}
     (src / "adapter_config.json").write_text(json.dumps(config))
     r = cli("runs", "import", src, "--name", "from-mlx-lm", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert [c["step"] for c in out["checkpoints"]] == [2, 4] and out["check"]["checked"] == 2
+    assert json.loads(r.stdout)["run"]["config"]["alpha"] == 5.0 * trained_with["lora_parameters"]["rank"]
     spec = resolve_spec(ws, "from-mlx-lm@4")
     prompt = mx.array([[5, 6, 7, 8, 9]])
     ours, _ = load_model(ws, spec.model, adapter_path=spec.adapter_path)
@@ -259,6 +284,23 @@ def test_peft_adapter_made_on_cpu_gives_peft_outputs_through_mlx(workspace, tiny
     assert out["kind"] == "peft" and [c["step"] for c in out["checkpoints"]] == [30]
     assert out["check"]["peft_compared"] and out["check"]["peft_relative_gap"] <= PEFT_TOLERANCE
     assert (workspace.runs_dir / "from-peft" / "checkpoints" / "30" / "peft" / "adapter_model.safetensors").exists()
+    # what cannot convert is refused in one line, not converted wrong: DoRA, a lora_B bias, an embedding's LoRA
+    from safetensors.numpy import load_file, save_file
+
+    odd = tmp_path / "odd"
+    for key, value in (("use_dora", True), ("lora_bias", True)):
+        shutil.copytree(folder, odd)
+        config = json.loads((odd / "adapter_config.json").read_text())
+        (odd / "adapter_config.json").write_text(json.dumps({**config, key: value}))
+        one_line_error(cli("runs", "import", odd, "--name", "odd"), odd / "adapter_config.json", key)
+        shutil.rmtree(odd)
+    shutil.copytree(folder, odd)
+    tensors = load_file(str(odd / "adapter_model.safetensors"))
+    tensors["base_model.model.model.embed_tokens.lora_embedding_A"] = np.zeros((4, 8), np.float32)
+    save_file(tensors, str(odd / "adapter_model.safetensors"))
+    one_line_error(cli("runs", "import", odd, "--name", "odd"), odd / "adapter_model.safetensors",
+                   "lora_embedding_A", "linear layers only")
+    assert run_rows.get_run(workspace.store, "odd") is None and not (workspace.runs_dir / "odd").exists()
 
     # measured here too, apart from the import's own check: logits through MLX vs through peft
     spec = resolve_spec(workspace, "from-peft@best")

@@ -15,9 +15,15 @@ What can be imported:
                         lora_b = B^T); the base model is the one its config names (or --model)
 
 A checkpoint keeps its identity, the sha256 of its adapters.safetensors. Each imported adapter is
-checked before the run is registered: an mlx-lm or converted peft adapter must fit the base model
-(every tensor a LoRA parameter of the right shape), and a peft adapter's effect on a few prompts
-through MLX must equal peft's own (torch, CPU) within PEFT_TOLERANCE.
+checked before the run is registered: a brie checkpoint by its sha256; an mlx-lm or converted peft
+adapter must fit the base model (every tensor a parameter of the adapted model, of its shape), and
+a peft adapter's effect on a few prompts through MLX must equal peft's own (torch, CPU, both
+float32) within PEFT_TOLERANCE. A peft adapter brie cannot convert exactly (DoRA, biases,
+embeddings, per-module ranks…) is refused, not converted approximately.
+
+Nothing is written under the run's name until all of it is unpacked, copied and checked in a
+temporary folder next to the runs; then the name is claimed as `brie train` claims one (mkdir),
+the files are moved in and the store row is written last.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from brie.models.specs import ADAPTER_FILE, sha256_file
 from brie.store import runs as run_rows
 from brie.store import utcnow
 from brie.training.context import CONFIG_FILE, STATE_FILE
+from brie.training.lifecycle import NAME_OK
 from brie.words import plural
 from brie.workspace import Workspace
 
@@ -41,7 +48,6 @@ MANIFEST = "brie-run.json"
 FORMAT = "brie-run"
 VERSION = 1
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
-NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # peft on CPU (torch, float32) against MLX (float32 here) on the same weights: the difference of the
 # adapter's effect on the logits, relative to the largest effect. Measured on the tiny test model:
 # about 1e-6; the tolerance leaves room for bigger models and MLX's GPU kernels.
@@ -176,6 +182,9 @@ def read_brie_run(folder: Path, name: str | None, model: str | None) -> Incoming
             if actual != sha:
                 raise BrieError(f"{path}: sha256 {actual[:12]}…, not the {str(sha)[:12]}… recorded in {MANIFEST} "
                                 "(changed or damaged since it was packed)")
+        for n in ("config.yaml", "metrics.jsonl"):  # nothing comes in unchecked
+            if (folder / n).exists() and n not in manifest["files"]:
+                raise BrieError(f"{folder / n}: not listed in {MANIFEST}")
     if not (folder / "config.yaml").exists():
         raise BrieError(f"{folder / 'config.yaml'}: missing (not a brie run folder)")
     values, _ = load_yaml(folder / "config.yaml")
@@ -218,7 +227,8 @@ def read_brie_run(folder: Path, name: str | None, model: str | None) -> Incoming
             expected_sha256=expected))
     metrics = read_metrics(folder / "metrics.jsonl") if (folder / "metrics.jsonl").exists() else []
     extra = {n: folder / n for n in ("config.yaml", "metrics.jsonl") if (folder / n).exists()}
-    incoming = Incoming("brie-run", folder, name or source_run.get("name") or folder.name, cfg, checkpoints,
+    packed_name = source_run.get("name") if isinstance(source_run.get("name"), str) else None
+    incoming = Incoming("brie-run", folder, name or packed_name or folder.name, cfg, checkpoints,
                         metrics, source_run, extra)
     if not any(c.expected_sha256 for c in checkpoints):
         incoming.notes.append("no sha256 recorded with its checkpoints (written by an older brie): "
@@ -265,7 +275,8 @@ def read_mlx_lm(folder: Path, name: str | None, model: str | None) -> Incoming:
         sha = sha256_file(final)
         same = [s for s, p in numbered.items() if sha256_file(p) == sha]
         if not same:  # the adapter mlx-lm saves when it ends: at its last iteration
-            step = cfg.iters if cfg.iters not in checkpoints else max(checkpoints) + 1
+            last = max(checkpoints, default=0)
+            step = cfg.iters if cfg.iters > last else last + 1  # after every numbered one
             checkpoints[step] = Checkpoint(step, {ADAPTER_FILE: final, CONFIG_FILE: folder / CONFIG_FILE})
     if not checkpoints:
         raise BrieError(f"{folder}: no {ADAPTER_FILE} or NNNNNNN_{ADAPTER_FILE} to import")
@@ -284,7 +295,13 @@ def read_peft(folder: Path, name: str | None, model: str | None) -> Incoming:
                          ("modules_to_save", (None, []), "fully trained modules (modules_to_save)"),
                          ("fan_in_fan_out", (False, None), "fan_in_fan_out (GPT-2 style Conv1D layers)"),
                          ("rank_pattern", ({}, None), "a rank per module (rank_pattern)"),
-                         ("alpha_pattern", ({}, None), "an alpha per module (alpha_pattern)")):
+                         ("alpha_pattern", ({}, None), "an alpha per module (alpha_pattern)"),
+                         ("lora_bias", (False, None), "a trained bias on lora_B (lora_bias)"),
+                         ("layer_replication", (None, []), "replicated layers (layer_replication)"),
+                         ("trainable_token_indices", (None, {}, []), "trained token embeddings"),
+                         ("target_parameters", (None, []), "LoRA on parameters (target_parameters)"),
+                         ("use_qalora", (False, None), "QA-LoRA"),
+                         ("alora_invocation_tokens", (None,), "activated LoRA (alora_invocation_tokens)")):
         if config.get(key) not in ok:
             raise BrieError(f"{path}: {key}={config.get(key)!r}: brie cannot import {why} into an MLX LoRA")
     base = model or config.get("base_model_name_or_path")
@@ -301,15 +318,22 @@ def read_peft(folder: Path, name: str | None, model: str | None) -> Incoming:
     from brie.training.torch_engine import peft_lora_to_mlx
 
     try:
-        adapter = peft_lora_to_mlx(load_file(str(weights)).items())
-    except Exception as e:  # a dtype numpy cannot hold (bfloat16), or names that are not peft's
+        tensors = load_file(str(weights))
+    except Exception as e:  # a dtype numpy cannot hold (bfloat16): torch can
         try:
-            import torch  # noqa: F401
             from safetensors.torch import load_file as load_torch
 
-            adapter = peft_lora_to_mlx((k, v.float().numpy()) for k, v in load_torch(str(weights)).items())
+            tensors = {k: v.float().numpy() for k, v in load_torch(str(weights)).items()}
         except ImportError:
-            raise BrieError(f"{weights}: cannot read ({e})") from None
+            raise BrieError(f"{weights}: cannot read ({e}); pip install torch to read it") from None
+        except Exception as e2:
+            raise BrieError(f"{weights}: cannot read ({str(e2).splitlines()[0] if str(e2) else type(e2).__name__})") from None
+    # Only the A and B matrices of LoRA on linear layers convert: anything else (an embedding's
+    # lora_embedding_A, a lora_B bias, a trained module) would be left out and the adapter changed.
+    odd = next((k for k in tensors if not re.search(r"\.lora_[AB](\.[^.]+)?\.weight$", k)), None)
+    if odd is not None:
+        raise BrieError(f"{weights}: {odd}: brie imports the lora_A and lora_B weights of LoRA on linear layers only")
+    adapter = peft_lora_to_mlx(tensors.items())
     layer = re.compile(r"^(?:model\.)?layers\.(\d+)\.(.+)\.lora_[ab]$")
     found = [layer.match(k) for k in adapter]
     if not adapter or not all(found):
@@ -379,6 +403,7 @@ def unpack(archive: Path, into: Path) -> Path:
                         raise BrieError(f"{archive}: {info.filename}: not a plain file (links are refused)")
                     members.append((info.filename.rstrip("/"), info.is_dir()))
                 _check_names(archive, members)
+                _check_room(archive, into, sum(info.file_size for info in z.infolist()))
                 for info in z.infolist():
                     target = _inside(into, info.filename.rstrip("/"), archive)
                     if info.is_dir():
@@ -394,6 +419,7 @@ def unpack(archive: Path, into: Path) -> Path:
                         raise BrieError(f"{archive}: {m.name}: not a plain file (links and devices are refused)")
                     members.append((m.name.rstrip("/"), m.isdir()))
                 _check_names(archive, members)
+                _check_room(archive, into, sum(m.size for m in t.getmembers()))
                 t.extractall(into, filter="data")
     except BrieError:
         raise
@@ -404,11 +430,27 @@ def unpack(archive: Path, into: Path) -> Path:
     return into / tops.pop()
 
 
+def _check_room(archive: Path, into: Path, size: int) -> None:
+    """The sizes the archive declares (which extraction holds it to) must fit on the disk, with room
+    to spare: a small archive that unpacks to terabytes (a zip bomb) is refused before it is unpacked."""
+    free = shutil.disk_usage(into).free
+    if size > free // 2:
+        raise BrieError(f"{archive}: unpacks to {size:,} bytes, more than half of the {free:,} bytes free "
+                        "on the workspace's disk")
+
+
 def _check_names(archive: Path, members: list[tuple[str, bool]]) -> None:
     if not members:
         raise BrieError(f"{archive}: empty archive")
+    seen: set[str] = set()
     for name, _ in members:
         _inside(Path("/x"), name, archive)
+        # the second copy of a name would silently replace the first (two names differing only in
+        # case do so on macOS's file system)
+        key = "/".join(Path(name.replace("\\", "/")).parts).casefold()
+        if key in seen:
+            raise BrieError(f"{archive}: {name}: in the archive twice")
+        seen.add(key)
     tops = {n.split("/")[0] for n, _ in members}
     if len(tops) != 1:
         raise BrieError(f"{archive}: expected one run folder at the top, found {', '.join(sorted(tops)[:3])}")
@@ -473,7 +515,9 @@ def compare_with_peft(ws, incoming: Incoming, folder: Path, model, tokenizer, sa
     prompts = prompt_tokens(tokenizer)
 
     def mlx_logits(m):
-        return [np.array(m(mx.array([p]))[0].astype(mx.float32)) for p in prompts]
+        # in float32 as peft runs here: a bfloat16 model's rounding alone is far above the tolerance
+        m.set_dtype(mx.float32)
+        return [np.array(m(mx.array([p]))[0]) for p in prompts]
 
     adapted = mlx_logits(model)
     from brie.models.registry import load_model
@@ -512,9 +556,15 @@ def import_run(ws: Workspace, source: str | Path, name: str | None = None, model
     source = Path(source).expanduser()
     kind = detect(source)
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
+    # Everything is unpacked, written and checked in here (on the runs' own disk, so the move into
+    # place is a rename) before the run's name is claimed.
     tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=ws.runs_dir))
     try:
-        folder = unpack(source, tmp) if kind == "archive" else source
+        if kind == "archive":
+            (tmp / "unpacked").mkdir()
+            folder = unpack(source, tmp / "unpacked")
+        else:
+            folder = source
         if kind == "archive" or kind == "brie-run":
             incoming = read_brie_run(folder, name, model)
             if kind == "archive":
@@ -523,12 +573,18 @@ def import_run(ws: Workspace, source: str | Path, name: str | None = None, model
             incoming = read_mlx_lm(folder, name, model)
         else:
             incoming = read_peft(folder, name, model)
-        return _register(ws, incoming, check, say)
+        return _register(ws, incoming, check, say, tmp / "run")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _register(ws: Workspace, incoming: Incoming, check: bool, say) -> dict:
+def _taken(name: str) -> BrieError:
+    return BrieError(f"run {name!r} already exists (runs are never overwritten); give another --name")
+
+
+def _register(ws: Workspace, incoming: Incoming, check: bool, say, build: Path) -> dict:
+    """The run made in `build` and checked there; then its name claimed as `brie train` claims one
+    (mkdir), its files moved in, and its store row written last: a failure anywhere leaves no run."""
     from brie.models.registry import check_model
     from safetensors.numpy import save_file
 
@@ -543,54 +599,55 @@ def _register(ws: Workspace, incoming: Incoming, check: bool, say) -> dict:
         raise BrieError(f"the base model of {incoming.source}: {e}; give --model (a registered name, folder or "
                         "Hugging Face id)") from None
     _fit_layers(ws, incoming)
-    if run_rows.get_run(ws.store, incoming.name) is not None:
-        raise BrieError(f"run {incoming.name!r} already exists (runs are never overwritten); give another --name")
     folder = ws.runs_dir / incoming.name
+    if run_rows.get_run(ws.store, incoming.name) is not None or folder.exists():  # said before the work
+        raise _taken(incoming.name)
+    rows, folders = [], []
+    (build / "checkpoints").mkdir(parents=True)
+    for ck in incoming.checkpoints:
+        dest = build / "checkpoints" / str(ck.step)
+        dest.mkdir()
+        for rel, src in ck.files.items():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest / rel)
+        if ck.adapter is not None:
+            save_file(ck.adapter, str(dest / ADAPTER_FILE))
+        if incoming.kind != "brie-run":  # adapter_config.json as brie writes it (mlx_lm.load reads it)
+            (dest / CONFIG_FILE).write_text(json.dumps(
+                {"fine_tune_type": cfg.fine_tune_type, "num_layers": cfg.num_layers,
+                 "lora_parameters": cfg.lora_parameters(), "model": cfg.model, "brie_run": incoming.name,
+                 "rank": cfg.rank, "alpha": cfg.alpha, "lora_scale": cfg.lora_scale,
+                 "imported_from": incoming.kind}, indent=2))
+        sha = sha256_file(dest / ADAPTER_FILE)  # the copy's: what is registered is what was checked
+        if ck.expected_sha256 and sha != ck.expected_sha256:
+            raise BrieError(f"{ck.files[ADAPTER_FILE]}: sha256 {sha[:12]}…, not the {ck.expected_sha256[:12]}… "
+                            "recorded when the checkpoint was written (changed or damaged since)")
+        size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+        rows.append({"step": ck.step, "epoch": ck.epoch, "train_loss": ck.train_loss, "val_loss": ck.val_loss,
+                     "path": ws.stored_path(folder / "checkpoints" / str(ck.step)), "adapter_sha256": sha,
+                     "size_bytes": size})
+        folders.append(dest)
+    # a brie run's identity is its sha256, checked above; an adapter from elsewhere is loaded on the base
+    measured = check_adapters(ws, incoming, folders, say) if check and incoming.kind != "brie-run" else {}
+    for n, src in incoming.extra_files.items():
+        shutil.copyfile(src, build / n)
+    if "config.yaml" not in incoming.extra_files:
+        (build / "config.yaml").write_text(cfg.to_yaml())
+    if "metrics.jsonl" not in incoming.extra_files and incoming.metrics:
+        (build / "metrics.jsonl").write_text("".join(json.dumps({"step": s, **v}) + "\n" for s, v in incoming.metrics))
+    for n in (ADAPTER_FILE, CONFIG_FILE):
+        shutil.copyfile(folders[-1] / n, build / n)
+    run = _run_row(ws, incoming, rows, folder)
     try:
-        folder.mkdir()  # claims the name (another process may be making that run now)
+        folder.mkdir()  # claims the name, as `brie train` does (another process may be making that run now)
     except FileExistsError:
-        raise BrieError(f"run {incoming.name!r} already exists (runs are never overwritten); give another --name") from None
+        raise _taken(incoming.name) from None
     try:
-        rows, folders = [], []
-        (folder / "checkpoints").mkdir()
-        for ck in incoming.checkpoints:
-            dest = folder / "checkpoints" / str(ck.step)
-            tmp = folder / "checkpoints" / f".tmp-{ck.step}"
-            tmp.mkdir()
-            for rel, src in ck.files.items():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, tmp / rel)
-            if ck.adapter is not None:
-                save_file(ck.adapter, str(tmp / ADAPTER_FILE))
-            if incoming.kind != "brie-run":  # adapter_config.json as brie writes it (mlx_lm.load reads it)
-                (tmp / CONFIG_FILE).write_text(json.dumps(
-                    {"fine_tune_type": cfg.fine_tune_type, "num_layers": cfg.num_layers,
-                     "lora_parameters": cfg.lora_parameters(), "model": cfg.model, "brie_run": incoming.name,
-                     "rank": cfg.rank, "alpha": cfg.alpha, "lora_scale": cfg.lora_scale,
-                     "imported_from": incoming.kind}, indent=2))
-            os.rename(tmp, dest)
-            sha = sha256_file(dest / ADAPTER_FILE)
-            if ck.expected_sha256 and sha != ck.expected_sha256:
-                raise BrieError(f"{ck.files[ADAPTER_FILE]}: sha256 {sha[:12]}…, not the {ck.expected_sha256[:12]}… "
-                                "recorded when the checkpoint was written (changed or damaged since)")
-            size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
-            rows.append({"step": ck.step, "epoch": ck.epoch, "train_loss": ck.train_loss, "val_loss": ck.val_loss,
-                         "path": ws.stored_path(dest), "adapter_sha256": sha, "size_bytes": size})
-            folders.append(dest)
-        measured = check_adapters(ws, incoming, folders, say) if check and incoming.kind != "brie-run" else {}
-        for n, src in incoming.extra_files.items():
-            shutil.copyfile(src, folder / n)
-        if "config.yaml" not in incoming.extra_files:
-            (folder / "config.yaml").write_text(cfg.to_yaml())
-        if "metrics.jsonl" not in incoming.extra_files and incoming.metrics:
-            (folder / "metrics.jsonl").write_text("".join(json.dumps({"step": s, **v}) + "\n" for s, v in incoming.metrics))
-        last = folders[-1]
-        for n in (ADAPTER_FILE, CONFIG_FILE):
-            shutil.copyfile(last / n, folder / n)
-        run = _run_row(ws, incoming, rows, folder)
+        for child in build.iterdir():
+            os.rename(child, folder / child.name)
         row = run_rows.insert_imported_run(ws.store, run, rows, incoming.metrics)
         if row is None:
-            raise BrieError(f"run {incoming.name!r} already exists (runs are never overwritten); give another --name")
+            raise _taken(incoming.name)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -731,8 +788,10 @@ def pack_run(ws: Workspace, name: str, out: str | Path | None = None, which: str
                 for rel, p in files.items():
                     t.add(p, f"{name}/{rel}", recursive=False)
         os.replace(tmp, out)
-    except OSError as e:
+    except BaseException as e:  # Ctrl-C too: no half-written archive left behind
         tmp.unlink(missing_ok=True)
-        raise BrieError(f"{out}: cannot write ({e.strerror or e})") from None
+        if isinstance(e, OSError):
+            raise BrieError(f"{out}: cannot write ({e.strerror or e})") from None
+        raise
     return {"path": str(out), "checkpoints": [r["step"] for r in chosen], "size_bytes": out.stat().st_size,
             "files": len(files) + 1, "summary": f"{plural(len(chosen), 'checkpoint')}"}
