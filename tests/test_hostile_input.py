@@ -37,7 +37,7 @@ ANY_CHAR = st.one_of(st.characters(), SURROGATES, st.sampled_from(["\x00", "\ufe
 TEXT = st.text(ANY_CHAR, max_size=12)
 KEYS = st.one_of(st.sampled_from(["prompt", "completion", "text", "messages", "role", "content", "instruction",
                                   "output", "input", "conversations", "from", "value", "id", "turns",
-                                  "reference", "category", "question_id"]), TEXT)
+                                  "reference", "category", "question_id", "chosen", "rejected", "system"]), TEXT)
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT)
 JSON_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                             st.dictionaries(KEYS, inner, max_size=4)),

@@ -101,6 +101,20 @@ def test_orpo_trains_and_the_method_must_match_the_data(workspace, tiny_model_di
     run = train(workspace, tiny_config(tiny_model_dir, prefs, method="orpo", iters=4, save_every=4, batch_size=2),
                 "orpo")
     assert run["status"] == "completed" and sorted(series(workspace, "orpo", "val_reward_margin")) == [0, 4]
+    # The recorded validation numbers are mlx-lm-lora's own evaluate_orpo on the saved checkpoint.
+    import mlx.core as mx
+    from mlx_lm_lora.trainer.datasets import ORPODataset
+    from mlx_lm_lora.trainer.orpo_trainer import evaluate_orpo
+
+    from brie.models.registry import load_model
+
+    model, tok = load_model(None, str(tiny_model_dir), adapter_path=workspace.runs_dir / "orpo" / "checkpoints" / "4")
+    rows = [json.loads(x) for x in (prefs / "valid.jsonl").read_text().splitlines()]
+    mx.random.seed(0)
+    loss, _, _, metrics = evaluate_orpo(model, ORPODataset(rows, tok, system_key="system"), 2, 2, beta=0.1,
+                                        max_seq_length=tiny_config(tiny_model_dir, prefs).max_seq_length)
+    assert abs(loss - series(workspace, "orpo", "val_loss")[4]) < 1e-4
+    assert abs(metrics["margins"] - series(workspace, "orpo", "val_reward_margin")[4]) < 1e-4
     with pytest.raises(BrieError, match="--method dpo or --method orpo"):
         train(workspace, tiny_config(tiny_model_dir, prefs, iters=2), "sft-on-pairs")
     with pytest.raises(BrieError, match="trains on preference pairs"):
@@ -136,3 +150,82 @@ def test_preference_jsonl_import_follows_the_import_rules(workspace, tmp_path):
     r = CliRunner().invoke(app, ["data", "import", str(bad), "--name", "b"])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "line 2: field 'rejected' is null" in r.output and "line 3: chosen and rejected are the same" in r.output
+
+
+def test_dpo_training_reports_what_mlx_lm_lora_train_dpo_reports(workspace, tiny_model_dir, tmp_path, monkeypatch):
+    """brie's loop against mlx-lm-lora's own train_dpo, step for step, with gradient accumulation. One batch
+    of pairs, so the batch order (theirs draws it from numpy's global generator) is the same on both sides."""
+    import mlx.core as mx
+    import mlx.optimizers as optim
+    from mlx_lm.tuner.callbacks import TrainingCallback
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+    from mlx_lm_lora.trainer.datasets import DPODataset
+    from mlx_lm_lora.trainer.dpo_trainer import DPOTrainingArgs, train_dpo
+
+    from brie.models.registry import load_model
+    from brie.training.lifecycle import train
+
+    data = write_pairs(tmp_path / "prefs", n_train=2, n_valid=0)
+    cfg = tiny_config(tiny_model_dir, data, method="dpo", beta=0.1, iters=6, save_every=6, steps_per_report=1,
+                      batch_size=2, grad_accumulation_steps=2, seed=5)
+    assert train(workspace, cfg, "ours")["status"] == "completed"
+
+    if "max_recommended_working_set_size" not in mx.device_info():  # a Metal value train_dpo asks for
+        info = mx.device_info
+        monkeypatch.setattr(mx, "device_info", lambda: {**info(), "max_recommended_working_set_size": 0})
+        monkeypatch.setattr(mx, "set_wired_limit", lambda limit: 0)
+    model, tok = load_model(None, str(tiny_model_dir))
+    reference, _ = load_model(None, str(tiny_model_dir))
+    reference.freeze()
+    mx.random.seed(cfg.seed)  # the LoRA initialisation brie draws
+    model.freeze()
+    linear_to_lora_layers(model, len(model.layers), cfg.lora_parameters())
+    reports = {}
+
+    class Record(TrainingCallback):
+        def on_train_loss_report(self, info):
+            reports[info["iteration"]] = info
+
+    rows = [json.loads(x) for x in (data / "train.jsonl").read_text().splitlines()]
+    args = DPOTrainingArgs(batch_size=2, iters=6, steps_per_report=1, steps_per_save=100, gradient_accumulation_steps=2,
+                           adapter_file=str(tmp_path / "theirs.safetensors"), max_seq_length=cfg.max_seq_length,
+                           beta=0.1, loss_type="sigmoid")
+    train_dpo(model, reference, optim.Adam(learning_rate=cfg.learning_rate), DPODataset(rows, tok), None, args=args,
+              training_callback=Record(), loss_type="sigmoid")
+    assert sorted(reports) == list(range(1, 7))
+    for ours, theirs in (("train_loss", "train_loss"), ("reward_chosen", "train_chosen_reward"),
+                         ("reward_rejected", "train_rejected_reward"), ("reward_margin", "train_margins"),
+                         ("preference_accuracy", "train_accuracies"), ("trained_tokens", "trained_tokens")):
+        got = series(workspace, "ours", ours)
+        assert sorted(got) == list(range(1, 7)), ours
+        assert max(abs(got[s] - float(reports[s][theirs])) for s in got) <= TOL, ours
+    assert series(workspace, "ours", "reward_margin")[6] > 0  # it learned something, so the match means something
+
+
+def test_preference_split_reader_raises_only_one_line_brie_errors(tmp_path):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from brie.errors import BrieError
+    from brie.training.preference import read_pairs
+    from tests.test_hostile_input import FAST, JSON_VALUES, TEXT, _encode, json_texts
+
+    row = st.fixed_dictionaries({k: st.one_of(TEXT, JSON_VALUES) for k in ("prompt", "chosen", "rejected")},
+                                optional={"system": st.one_of(st.none(), TEXT, JSON_VALUES)})
+    lines = st.one_of(row.map(lambda r: json.dumps(r, ensure_ascii=False)), json_texts()).map(_encode)
+    path = tmp_path / "train.jsonl"
+
+    @FAST
+    @given(st.lists(st.one_of(lines, st.binary(max_size=20)), max_size=5))
+    def check(chunks):
+        path.write_bytes(b"\n".join(chunks))
+        try:
+            rows = read_pairs(path)
+        except BrieError as e:
+            assert str(e).startswith(f"{path} line ") and "\n" not in str(e)
+            return
+        for r in rows or []:
+            assert all(isinstance(r[k], str) for k in ("prompt", "chosen", "rejected"))
+            assert isinstance(r.get("system", ""), str)
+
+    check()

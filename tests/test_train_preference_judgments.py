@@ -53,6 +53,23 @@ def test_verdicts_to_dataset_to_dpo_run_to_comparison(fresh_ws):
     run = json.loads(r.stdout)
     assert run["status"] == "completed" and run["config"]["init_from"] == "r1@10"
     assert run["config"]["rank"] == 4 and run["config"]["num_layers"] == 2  # r1's LoRA shape, trained further
+    # Policy and frozen reference both start at r1@10 (so the step-0 val loss is ln 2), and the recorded val loss
+    # at step 4 is mlx-lm-lora's evaluate_dpo of dpo@4 against base + r1@10's adapter (not against the base).
+    from mlx_lm_lora.trainer.datasets import DPODataset
+    from mlx_lm_lora.trainer.dpo_trainer import evaluate_dpo
+
+    from brie.models.registry import load_model
+    from brie.models.specs import resolve_spec
+
+    val = {m["step"]: m["value"] for m in run_rows.get_metrics(fresh_ws.store, run["id"], "val_loss")}
+    assert sorted(val) == [0, 4] and abs(val[0] - 0.6931472) < 1e-5
+    start, trained = resolve_spec(fresh_ws, "r1@10"), resolve_spec(fresh_ws, "dpo@4")
+    policy, tok = load_model(fresh_ws, trained.model, adapter_path=trained.adapter_path)
+    reference, _ = load_model(fresh_ws, start.model, adapter_path=start.adapter_path)
+    valid = [json.loads(x) for x in (folder / "valid.jsonl").read_text().splitlines()]
+    loss, _, _, _ = evaluate_dpo(policy, reference, DPODataset(valid, tok), min(2, len(valid)), -1, beta=0.1,
+                                 delta=50.0, max_seq_length=run["config"]["max_seq_length"], loss_type="sigmoid")
+    assert abs(loss - val[4]) < 1e-4
 
     r = CliRunner().invoke(app, ["report", "dpo"])
     assert r.exit_code == 0, r.output

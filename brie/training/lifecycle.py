@@ -189,7 +189,7 @@ def check_method_data(cfg: TrainConfig, data_path: Path) -> None:
         first = next((line for line in f if line.strip()), b"{}")
     try:
         keys = set(json.loads(first))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return  # the engine's reader names the file and line
     preference = {"chosen", "rejected"} <= keys
     if cfg.method == "sft" and preference:

@@ -46,7 +46,9 @@ def check_options(cfg) -> None:
 
 
 def read_pairs(path: Path) -> list[dict] | None:
-    """The preference rows of one split file (None when absent or empty), as the trainers read them."""
+    """The preference rows of one split file (None when absent or empty), as the trainers read them.
+    A null `system` is no system message, as the importer has it (mlx-lm-lora's datasets would
+    render it as one holding None)."""
     if not path.exists():
         return None
     rows = []
@@ -55,10 +57,14 @@ def read_pairs(path: Path) -> list[dict] | None:
             continue
         try:
             row = json.loads(line)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than json can read
             raise BrieError(f"{path} line {n}: not JSON ({e})") from None
         if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("prompt", "chosen", "rejected")):
             raise BrieError(f"{path} line {n}: a preference row needs prompt, chosen and rejected as text")
+        if row.get("system", "") is None:
+            del row["system"]
+        if not isinstance(row.get("system", ""), str):
+            raise BrieError(f"{path} line {n}: system, when given, is text")
         rows.append(row)
     return rows or None
 
@@ -80,7 +86,8 @@ def preference_order(lengths: list[int], batch_size: int, seed: int = 0, start: 
     """The examples of each batch, without end, in an order fixed by `seed` and able to start at batch
     `start` (the saved data position): mlx-lm-lora draws its order from numpy's global generator, which a
     resumed run cannot replay. As there, examples are grouped by length (`lengths`, of the chosen
-    answer) into batches, and the batches shuffled each epoch."""
+    answer) into batches; their train_dpo/train_orpo then draw one of those batches at random for every
+    step (with replacement), while here each batch comes once an epoch, in an order shuffled per epoch."""
     import numpy as np
 
     if len(lengths) < batch_size:

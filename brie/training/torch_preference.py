@@ -53,7 +53,7 @@ def check_options(cfg) -> None:
 def conversational(row: dict) -> dict:
     """A prompt/chosen/rejected row as TRL's conversational format, so its chat template is applied
     as mlx-lm-lora's DPODataset applies it (a plain-text prompt would be tokenized without it)."""
-    prompt = ([{"role": "system", "content": row["system"]}] if row.get("system") else []) + \
+    prompt = ([{"role": "system", "content": row["system"]}] if "system" in row else []) + \
         [{"role": "user", "content": row["prompt"]}]
     return {"prompt": prompt, "chosen": [{"role": "assistant", "content": row["chosen"]}],
             "rejected": [{"role": "assistant", "content": row["rejected"]}]}
