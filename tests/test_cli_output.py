@@ -48,6 +48,9 @@ CASES: dict[str, tuple[list[list[str]], list[list[str]]]] = {
     "compare": ([["compare", "--suite", "s", "--a", "base", "--b", "r1@10", "--max-tokens", "8", "--retries", "0",
                   "--judge", "{judge}"]],
                 [["compare", "--suite", "nope", "--a", "base", "--b", "r1@10", "--judge", "{judge}"]]),
+    "rank": ([["rank", "--suite", "s", "--models", "base,r1@*", "--max-tokens", "8", "--retries", "0", "--judge",
+               "{judge}", "--no-plot", "--bootstrap", "100"]],
+             [["rank", "--suite", "nope", "--models", "base,r1@10", "--judge", "{judge}"]]),
     "grade": ([["grade", "--suite", "s", "--models", "base", "--max-tokens", "8", "--retries", "0", "--judge", "{judge}"]],
               [["grade", "--suite", "nope", "--models", "base", "--judge", "{judge}"]]),
     "results": ([["results"]], [["results", "--suite", "nope"]]),
@@ -63,8 +66,12 @@ CASES: dict[str, tuple[list[list[str]], list[list[str]]]] = {
     "runs list": ([["runs", "list"]], [["{nowhere}", "runs", "list"]]),
     "runs show": ([["runs", "show", "t"]], [["runs", "show", "nope"]]),
     "runs cancel": ([], [["runs", "cancel", "t"], ["runs", "cancel", "nope"]]),
-    "runs recommend": ([["runs", "recommend", "t", "2"]], [["runs", "recommend", "t", "3"], ["runs", "recommend", "nope", "1"]]),
+    "runs recommend": ([["runs", "recommend", "t", "2"]], [["runs", "recommend", "t", "3"], ["runs", "recommend", "nope", "1"],
+                                                          ["runs", "recommend", "t", "--by", "judged", "--suite", "s"]]),
     "runs prune": ([["runs", "prune", "t", "--yes"]], [["runs", "prune", "nope", "--yes"], ["runs", "prune", "t", "--keep", "7", "--yes"]]),
+    "runs pack": ([["runs", "pack", "t", "--out", "{nowhere}/t.tar.gz"]], [["runs", "pack", "nope"]]),
+    "runs import": ([["runs", "import", "{nowhere}/t.tar.gz", "--name", "t-copy"]],
+                    [["runs", "import", "{nowhere}/none.tar.gz"], ["runs", "import", "{nowhere}/t.tar.gz", "--name", "t-copy"]]),
     "runs delete": ([["runs", "delete", "t", "--yes", "--force"]], [["runs", "delete", "nope", "--yes"]]),
 }
 

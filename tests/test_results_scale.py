@@ -1,6 +1,7 @@
 """`brie results` at scale (issue 20): its statistics need none of statsmodels, scipy, pandas or
-scikit-learn (tests/conformance/test_stats_reference.py checks each figure against them), numpy
-only for the preference interval, and the shortcuts it takes give the same numbers as the long way.
+scikit-learn (tests/conformance/test_stats_reference.py checks each figure against them), only numpy,
+and the column computation gives the same document, to the last bit, as the dict-by-dict one it
+replaced (tests/results_reference.py).
 
 The import checks run `brie results --json` in a fresh interpreter and read its sys.modules at exit,
 as tests/test_startup_imports.py does; how long it takes is measured by benchmarks/results_scale.py,
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from brie.judging.stats import bootstrap_mean_ci, probabilities_of, read_probabilities
+from brie.judging.stats import bootstrap_mean_ci, bootstrap_mean_cis, probabilities_of, read_probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = {"statsmodels", "scipy", "pandas", "sklearn", "numpy", "pyarrow", "mlx", "transformers", "torch"}
@@ -78,13 +79,14 @@ def loaded_by_results(home: Path) -> list[str]:
     return json.loads(out.stderr.strip().splitlines()[-1])
 
 
-def test_results_without_probabilities_load_no_heavy_package(tmp_path):
+def test_results_without_probabilities_load_numpy_only(tmp_path):
+    """The counts are numpy's (sorts and counts over columns); nothing else heavy comes with them."""
     build(tmp_path, with_probabilities=False)
-    assert loaded_by_results(tmp_path) == []
+    assert loaded_by_results(tmp_path) == ["numpy"]
 
 
 def test_results_with_probabilities_load_numpy_only(tmp_path):
-    """The preference's bootstrap interval is numpy's; nothing else heavy comes with it."""
+    """The preference's bootstrap interval is numpy's too."""
     build(tmp_path, with_probabilities=True)
     assert loaded_by_results(tmp_path) == ["numpy"]
 
@@ -129,6 +131,94 @@ def test_the_int32_draw_is_the_int64_draw(n):
     a = np.random.default_rng(0).integers(0, n, size=(50, n))
     b = np.random.default_rng(0).integers(0, n, size=(50, n), dtype=np.int32)
     assert (a == b).all()
-    v = np.asarray(values)
-    means = v[np.random.default_rng(0).integers(0, n, size=(2000, n))].mean(axis=1)
-    assert bootstrap_mean_ci(values) == tuple(float(x) for x in np.percentile(means, [2.5, 97.5]))
+    def one_draw(values):
+        v = np.asarray(values)
+        means = v[np.random.default_rng(0).integers(0, len(v), size=(2000, len(v)))].mean(axis=1)
+        return tuple(float(x) for x in np.percentile(means, [2.5, 97.5]))
+
+    assert bootstrap_mean_ci(values) == one_draw(values)
+    # Lists of one length share their draw; each interval is still the one of its own draw.
+    lists = [values, list(np.random.default_rng(n + 1).random(n)), [], values[: max(1, n // 2)], [0.5] * n]
+    assert bootstrap_mean_cis(lists) == [one_draw(x) if x else (None, None) for x in lists]
+
+
+T0 = "2026-11-22T10:00:00Z"
+JUDGES = ["openai:j1", "openai:j2", "local:p", "human:ana", "human:bo"]
+
+
+def fill_every_case(ws, rng, malformed: bool = True) -> None:
+    """Two suites (categories x, y and none), base against two runs' checkpoints, three samples per
+    prompt; five judges (one with probabilities, two humans) judging in one or both orders, sometimes
+    both passes in the same order; retries, answers that stay invalid, a prompt text that replaced an
+    earlier one (whose answers no longer stand), a judge under two template sets, probabilities that
+    do not add up (negative, all zero), on invalid answers, or (`malformed`) no three numbers at all,
+    costs None, 0 or not."""
+    db = ws.store.db
+    with ws.store.transaction():
+        gen = comp = prompt = 0
+        for s in (1, 2):
+            db["suites"].insert({"id": s, "name": f"s{s}", "n_prompts": 4, "created_at": T0})
+            for i in range(4):
+                prompt += 1
+                db["prompts"].insert({"id": prompt, "suite_id": s, "prompt_id": f"p{i}", "idx": i,
+                                      "category": [None, "x", "y"][i % 3], "turns_json": '["q"]'})
+                for sample in range(3):
+                    for label, run in (("base", None), ("r@1", "r"), ("q@1", "q")):
+                        gen += 1
+                        db["generations"].insert({"id": gen, "prompt_row_id": prompt, "model_key": f"{label}{sample}",
+                                                  "label": label, "model": "m", "run": run, "temperature": 0.7,
+                                                  "max_tokens": 8, "seed": 0, "sample_idx": sample,
+                                                  "answers_json": '["x"]', "created_at": T0})
+                        if run is not None:
+                            comp += 1
+                            db["comparisons"].insert({"id": comp, "suite_id": s, "prompt_row_id": prompt,
+                                                      "gen_a": gen - (1 if run == "r" else 2), "gen_b": gen,
+                                                      "sample_idx": sample, "shown_first": rng.choice("ab"),
+                                                      "created_at": T0})
+        answers = []
+        for c in db["comparisons"].rows:
+            for j in JUDGES:
+                if rng.random() < 0.15:
+                    continue
+                human = j.startswith("human:")
+                template, tsha = ("human", None) if human else ("pairwise-v1", "a" * 64)
+                if j == "openai:j2" and rng.random() < 0.3:
+                    tsha = "b" * 64  # a second template set for this judge
+                for p in (0,) if human or rng.random() < 0.3 else (0, 1):
+                    shown = c["shown_first"] if p == 0 or rng.random() < 0.1 else "ba"[c["shown_first"] == "b"]
+                    texts = [f"{c['id']}{j}{p}"] if rng.random() < 0.85 else [f"old{c['id']}{j}{p}", f"{c['id']}{j}{p}"]
+                    for text in texts:
+                        verdicts = ["invalid"] * rng.choice([0, 0, 0, 1, 2]) + [rng.choice(["a", "b", "b", "tie", "invalid"])]
+                        for attempt, v in enumerate(verdicts, 1):
+                            a, b_ = rng.random(), rng.random()
+                            probs = (None if j != "local:p" else rng.choice(
+                                [json.dumps({"A": a, "B": b_, "C": rng.random() / 5})] * 6
+                                + ['{"A": -1, "B": 1, "C": 1}', '{"A": 0, "B": 0, "C": 0}', ""]
+                                + (['{"A": 1}', "[1, 2, 3]", '{"A": "x", "B": 1, "C": 1}'] if malformed else [])))
+                            answers.append({"comparison_id": c["id"], "judge": j, "template": template,
+                                            "template_sha256": tsha, "prompt_sha256": text, "pass": p,
+                                            "shown_first": shown, "attempt": attempt, "raw": "x", "verdict": v,
+                                            "cost_usd": rng.choice([None, 0.0, 0.00123, 0.0007]),
+                                            "probabilities": probs, "judged_at": T0})
+        rng.shuffle(answers)  # ids in no particular order of comparison, pass or attempt
+        db["judgments"].insert_all(answers)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_results_equal_the_plain_reference_to_the_last_bit(workspace, seed):
+    """`results` reads columns; tests/results_reference.py is the dict-by-dict computation it
+    replaced. Every figure of every filter is the same JSON, floating-point sums included."""
+    import random
+
+    from brie.judging.stats import results
+    from tests.results_reference import reference_results
+
+    fill_every_case(workspace, random.Random(seed), malformed=seed > 0)
+    for suite, judge, run in [(None, None, None), ("s1", None, None), (None, "openai:j2", None),
+                              (None, "local:p", None), (None, "human:ana", None), (None, None, "r"),
+                              ("s2", "openai:j1", "q"), (None, "openai:none", None)]:
+        new, old = results(workspace, suite, judge, run), reference_results(workspace, suite, judge, run)
+        assert json.dumps(new) == json.dumps(old), (suite, judge, run)
+    r = results(workspace)
+    assert any("[" in row["judge"] for row in r["results"]) and r["vs_human"] and r["agreement"]
+    assert any(row["pref_b"] is not None for row in r["results"])

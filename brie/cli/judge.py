@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
     app.command("grade")(grade)
     app.command("results")(results)
+    app.command("rank")(rank)
     app.add_typer(batches_app, name="batches")
 
 
@@ -223,6 +224,128 @@ def compare(
     if s.invalid_stored and not retry_invalid:
         err_console.print(f"note: {retry_hint}.", markup=False, soft_wrap=True)
     console.print("See `brie results`.")
+
+
+def rank(
+    suite: str = typer.Option(..., "--suite", help="Prompt suite to rank on."),
+    models: str = typer.Option(..., "--models", help="Comma-separated models: base, <run>@<step>, <run>@best|last|"
+                               "recommended, and <run>@* for every checkpoint of a run."),
+    judge: str = typer.Option(None, "--judge", help="One judge, as for `brie compare` (default: the table's default)."),
+    swap: bool = typer.Option(False, "--swap", help="Judge every pair in both orders; disagreement counts as a tie."),
+    samples: int = typer.Option(1, "--samples", min=1, help="Answers per prompt and model (needs --temperature > 0 "
+                                "above 1); the interval then covers sampling too."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Sampling temperature for generation."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Most tokens per generated answer."),
+    seed: int = typer.Option(0, "--seed", help="Generation seed (sample k uses seed + k); also orders the prompts "
+                             "for --until-clear and seeds the bootstrap."),
+    until_clear: bool = typer.Option(False, "--until-clear", help="Judge each pair in rounds and stop it once an "
+                                     "anytime-valid confidence sequence for its win rate excludes 50%."),
+    alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Error level of --until-clear's "
+                                "confidence sequences (per pair)."),
+    round_size: int = typer.Option(10, "--round", min=1, help="Prompts per pair and round with --until-clear (each with its --samples answers)."),
+    max_judgments: Optional[int] = typer.Option(None, "--max-judgments", min=1, help="Ask at most this many "
+                                                "judgments in this run."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0.0, help="Stop starting requests once this "
+                                             "run has spent this many USD."),
+    neighbours: bool = typer.Option(True, "--neighbours/--no-neighbours", help="After every model against the base, "
+                                    "also judge neighbouring models whose order is still uncertain."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=50, help="Bootstrap resamples of the prompts for the "
+                                  "95% intervals."),
+    plot: bool = typer.Option(True, "--plot/--no-plot", help="Write a forest plot PNG of the scores to exports/."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight at once."),
+    max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Answers asked per judgment while they do "
+                                     "not parse."),
+    retries: int = typer.Option(4, "--retries", min=0, help="SDK retries of a failed request (with backoff)."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds per judge request."),
+    judge_max_tokens: int = typer.Option(1024, "--judge-max-tokens", min=16, help="Most tokens a judge may answer with."),
+    engine: str = typer.Option("auto", "--engine", help="Generation engine: mlx, torch or auto."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="Base model for `base` when no run names one."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ranking as JSON."),
+) -> None:
+    """Rank base and checkpoints by judged quality: Bradley–Terry scores with bootstrap 95% intervals,
+    length-controlled win rates, and with --until-clear judging that stops once the answer is clear."""
+    from brie.judging.rank import rank as run_rank
+
+    ws = Workspace.open()
+
+    said = {"judged": 0, "before": 0, "last": 0}  # each round's summary starts from 0
+
+    def progress(event) -> None:
+        if as_json:
+            return
+        if event[0] == "round":
+            said["before"] += said["last"]
+            said["last"] = 0
+        elif event[0] == "judge":
+            s = event[1]
+            said["last"] = s.valid + s.invalid
+            done = said["before"] + said["last"]
+            if done and done % 25 == 0 and done != said["judged"]:
+                said["judged"] = done
+                err_console.print(f"judged {done}", markup=False)
+
+    r = run_rank(ws, suite, models, judge, swap=swap, samples=samples, temperature=temperature,
+                 max_tokens=max_tokens, seed=seed, concurrency=concurrency, max_cost=max_cost,
+                 max_judgments=max_judgments, until_clear=until_clear, alpha=alpha, round_size=round_size,
+                 bootstrap=bootstrap, neighbours=neighbours, max_attempts=max_attempts, max_retries=retries,
+                 timeout=timeout, judge_max_tokens=judge_max_tokens, base_model=base_model, engine=engine,
+                 progress=progress, warn=_warn)
+    if plot:
+        from brie.export.plots import plot_ranking
+
+        r["plot"] = str(plot_ranking(ws, r))
+    if as_json:
+        print_json(r)
+        return
+    console.print(_rank_table(r))
+    j = r["judgments"]
+    money = f"${r['cost_usd']:.4f}" + (f", about ${r['saved_usd']:.4f} saved" if r["saved_usd"] else "")
+    console.print(f"{plural(j['handed_to_judge'], 'judgment')} of {j['scheduled']} scheduled "
+                  f"({j['asked']} asked now, {j['already_stored']} already stored; {j['saved']} saved); {money}.")
+    if r["until_clear"]:
+        clear = [p for p in r["pairs"] if p["clear"]]
+        console.print(f"--until-clear: {len(clear)} of {plural(len(r['pairs']), 'pair')} clear at alpha {r['alpha']:g} "
+                      + "(" + ", ".join(f"{p['b']} vs {p['a']} after {plural(p['clear_after'], 'prompt')}" for p in clear if p['clear_after'])
+                      + ").", markup=False, soft_wrap=True)
+    for m in r["models"]:
+        if m["length_warning"]:
+            _warn(f"{m['label']}: the length-controlled win rate ({_pct(m['lc_win_rate_vs_anchor'])}) differs from "
+                  f"the raw one ({_pct(m['win_rate_vs_anchor'])}) by more than 10 points: length sways the judge")
+    if r["unconnected"]:
+        _warn("no comparison links these to the base, so they have no score: " + ", ".join(r["unconnected"]))
+    if r["stopped_for_cost"]:
+        err_console.print(f"[yellow]Stopped: --max-cost {max_cost} reached. Rerun to continue.[/]")
+    if r["stopped_for_judgments"]:
+        err_console.print(f"[yellow]Stopped: --max-judgments {max_judgments} reached. Rerun to continue.[/]")
+    if r.get("plot"):
+        console.print(f"Forest plot: {r['plot']}", markup=False, soft_wrap=True)
+
+
+def _rank_table(r: dict) -> Table:
+    """The ranked table: score and interval, win rate against the base (raw and length-controlled), n,
+    and whether each model is separable from the next."""
+    sep = {n["higher"]: n["separable"] for n in r["separable"]}
+    sampled = any(m["sampling_share"] is not None for m in r["models"])
+    t = Table(title=f"Ranking on {r['suite']} by {r['judge']} ({r['prompts']} prompts)")
+    for col in ["#", "model", "score (95% CI)", f"vs {r['anchor']}", "LC", "n", "next"] + (["sampling"] if sampled else []):
+        t.add_column(col, overflow="fold") if col == "model" else t.add_column(col, no_wrap=True)
+    for m in r["models"]:
+        next_cell = "" if m["label"] not in sep else ("separable" if sep[m["label"]] else "unclear")
+        cells = [str(m["rank"]), m["label"],
+                 f"{m['score']:.0f}" + ("" if m["anchor"] else f" ({m['ci_low']:.0f}–{m['ci_high']:.0f})"),
+                 "" if m["anchor"] else f"{_pct(m['win_rate_vs_anchor'])}",
+                 "" if m["anchor"] else (_pct(m["lc_win_rate_vs_anchor"]) or "-")
+                 + (" [yellow]![/]" if m["length_warning"] else ""),
+                 str(m["n"]), next_cell]
+        if sampled:
+            cells.append(_pct(m["sampling_share"]) or "")
+        t.add_row(*cells)
+    t.caption = ("score: Bradley–Terry on the Elo scale, the base at 1000; 95% interval: 2.5th–97.5th percentile of "
+                 f"{'a bootstrap over prompts'}. LC: win rate controlled for answer length (AlpacaEval 2). next: "
+                 "whether the interval of the difference to the model below excludes 0."
+                 + (" sampling: share of the variance of the win rate from repeated samples." if sampled else ""))
+    t.caption_justify = "left"
+    return t
 
 
 def grade(

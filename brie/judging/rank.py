@@ -380,3 +380,36 @@ def recommend_by_judged(ws, run_name: str, suite: str, judge: str | None = None)
     run = run_rows.get_run(ws.store, run_name)
     run_rows.set_recommended(ws.store, run["id"], step, by="judged", evidence=json.dumps(evidence))
     return {"run": run_name, "step": step, "evidence": evidence, "ranking": ranked}
+
+
+def suite_ranking(ws, suite: str, judge: str | None = None, bootstrap: int = 1000, seed: int = 0) -> dict:
+    """The ranking of every model judged against the base on `suite`, from the judgments stored
+    (nothing is judged), for the UI's results screen: like `judged_ranking`, but over every run's
+    checkpoints. A BrieError says why there is none (fewer than three models, no base, several
+    judges and none chosen)."""
+    from brie.judging.judges import parse_judge
+
+    found = rows.find_comparisons(ws.store, suite=suite)
+    bases = [c[f"{s}_model"] for c in found for s in "ab" if c[f"{s}_label"] == "base"]
+    if not bases:
+        raise BrieError(f"no comparison on {suite!r} is against a base model")
+    base = max(set(bases), key=bases.count)  # one base model: "base" of another model is another model
+    found = [c for c in found if all(c[f"{s}_label"] != "base" or c[f"{s}_model"] == base for s in "ab")]
+    labels = list(dict.fromkeys([c["a_label"] for c in found] + [c["b_label"] for c in found]))
+    if len(labels) < 3:
+        raise BrieError(f"fewer than three models compared on {suite!r}: the win rates say it all")
+    ids = {c["comparison_id"] for c in found}
+    verdicts = [j for j in rows.judgment_verdicts(ws.store) if j["comparison_id"] in ids]
+    judges = sorted({j["judge"] for j in verdicts if not j["judge"].startswith("human:")})
+    if judge is None:
+        if len(judges) != 1:
+            raise BrieError(f"{suite!r} was judged by {', '.join(judges) or 'no judge'}; choose one to rank by")
+        judge = judges[0]
+    elif judge not in judges:
+        raise BrieError(f"{judge} has not judged {suite!r}")
+    spec = parse_judge(judge, ws)
+    swapped = any(j["pass"] == 1 for j in verdicts if j["judge"] == judge)
+    points = outcomes_of(ws, spec, found, swapped)
+    result = summarise({c["comparison_id"]: c for c in found}, points, labels, "base", bootstrap=bootstrap, seed=seed)
+    result.update({"suite": suite, "judge": judge, "base_model": base})
+    return result

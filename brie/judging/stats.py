@@ -18,10 +18,15 @@ binomial test (scipy `binomtest`, p = 0.5) under `POSITION_ALPHA` is stated as a
 
 None of the references is imported here (issue 20: their imports were most of `brie results`'s
 time): each figure is computed in closed form, equal to its reference (tests/conformance/
-test_stats_reference.py), and numpy is imported only for the preference's bootstrap. `results`
-reads only the columns it adds up and goes over the judgments a fixed number of times; the judge
-agreement tables are counted from the few distinct sets of verdicts seen together (at most 3**judges)
-rather than per judgment, so 50,000 judgments take about a second (benchmarks/results_scale.py).
+test_stats_reference.py). The functions below (by_template, final_verdicts, combined, by_order,
+agreement, vs_human, preference_stats) are the plain definitions, one judgment dict at a time;
+`results` computes the same figures over numpy columns: it reads the judgments once as tuples
+(brie.store.judging.verdict_rows), turns them into arrays, and every step is a sort or a count over
+whole columns: `brie results` on 50,000 judgments does ~0.45 s of work beyond start-up, numpy's
+import, reading the rows and the bootstrap included (benchmarks/results_scale.py). Where a figure is a floating-point sum, it is added in the order the
+plain definitions add it, so the document is the same to the last bit: tests/test_results_scale.py
+compares the two on workspaces built to hold every case (tests/results_reference.py keeps the
+dict-by-dict computation `results` replaced).
 
 Preference (issue 15), for judges that store verdict probabilities ({"A", "B", "C"} over the shown
 positions: a `local:` judge, an API judge asked for logprobs): one judgment's preference for B is
@@ -40,10 +45,12 @@ probabilities also the mean probability it gave the human's verdict.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections import Counter, defaultdict
-from itertools import combinations
+from itertools import combinations, product
+from operator import itemgetter
 
 from brie.store import judging as rows
 
@@ -190,22 +197,43 @@ def _three_probabilities(p) -> dict[str, float] | None:
 
 
 def read_probabilities(rows_: list[dict]) -> dict[int, dict[str, float] | None]:
-    """{row id: probabilities_of(row)} for many rows, their JSON texts read in one json.loads call
-    (tens of thousands of small ones each on its own take a noticeable part of `brie results`);
-    should the joined text not read as one value per row, each is read on its own."""
+    """{row id: probabilities_of(row)} for many rows, their JSON texts read together (_parse_probabilities)."""
     out: dict[int, dict[str, float] | None] = {r["id"]: None for r in rows_}
     texts = [r for r in rows_ if r.get("probabilities")]
+    for r, p in zip(texts, _parse_probabilities([r["probabilities"] for r in texts])):
+        out[r["id"]] = p
+    return out
+
+
+def _parse_probabilities(texts: list[str]) -> list[dict[str, float] | None]:
+    """_three_probabilities of each JSON text (none empty), read in one json.loads call: tens of
+    thousands of small ones each on its own take a noticeable part of `brie results`. Should the
+    joined text not read as one value per text, each is read on its own."""
     try:
-        parsed = json.loads("[" + ",".join(r["probabilities"] for r in texts) + "]")
+        parsed = json.loads("[" + ",".join(texts) + "]")
     except ValueError:
         parsed = None
     if not isinstance(parsed, list) or len(parsed) != len(texts):
-        for r in texts:
-            out[r["id"]] = probabilities_of(r)
-        return out
-    for r, p in zip(texts, parsed):
-        out[r["id"]] = _three_probabilities(p)
-    return out
+        return [probabilities_of({"probabilities": t}) for t in texts]
+    return [_three_probabilities(p) for p in parsed]
+
+
+def _probability_columns(texts: list[str], np):
+    """_parse_probabilities as an (n, 3) array of A, B, C, a row of NaN where a text holds none.
+    Texts that all read as {"A", "B", "C"} of numbers (what brie stores) are checked as columns;
+    anything else is read text by text."""
+    try:
+        parsed = json.loads("[" + ",".join(texts) + "]")
+        abc = np.array(list(map(itemgetter("A", "B", "C"), parsed)), dtype=float).reshape(-1, 3)
+        if len(abc) != len(texts):
+            raise ValueError("not one value per text")
+    except (ValueError, TypeError, KeyError, IndexError):
+        return np.array([(p["A"], p["B"], p["C"]) if p else (np.nan,) * 3 for p in _parse_probabilities(texts)],
+                        dtype=float).reshape(-1, 3)
+    a, b, c = abc.T
+    ok = np.isfinite(abc).all(axis=1) & (abc >= 0).all(axis=1) & (a + b + c > 0)  # as _three_probabilities
+    abc[~ok] = np.nan
+    return abc
 
 
 def _preferences(p: dict[str, float], shown_first: str) -> tuple[float, float]:
@@ -229,39 +257,78 @@ def bootstrap_mean_ci(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
                       seed: int = BOOTSTRAP_SEED) -> tuple[float | None, float | None]:
     """95% percentile bootstrap interval of the mean: `resamples` draws of len(values) with
     replacement (numpy's default_rng(seed)), the 2.5th and 97.5th percentiles of their means."""
-    if not values:
-        return None, None
+    return bootstrap_mean_cis([values], resamples, seed)[0]
+
+
+def bootstrap_mean_cis(samples: list[list[float]], resamples: int = BOOTSTRAP_RESAMPLES,
+                       seed: int = BOOTSTRAP_SEED) -> list[tuple[float | None, float | None]]:
+    """bootstrap_mean_ci of each list of values. The same seed draws the same indices for lists of
+    the same length, so those lists share one draw (a results table's rows of one suite mostly have
+    the same number of prompts): the draw is most of the work."""
+    out: list[tuple[float | None, float | None]] = [(None, None)] * len(samples)
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i, values in enumerate(samples):
+        if values:
+            by_length[len(values)].append(i)
+    if not by_length:
+        return out
     import numpy as np
 
-    v = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    # Drawn in blocks of about 2 million indices, so thousands of prompts need no gigabyte; the
-    # generator's stream is the same as one (resamples, n) draw. Below 2**31 values the indices are
-    # drawn as int32: the same numbers as int64 (both take numpy's 32-bit bounded path), 5x faster.
-    dtype = np.int32 if len(v) < 2 ** 31 else np.int64
-    block = max(1, 2_000_000 // len(v))
-    means = np.concatenate([v[rng.integers(0, len(v), size=(min(block, resamples - i), len(v)), dtype=dtype)].mean(axis=1)
-                            for i in range(0, resamples, block)])
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
+    for n, which in by_length.items():
+        vs = [np.asarray(samples[i], dtype=float) for i in which]
+        rng = np.random.default_rng(seed)
+        # Drawn in blocks of about 65,000 indices into buffers used again, which stay in the CPU's
+        # cache (one (resamples, n) draw of 5 million indices spends as long on fresh memory as on
+        # drawing); the generator's stream is the same as one draw. Below 2**31 values the indices
+        # are drawn as int32: the same numbers as int64 (both take numpy's 32-bit bounded path), 5x
+        # faster. The means are numpy's mean(axis=1) step by step: each row's sum (pairwise, as
+        # mean adds), divided by n.
+        dtype = np.int32 if n < 2 ** 31 else np.int64
+        block = max(1, 65_536 // n)
+        means = np.empty((len(vs), resamples))
+        drawn = np.empty((min(block, resamples), n))
+        for i in range(0, resamples, block):
+            k = min(block, resamples - i)
+            index = rng.integers(0, n, size=(k, n), dtype=dtype).astype(np.intp)  # take's own index type
+            for v, m in zip(vs, means):
+                np.take(v, index, out=drawn[:k], mode="clip")  # the indices are in range: no check
+                np.add.reduce(drawn[:k], axis=1, out=m[i:i + k])
+        means /= n
+        for i, (lo, hi) in zip(which, np.percentile(means, [2.5, 97.5], axis=1).T):
+            out[i] = float(lo), float(hi)
+    return out
 
 
 def preference_stats(prefs: dict[int, list[tuple[float, float]]], comps: dict[int, dict]) -> dict:
     """`pref_b` (mean preference for B over prompts) with its bootstrap interval, and the position
     bias in probability terms, from {comparison: [(preference for B, preference for the answer shown
     first)] of its standing judgments with probabilities}, comparisons in id order."""
+    stats, per_prompt = _preference_stats([(comps[cid]["prompt_id"], *_per_comparison(pp))
+                                           for cid, pp in prefs.items()])
+    stats["pref_b_low"], stats["pref_b_high"] = bootstrap_mean_ci(per_prompt)
+    return stats
+
+
+def _per_comparison(pp: list[tuple[float, float]]) -> tuple[float, list[float]]:
+    """A comparison's preference for B (both orders averaged) and its judgments' preferences for the
+    answer shown first."""
+    return sum(b for b, _ in pp) / len(pp), [f for _, f in pp]
+
+
+def _preference_stats(comparisons: list[tuple[str, float, list[float]]]) -> tuple[dict, list[float]]:
+    """preference_stats without the interval (None) from [(prompt, _per_comparison)] in comparison
+    order, and the per-prompt preferences the interval is drawn from."""
     by_prompt: dict[str, list[float]] = defaultdict(list)
     first_sum, first_n = 0.0, 0
-    for cid, pp in prefs.items():
-        by_prompt[comps[cid]["prompt_id"]].append(sum(b for b, _ in pp) / len(pp))  # both orders averaged
-        for _, f in pp:
+    for prompt, pref_b, firsts in comparisons:
+        by_prompt[prompt].append(pref_b)
+        for f in firsts:
             first_sum += f
-        first_n += len(pp)
+        first_n += len(firsts)
     per_prompt = [sum(v) / len(v) for _, v in sorted(by_prompt.items())]  # samples of one prompt averaged
-    lo, hi = bootstrap_mean_ci(per_prompt)
-    return {"pref_b": sum(per_prompt) / len(per_prompt) if per_prompt else None, "pref_b_low": lo,
-            "pref_b_high": hi, "pref_n": len(prefs), "pref_prompts": len(per_prompt),
-            "position_bias": (first_sum / first_n - 0.5) if first_n else None, "position_bias_n": first_n}
+    return {"pref_b": sum(per_prompt) / len(per_prompt) if per_prompt else None, "pref_b_low": None,
+            "pref_b_high": None, "pref_n": len(comparisons), "pref_prompts": len(per_prompt),
+            "position_bias": (first_sum / first_n - 0.5) if first_n else None, "position_bias_n": first_n}, per_prompt
 
 
 def vs_human(finals: dict, probs: dict[int, dict | None] | None = None) -> list[dict]:
@@ -313,23 +380,30 @@ def first_shown_p(wins: int, n: int) -> float | None:
 
     scipy's `binomtest(wins, n, 0.5).pvalue` ("two-sided": the probability of every count no more
     likely than the one seen) without importing scipy. At p = 0.5 those counts are the two tails
-    beyond k = min(wins, n - wins), so p = 2 * sum(C(n, x) / 2**n for x <= k), summed here with
-    40 significant digits (decimal), so the double it returns is exact to the last bit. (scipy
-    also counts a count whose probability is within a relative 1e-7 of the observed one's; next to
-    the observed count that takes n above 10**7, far beyond a results table.)"""
+    beyond k = min(wins, n - wins), so p = 2 * sum(C(n, x) for x <= k) / 2**n, summed here in
+    integers and divided once, so the double it returns is the exact value correctly rounded. Near
+    n / 2 the tail is half of 2**n less the terms between k and n / 2, fewer to add. (scipy also
+    counts a count whose probability is within a relative 1e-7 of the observed one's; next to the
+    observed count that takes n above 10**7, far beyond a results table.)"""
     if n == 0:
         return None
     k = min(wins, n - wins)
     if 2 * k == n:
         return 1.0
-    from decimal import Context
-
-    ctx = Context(prec=40, Emin=-(10 ** 12), Emax=10 ** 12)  # 2**-n stays representable for any n
-    term = total = ctx.power(2, -n)  # C(n, 0) / 2**n
-    for x in range(k):  # C(n, x + 1) = C(n, x) * (n - x) / (x + 1)
-        term = ctx.divide(ctx.multiply(term, n - x), x + 1)
-        total = ctx.add(total, term)
-    return min(1.0, float(ctx.multiply(total, 2)))
+    half = n // 2 if n % 2 else n // 2 - 1  # the largest x below n / 2
+    if k <= half - k:
+        term = total = 1  # C(n, 0)
+        for x in range(k):  # C(n, x + 1) = C(n, x) * (n - x) / (x + 1), exact in integers
+            term = term * (n - x) // (x + 1)
+            total += term
+    else:  # sum(C(n, x) for x <= half) = (2**n - C(n, n / 2) for even n) / 2; take off the terms above k
+        middle = math.comb(n, half + 1)  # C(n, n / 2) for even n, C(n, half) = C(n, half + 1) for odd n
+        total = (2 ** n - (0 if n % 2 else middle)) // 2
+        term = middle * (half + 1) // (n - half)  # C(n, half)
+        for x in range(half, k, -1):  # C(n, x - 1) = C(n, x) * x / (n - x + 1)
+            total -= term
+            term = term * x // (n - x + 1)
+    return min(1.0, 2 * total / 2 ** n)
 
 
 def position_warning(row: dict) -> str | None:
@@ -383,104 +457,307 @@ def by_template(answers: list[dict], item: str = "comparison_id") -> list[dict]:
     return [{**r, "judge": f"{r['judge']} [{r['template']}]"} if len(sets[r["judge"]]) > 1 else r for r in kept]
 
 
+VERDICT_CODES = {"a": 0, "b": 1, "tie": 2, "invalid": 3}  # a verdict's code in the columns below
+VERDICTS = ("a", "b", "tie")
+INVALID = 3
+
+
+def _codes(values, np):
+    """(codes, distinct values): each value as the index of its first appearance, an int64 array."""
+    distinct = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(distinct)}
+    return np.array(list(map(index.__getitem__, values)), dtype=np.int64), distinct
+
+
+def _first_of_runs(sorted_keys, np):
+    """Where each run of equal keys starts in a sorted array."""
+    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+
+
+def _cells(x, y, np) -> Counter:
+    """The 3x3 table {(verdict 1, verdict 2): count} of two columns of verdict codes (0: no verdict)."""
+    both = (x > 0) & (y > 0)
+    counts = np.bincount((x[both] - 1) * 3 + (y[both] - 1), minlength=9)
+    return Counter({(VERDICTS[i // 3], VERDICTS[i % 3]): int(k) for i, k in enumerate(counts) if k})
+
+
 def results(ws, suite: str | None = None, judge: str | None = None, run: str | None = None) -> dict:
     """Everything `brie results` shows; `run` keeps only comparisons and grades of that run's
-    checkpoints (each against whatever it was compared with, usually base)."""
+    checkpoints (each against whatever it was compared with, usually base).
+
+    The figures of the plain definitions above (by_template, final_verdicts, combined, by_order,
+    agreement, vs_human, preference_stats), computed over numpy columns of the judgments (see the
+    module's docstring); floating-point sums are added in the order those definitions add them.
+
+    Python's cycle collector is paused meanwhile: reading 50,000 judgments makes ~600,000 objects,
+    which set off its full passes over all of them again and again (a quarter of the time), and
+    nothing here makes a cycle for it to find."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _results(ws, suite, judge, run)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _results(ws, suite: str | None, judge: str | None, run: str | None) -> dict:
     comps = {c["comparison_id"]: c for c in rows.comparison_labels(ws.store, suite=suite or None, run=run)}
-    judgments = by_template([j for j in rows.judgment_verdicts(ws.store, judge) if j["comparison_id"] in comps])
-    finals = final_verdicts(judgments)
-    verdicts = combined(finals)
-    # Stored probabilities are JSON text: read once per standing judgment, looked up by row id.
-    probs = read_probabilities(list(finals.values()))
+    calibrate = bool(judge) and not judge.startswith("human:")  # --judge: its calibration still needs the humans
+    answers = [r for r in rows.verdict_rows(ws.store, judge, with_humans=calibrate) if r[0] in comps]
+    if not any(r[1] == judge for r in answers) if calibrate else not answers:  # no judgment to count
+        return {"results": [], "agreement": [], "vs_human": [], "position_warnings": [], "total_cost_usd": 0,
+                "parse_failure_rate": None, "judgments": 0, "scores": score_results(ws, suite, judge, run)}
+    import numpy as np
 
-    # What each judge's standing rows on one comparison add to a group, summed once here so that
-    # each group below looks up one entry per comparison (`brie results` stays linear in the
-    # judgments): decided judgments, how many the answer shown first won, and with probabilities
-    # (preference for B, preference for the answer shown first) per judgment.
-    decided: dict[tuple[int, str], list[int]] = {}
-    prefs: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))  # judge: comparison: ...
-    for (cid, jname, _), row in finals.items():
-        if row["verdict"] in ("a", "b"):
-            d = decided.setdefault((cid, jname), [0, 0])
-            d[0] += 1
-            d[1] += row["verdict"] == row["shown_first"]
-        p = probs[row["id"]]
-        if p is not None:  # only judgments with stored probabilities count
-            prefs[jname][cid].append(_preferences(p, row["shown_first"]))
-    # All of it as one tuple per judge and comparison (columns UNIT), so that a group adds up
-    # columns of its comparisons' tuples instead of looking each comparison up in three dicts.
-    units: dict[str, dict[int, tuple]] = defaultdict(dict)  # judge: comparison: UNIT
-    for cid, jname in verdicts.keys() | decided.keys():
-        v = verdicts.get((cid, jname))
-        k, first = decided.get((cid, jname), (0, 0))
-        if v is None:
-            units[jname][cid] = (0, 0, 0, 0, 0, k, first, 0, None)
-        else:
-            units[jname][cid] = (1, v["verdict"] == "b", v["verdict"] == "a", v["swapped"], v["flip"], k, first,
-                                 WON_HALVES[v["verdict"]], comps[cid]["sample_idx"])
+    from brie.judging.prompts import template_label
 
-    # Every answer (retries too) counts toward its group's parse failures and cost. A comparison
-    # counts in two groups (per judge): all of its suite and two models, and its category.
-    in_groups = {cid: [(c["suite"], category, c["a_label"], c["b_label"])
-                       for category in (("(all)", c["category"]) if c["category"] else ("(all)",))]
-                 for cid, c in comps.items()}
-    groups: dict[tuple, dict] = {}
-    for j in judgments:
-        for prefix in in_groups[j["comparison_id"]]:
-            key = (*prefix, j["judge"])
-            g = groups.get(key)
-            if g is None:
-                g = groups[key] = {"cids": set(), "answers": 0, "invalid": 0, "cost": 0, "template": j["template"]}
-            g["cids"].add(j["comparison_id"])
-            g["answers"] += 1
-            g["invalid"] += j["verdict"] == "invalid"
-            g["cost"] += j["cost_usd"] or 0
-    table = []
-    for (s, category, a, b, jname), g in sorted(groups.items(), key=lambda kv: [str(x) for x in kv[0]]):
-        cids = sorted(g["cids"])
-        judged = units.get(jname, {})
-        us = [judged[cid] for cid in cids if cid in judged]
-        # Integer columns: their sums do not depend on the order they are added in.
-        n, b_wins, a_wins, swapped, flips, decisive, first_wins = [sum(col) for col in list(zip(*us))[:7]] if us else (0,) * 7
-        # Per sample: how many comparisons, and B's wins (ties half) counted in halves so the sum is exact.
-        per_sample: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # sample: [n, B's wins in halves]
-        for (sample, won2), k in sorted(Counter((u[8], u[7]) for u in us if u[0]).items()):
-            per_sample[sample][0] += k
-            per_sample[sample][1] += won2 * k
-        pj = prefs.get(jname, {})
-        group_prefs = {cid: pj[cid] for cid in cids if cid in pj}
+    # --- columns: one entry per judgment, in id order --------------------------------------------
+    cids, judges, templates, tshas, pshas, passes, shown, attempts, verdicts, costs, texts = zip(*answers)
+    ident = np.arange(len(answers))  # ranks the ids as the ids do
+    comp_ids = np.array(list(comps), dtype=np.int64)  # comparison_labels reads them in id order
+    ci = np.searchsorted(comp_ids, np.array(cids, dtype=np.int64))  # the comparison's index
+    jc, judge_names = _codes(judges, np)
+    tc, template_names = _codes(templates, np)
+    hc, hashes = _codes(tshas, np)
+    template_sets = [(template_names[t], hashes[h]) for t, h in product(range(len(template_names)), range(len(hashes)))]
+    lc, label_names = _codes([template_label(*t) for t in template_sets], np)  # a handful: each labelled once
+    lc = lc[tc * len(hashes) + hc]
+    prompt_sha = np.array(pshas, dtype=object)  # compared, never hashed
+    pass_value = np.array(passes, dtype=np.int64)
+    pass_values, pass_code = np.unique(pass_value, return_inverse=True)
+    first_b = np.array(list(map("b".__eq__, shown)))  # the shown order: 0 "a" first, 1 "b" first
+    attempt = np.array(attempts, dtype=np.int64)
+    verdict = np.array(list(map(VERDICT_CODES.__getitem__, verdicts)), dtype=np.int64)
+    nj, nl, npass, nc = len(judge_names), len(label_names), len(pass_values), len(comp_ids)
+
+    # by_template: per item, judge, pass and template set only the latest prompt text's answers stand,
+    # and a judge with answers under two template sets becomes "<judge> [<template>]".
+    key = ((ci * nj + jc) * npass + pass_code) * nl + lc
+    _, inverse = np.unique(key, return_inverse=True)
+    _, last_reversed = np.unique(key[::-1], return_index=True)
+    kept = prompt_sha == prompt_sha[len(key) - 1 - last_reversed][inverse]
+    pairs = np.unique(jc[kept] * nl + lc[kept], return_counts=True)[0]  # (without counts it imports numpy.ma)
+    sets = Counter(int(p) // nl for p in pairs)
+    jk_lookup = np.zeros(nj * nl, dtype=np.int64)
+    names, templates_of = [], []
+    for p in pairs.tolist():
+        j, label = judge_names[p // nl], label_names[p % nl]
+        jk_lookup[p] = len(names)
+        names.append(f"{j} [{label}]" if sets[p // nl] > 1 else j)
+        templates_of.append(label)
+    nk = len(names)
+    keep = np.flatnonzero(kept)
+    ci, jk, pass_code, pass_value, first_b, attempt, verdict, ident = (
+        ci[keep], jk_lookup[(jc * nl + lc)[keep]], pass_code[keep], pass_value[keep], first_b[keep], attempt[keep],
+        verdict[keep], ident[keep])
+    main = np.ones(len(keep), dtype=bool) if not calibrate else (jc == judge_names.index(judge))[keep]
+
+    # final_verdicts: per (comparison, judge, pass) the first valid answer by (attempt, id), else the
+    # last invalid one; `order` is where its key first appears by (attempt, id), the order in which
+    # the plain definitions meet the standing rows (floating-point sums follow it).
+    skey = (ci * nk + jk) * npass + pass_code
+    invalid = verdict == INVALID
+    sign = np.where(invalid, -1, 1)
+    by_rank = np.lexsort((sign * ident, sign * attempt, invalid, skey))
+    s = by_rank[_first_of_runs(skey[by_rank], np)]  # standing rows, by key
+    by_time = np.lexsort((ident, attempt))
+    _, order = np.unique(skey[by_time], return_index=True)
+    s_main = s[main[s]]
+
+    # combined: per (comparison, judge) the verdict after both passes (a flip is a tie), and what
+    # its standing rows add up: decided judgments and how many the answer shown first won.
+    ukey = ci[s_main] * nk + jk[s_main]
+    units, uinv = np.unique(ukey, return_inverse=True)
+    v = verdict[s_main]
+    v0, v1 = np.full(len(units), -1), np.full(len(units), -1)
+    p0, p1 = pass_value[s_main] == 0, pass_value[s_main] == 1
+    v0[uinv[p0]], v1[uinv[p1]] = v[p0], v[p1]
+    decided = v < 2
+    decisive = np.bincount(uinv[decided], minlength=len(units))
+    first_wins = np.bincount(uinv[decided & (v == first_b[s_main])], minlength=len(units))
+    swapped_pass = v1 != -1
+    valid0 = (v0 != -1) & (v0 != INVALID)
+    has = np.where(swapped_pass, valid0 & (v1 != INVALID), valid0)
+    cv = np.where(has, np.where(swapped_pass & (v0 != v1), 2, v0), -1)
+    swapped, flip = has & swapped_pass, has & swapped_pass & (v0 != v1)
+    won2 = np.where(cv == 1, 2, np.where(cv == 2, 1, 0))
+    uci, ujk = units // nk, units % nk
+
+    # Groups: every comparison counts in its suite and two models' "(all)" and in its category.
+    group_index: dict[tuple, int] = {}
+    in_all, in_category = np.empty(nc, dtype=np.int64), np.full(nc, -1, dtype=np.int64)
+    group_cids: dict[int, list[int]] = defaultdict(list)
+    for i, c in enumerate(comps.values()):
+        for category, column in (("(all)", in_all), (c["category"], in_category)):
+            if category:
+                g = group_index.setdefault((c["suite"], category, c["a_label"], c["b_label"]), len(group_index))
+                column[i] = g
+                group_cids[g].append(c["comparison_id"])
+    samples, sample_values = _codes([c["sample_idx"] for c in comps.values()], np)
+    size, ns = len(group_index) * nk, len(sample_values)
+
+    def per_group(item_ci, item_jk, mask=None, weights=None):
+        """A count (or a sum of `weights`) over items, per (group, judge): each item counts in its
+        (all) group and its category's."""
+        total = np.zeros(size, dtype=np.int64 if weights is None else float)
+        for groups in (in_all, in_category):
+            g = groups[item_ci]
+            ok = (g >= 0) if mask is None else (g >= 0) & mask
+            total += np.bincount((g * nk + item_jk)[ok], weights=None if weights is None else weights[ok],
+                                 minlength=size)
+        return total
+
+    # Every answer (retries too) counts toward its group's parse failures and cost, added in id order.
+    m_ci, m_jk = ci[main], jk[main]
+    main_costs = [costs[i] for i in keep[main].tolist()]
+    cost = np.array([c or 0 for c in main_costs], dtype=float)
+    n_answers = per_group(m_ci, m_jk)
+    n_invalid = per_group(m_ci, m_jk, invalid[main])
+    n_paid = per_group(m_ci, m_jk, cost != 0)  # none: the sum stays the integer 0, as `or 0` leaves it
+    cost_sum = {}
+    for groups in (in_all, in_category):
+        g = groups[m_ci]
+        ok = g >= 0
+        for k, x in enumerate(np.bincount((g * nk + m_jk)[ok], weights=cost[ok], minlength=size)):
+            if x:
+                cost_sum[k] = float(x)
+    counted = [per_group(uci, ujk, col) for col in (has, cv == 1, cv == 0, swapped, flip)]
+    decisive_g = per_group(uci, ujk, weights=decisive)
+    first_g = per_group(uci, ujk, weights=first_wins)
+    sample_n, sample_won2 = {}, {}
+    for groups in (in_all, in_category):
+        g = groups[uci]
+        ok = (g >= 0) & has
+        code = ((g * nk + ujk) * ns + samples[uci])[ok]
+        for k, n in zip(*np.unique(code, return_counts=True)):
+            sample_n[int(k)] = int(n)
+        for k, x in enumerate(np.bincount(code, weights=won2[ok])):
+            if x:
+                sample_won2[int(k)] = int(x)
+
+    # Each standing row's verdict probabilities as columns A, B, C (NaN without; the last entry stands
+    # for "no row", index -1), and the preferences of _preferences, the same operations on columns.
+    with_text = [(k, texts[i]) for k, i in enumerate(keep[s].tolist()) if texts[i]]
+    abc = np.full((len(s) + 1, 3), np.nan)
+    if with_text:
+        at, stored = zip(*with_text)
+        abc[list(at)] = _probability_columns(list(stored), np)
+    pa, pb, pc_ = abc.T
+    has_p = ~np.isnan(pa)
+    total = pa + pb + pc_
+    for_first, for_second = (pa + pc_ / 2) / total, (pb + pc_ / 2) / total
+    for_b = np.where(np.r_[first_b[s], False], for_first, for_second)
+    # Per judge, {comparison: [(for B, for the first shown)]} of its standing rows with probabilities,
+    # in the order the plain definitions meet them.
+    prefs: dict[int, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    by_judge = np.lexsort((order, ci[s], jk[s]))
+    by_judge = by_judge[has_p[by_judge] & main[s[by_judge]]]
+    for j, cid, b_, f in zip(jk[s[by_judge]].tolist(), comp_ids[ci[s[by_judge]]].tolist(),
+                             for_b[by_judge].tolist(), for_first[by_judge].tolist()):
+        prefs[j][cid].append((b_, f))
+    summaries = {j: {cid: (comps[cid]["prompt_id"], *_per_comparison(pp)) for cid, pp in pj.items()}
+                 for j, pj in prefs.items()}
+
+    table, per_prompt = [], []
+    group_keys = list(group_index)
+    present = sorted(np.flatnonzero(n_answers).tolist(),
+                     key=lambda k: [str(x) for x in (*group_keys[k // nk], names[k % nk])])
+    for k in present:
+        (s_name, category, a, b), jname = group_keys[k // nk], names[k % nk]
+        n, b_wins, a_wins, n_swapped, flips = (int(c[k]) for c in counted)
+        decisive_k, first_k = int(decisive_g[k]), int(first_g[k])
+        per_sample = {sample_values[i]: (sample_n[k * ns + i], sample_won2.get(k * ns + i, 0))
+                      for i in range(ns) if k * ns + i in sample_n}
+        sample_rates = [won2_ / 2 / m for m, won2_ in (per_sample[i] for i in sorted(per_sample))]
+        pj = summaries.get(k % nk, {})
+        pref, prompts = _preference_stats([pj[cid] for cid in group_cids[k // nk] if cid in pj] if pj else [])
         ties = n - a_wins - b_wins
         lo, hi = wilson(b_wins + ties / 2, n)
-        sample_rates = [won2 / 2 / k for k, won2 in (per_sample[i] for i in sorted(per_sample))]
         table.append({
-            "suite": s, "category": category, "a": a, "b": b, "judge": jname, "template": g["template"], "n": n,
-            "b_wins": b_wins, "a_wins": a_wins, "ties": ties,
+            "suite": s_name, "category": category, "a": a, "b": b, "judge": jname, "template": templates_of[k % nk],
+            "n": n, "b_wins": b_wins, "a_wins": a_wins, "ties": ties,
             "b_win_rate": (b_wins + ties / 2) / n if n else None, "ci_low": lo, "ci_high": hi,
             "warning": f"n={n} < {SMALL_N}: too few to conclude" if n < SMALL_N else None,
-            "first_shown_win_rate": first_wins / decisive if decisive else None,
-            "first_shown_wins": first_wins, "first_shown_n": decisive,
-            "first_shown_p": first_shown_p(first_wins, decisive),
-            "swap_consistency": (swapped - flips) / swapped if swapped else None,
+            "first_shown_win_rate": first_k / decisive_k if decisive_k else None,
+            "first_shown_wins": first_k, "first_shown_n": decisive_k,
+            "first_shown_p": first_shown_p(first_k, decisive_k),
+            "swap_consistency": (n_swapped - flips) / n_swapped if n_swapped else None,
             "position_flips": flips,
             "samples": len(sample_rates),
             "sample_win_rate_sd": _sd(sample_rates),
-            "parse_failure_rate": g["invalid"] / g["answers"],
-            "judgments": g["answers"],
-            "cost_usd": round(g["cost"], 6),
-            **preference_stats(group_prefs, comps),
+            "parse_failure_rate": int(n_invalid[k]) / int(n_answers[k]),
+            "judgments": int(n_answers[k]),
+            "cost_usd": round(cost_sum[k], 6) if n_paid[k] else 0,
+            **pref,
         })
-
+        per_prompt.append(prompts)
+    for row, (lo, hi) in zip(table, bootstrap_mean_cis(per_prompt)):  # rows of one length share their draw
+        row["pref_b_low"], row["pref_b_high"] = lo, hi
     for row in table:
         row["position_warning"] = position_warning(row) if row["category"] == "(all)" else None
-    calibration_finals = finals
-    if judge and not judge.startswith("human:"):  # --judge: its calibration still needs the humans' verdicts
-        humans = [j for j in rows.judgment_verdicts(ws.store, humans_only=True) if j["comparison_id"] in comps]
-        calibration_finals = {**finals, **final_verdicts(by_template(humans))}
-    return {"results": table, "agreement": agreement(finals, verdicts), "vs_human": vs_human(calibration_finals, probs),
+
+    # by_order: each judge's standing valid verdict per (comparison, shown order), the later pass
+    # counting; as a (comparison x 2 orders) x judges table of verdict codes + 1 (0: none).
+    valid_s = s[verdict[s] != INVALID]
+    cell = (ci[valid_s] * 2 + first_b[valid_s]) * nk + jk[valid_s]
+    by_pass = np.lexsort((pass_value[valid_s], cell))
+    last = np.r_[cell[by_pass][1:] != cell[by_pass][:-1], True]
+    o = valid_s[by_pass[last]]  # one row per (comparison, order, judge)
+    seen = np.zeros((nc * 2, nk), dtype=np.int8)
+    o_main = o[main[o]]
+    seen[ci[o_main] * 2 + first_b[o_main], jk[o_main]] = verdict[o_main] + 1
+    merged = np.zeros((nc, nk), dtype=np.int8)
+    merged[uci[swapped], ujk[swapped]] = cv[swapped] + 1
+    agreement_rows = []
+    by_name = sorted(range(nk), key=lambda j: names[j])
+    for x, j1 in enumerate(by_name):
+        for j2 in by_name[x + 1:]:
+            cells = _cells(seen[:, j1], seen[:, j2], np)
+            if cells:
+                pairs_ = _agree(_cells(merged[:, j1], merged[:, j2], np))
+                agreement_rows.append({"judge_1": names[j1], "judge_2": names[j2], **_agree(cells),
+                                       **{f"pairs_{key_}": val for key_, val in pairs_.items()}})
+
+    # vs_human over the calibration rows too; p_human adds each judgment's probability of the human's
+    # verdict in the order the plain definition meets its (comparison, order): by pass, then standing order.
+    seen_all = seen
+    if calibrate:
+        seen_all = np.zeros((nc * 2, nk), dtype=np.int8)
+        seen_all[ci[o] * 2 + first_b[o], jk[o]] = verdict[o] + 1
+    s_pos = np.empty(len(s), dtype=np.int64)
+    s_pos[np.lexsort((order, ~main[s], pass_value[s]))] = np.arange(len(s))
+    is_valid = verdict[s] != INVALID
+    first_met = np.full(nc * 2, len(s), dtype=np.int64)
+    np.minimum.at(first_met, (ci[s] * 2 + first_b[s])[is_valid], s_pos[is_valid])
+    prob_at = np.full((nc * 2, nk), -1, dtype=np.int64)  # the standing row (index into s) of each seen verdict
+    s_of = np.empty(len(ci), dtype=np.int64)
+    s_of[s] = np.arange(len(s))
+    prob_at[ci[o] * 2 + first_b[o], jk[o]] = s_of[o]
+    humans = [j for j in by_name if names[j].startswith("human:")]
+    calibration = []
+    for j in by_name:
+        if names[j].startswith("human:"):
+            continue
+        for h in humans:
+            cells = _cells(seen_all[:, h], seen_all[:, j], np)
+            if not cells:
+                continue
+            at = np.flatnonzero((seen_all[:, h] > 0) & (seen_all[:, j] > 0) & has_p[prob_at[:, j]])
+            at = at[np.argsort(first_met[at], kind="stable")]
+            k = prob_at[at, j]
+            hv = seen_all[at, h] - 1
+            chosen = np.where(hv == 2, pc_[k], np.where(hv == at % 2, pa[k], pb[k]))  # C for a tie, else A or B
+            ps = (chosen / (pa[k] + pb[k] + pc_[k])).tolist()
+            calibration.append({"judge": names[j], "human": names[h], **_agree(cells),
+                                "p_human": sum(ps) / len(ps) if ps else None, "p_n": len(ps)})
+    calibration.sort(key=lambda r: (r["judge"], r["human"]))
+
+    return {"results": table, "agreement": agreement_rows, "vs_human": calibration,
             "position_warnings": [row["position_warning"] for row in table if row["position_warning"]],
-            "total_cost_usd": round(sum(j["cost_usd"] or 0 for j in judgments), 6),
-            "parse_failure_rate": (sum(j["verdict"] == "invalid" for j in judgments) / len(judgments)) if judgments else None,
-            "judgments": len(judgments),
+            "total_cost_usd": round(sum(c or 0 for c in main_costs), 6),
+            "parse_failure_rate": int(invalid[main].sum()) / len(main_costs),
+            "judgments": len(main_costs),
             "scores": score_results(ws, suite, judge, run)}
 
 
