@@ -208,7 +208,9 @@ async def test_the_results_screen_shows_the_preference_and_the_human_calibration
     from brie.judging.human import record_human_verdict
     from tests.test_tui_results import open_results
     from tests.tui_fixtures import wait_for
+    from tui import format as fmt
     from tui.app import BrieApp
+    from tui.screens.results import JUDGE_WIDTH
 
     ws, judge, ids = biased
     for cid in ids[:4]:
@@ -218,10 +220,13 @@ async def test_the_results_screen_shows_the_preference_and_the_human_calibration
         screen = await open_results(app, pilot)
         table = screen.query_one("#results", DataTable)
         await wait_for(pilot, lambda: table.row_count > 0)
-        labels = [str(c.label) for c in table.ordered_columns]
-        assert labels[11:14] == ["B preference", "95% CI (bootstrap)", "First-shown pref"]
-        llm_row = next(table.get_row_at(i) for i in range(table.row_count) if table.get_row_at(i)[4] == judge)
-        assert llm_row[11:14] == ["50%", "50%–50%", "75%"]
+        keys = [str(c.key.value) for c in table.ordered_columns]
+        after_ties = keys.index("ties") + 1
+        assert keys[after_ties:after_ties + 3] == ["pref", "pref_ci", "first_pref"]
+        rows = [dict(zip(keys, table.get_row_at(i))) for i in range(table.row_count)]
+        # the judge's name (a whole URL) is shortened on screen, its full name listed under the table
+        llm_row = next(r for r in rows if r["judge"] == fmt.judge(judge, JUDGE_WIDTH))
+        assert [llm_row["pref"], llm_row["pref_ci"], llm_row["first_pref"]] == ["50%", "50%–50%", "75%"]
         vs_human = screen.query_one("#vs-human", DataTable)
         assert vs_human.display and vs_human.row_count == 1
         # always [[A]] and a human who always picks the first: 4 of 4, P(A) = 0.7 each time; kappa is

@@ -226,7 +226,7 @@ async def test_run_detail_plots_each_eval_metric_against_step_with_the_base_line
 
         store_sweep(demo_ws)  # `brie eval --sweep` finishing while the screen is open
         await wait_for(pilot, lambda: sweep.display)
-        assert screen.sweep_charts == [("gsm8k:gsm8k_test.jsonl", "flexible"), ("gsm8k:gsm8k_test.jsonl", "strict")]
+        assert screen.sweep_charts == [("eval", "gsm8k:gsm8k_test.jsonl", "flexible"), ("eval", "gsm8k:gsm8k_test.jsonl", "strict")]
         assert screen.sweep["gsm8k:gsm8k_test.jsonl"]["steps"] == [100, 200, 300]
         await pilot.pause(0.1)
         text = drawn_text(app)

@@ -188,3 +188,29 @@ async def test_forgetting_shows_deltas_coloured_by_significance_with_relative_pa
         assert str(drop[6]) == "-1.000" and "red" in str(drop[6].style) and "red" in str(drop[7].style)
         assert str(drop[9]) == "significant drop"
         assert str(flat[6]) == "+0.000" and "dim" in str(flat[6].style) and str(flat[9]) == "within noise"
+
+
+async def test_a_suite_with_a_ranking_draws_it_as_a_forest_plot(workspace):
+    """Base and three checkpoints judged on rank-suite: the results lead with the Bradley–Terry
+    ranking (score and interval per model, best first), the same numbers `brie rank` fits."""
+    from textual_plotext import PlotextPlot
+
+    from brie.judging.rank import judged_ranking
+    from tests.tui_fixtures import add_ranking, fill_demo
+    from tui.app import BrieApp
+
+    fill_demo(workspace)
+    add_ranking(workspace)
+    expected = judged_ranking(workspace, "pirate-lora", "rank-suite")["models"]
+    app = BrieApp(workspace, poll_interval=0.1)
+    async with app.run_test(size=(100, 45)) as pilot:
+        screen = await open_results(app, pilot)
+        await wait_for(pilot, lambda: screen.query_one("#rank-chart", PlotextPlot).display, tries=200)
+        assert [m["label"] for m in screen.data["rankings"][0]["models"]] == [m["label"] for m in expected]
+        assert [m["score"] for m in screen.data["rankings"][0]["models"]] == [m["score"] for m in expected]
+        await pilot.pause(0.2)
+        text = drawn_text(app)
+        best = expected[0]
+        assert f"✓ {best['label']}  {best['score']:.0f}" in text  # the best clears the base, drawn first
+        assert text.index(best["label"]) < text.index("base  1000 (base)")
+        assert "36 judgments on 12 prompts" in str(screen.query_one("#rank-note").render())

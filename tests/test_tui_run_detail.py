@@ -70,7 +70,18 @@ async def test_e_exports_the_selected_checkpoint(workspace, tiny_model_dir, tmp_
         app.screen.query_one("#checkpoints", DataTable).focus()
         await pilot.press("down")  # step 20
         await pilot.press("e")
+        # A live status while the export runs (a job of tui/work.py), and `q` asks before stopping it.
+        status = app.screen.query_one("#job-status")
+        await wait_for(pilot, lambda: status.display and "elapsed" in str(status.render()))
+        assert "Exporting model exp@20 to " in str(status.render())
+        await pilot.press("q")
+        from tui.screens.confirm import ConfirmScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Exporting model is running: stop it and quit?"
+        await pilot.press("n")  # keep working
         await wait_for(pilot, lambda: any("exp@20" in n.message for n in app._notifications), tries=2400)
+        assert not status.display
         out = (workspace.exports_dir / "models" / "exp-20").resolve()
         # The message says where the model went.
         assert [n.message for n in app._notifications if "exp@20" in n.message] == [f"Exported exp@20 to {out}."]
@@ -152,3 +163,77 @@ async def test_one_point_is_told_in_a_line_not_drawn_on_a_stretched_axis(workspa
             db["metrics"].insert({"run_id": 9, "step": 30, "name": "train_loss", "value": 2.0, "at": T0})
         await wait_for(pilot, lambda: screen.query_one("#loss", PlotextPlot).display)
         assert not screen.query_one("#loss-text").display
+
+
+async def test_judged_score_against_step_and_the_evidence_of_the_recommendation(workspace):
+    """pirate-lora's checkpoints judged against the base: a chart of their Bradley–Terry score
+    against step beside the loss, and the summary says the recommended one was chosen by judged rank
+    (`brie runs recommend --by judged`). One judged checkpoint is told in a line instead."""
+    from textual_plotext import PlotextPlot
+
+    from brie.judging.rank import recommend_by_judged
+    from tests.tui_fixtures import add_ranking, fill_demo
+
+    fill_demo(workspace)
+    add_ranking(workspace)
+    chosen = recommend_by_judged(workspace, "pirate-lora", "rank-suite")
+    app = make_app(workspace)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_detail(app, pilot, "pirate-lora")
+        await wait_for(pilot, lambda: ("judged", "rank-suite") in screen.sweep_charts, tries=200)
+        assert screen.sweep_charts[0] == ("judged", "rank-suite")
+        assert screen.query_one("#sweep", PlotextPlot).display
+        summary = str(screen.query_one("#latest").render())
+        e = chosen["evidence"]
+        assert f"✓ step {chosen['step']}: judged rank {e['rank']} of 4 on rank-suite" in summary
+        assert f"score {e['score']:.0f}" in summary
+        await pilot.pause(0.2)
+        from tests.test_tui_app import drawn_text
+
+        assert "judged score on rank-suite" in drawn_text(app)
+
+    # With one checkpoint judged, its rank and score are said in a line.
+    db = workspace.store.db
+    with workspace.store.transaction():
+        db.execute("delete from judgments where comparison_id in (select c.id from comparisons c join generations g "
+                   "on g.id = c.gen_b where g.step in (100, 300))")
+    app = make_app(workspace)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_detail(app, pilot, "pirate-lora")
+        await wait_for(pilot, lambda: screen.sweep_charts, tries=200)
+        await wait_for(pilot, lambda: screen.query_one("#sweep-text").display)
+        text = str(screen.query_one("#sweep-text").render())
+        assert "at step 200" in text and "rank 1 of 2" in text and "base model: 1000" in text
+
+
+async def test_a_preference_run_charts_reward_margin_and_preference_accuracy(workspace):
+    """A dpo run's metrics (brie.training.preference's names): reward margin and preference
+    accuracy, train and val_, beside the loss; `s` goes from one to the other."""
+    from textual_plotext import PlotextPlot
+
+    from tests.tui_fixtures import T0, fill_demo
+
+    fill_demo(workspace)
+    db = workspace.store.db
+    with workspace.store.transaction():
+        db.execute("update runs set method = 'dpo lora' where name = 'pirate-lora'")
+        db["metrics"].insert_all(
+            [{"run_id": 1, "step": s, "name": n, "value": v, "at": T0} for s in range(10, 301, 10)
+             for n, v in (("reward_margin", s / 300), ("preference_accuracy", 0.5 + s / 700))]
+            + [{"run_id": 1, "step": s, "name": n, "value": v, "at": T0} for s in range(50, 301, 50)
+               for n, v in (("val_reward_margin", s / 400), ("val_preference_accuracy", 0.5 + s / 800))])
+    app = make_app(workspace)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_detail(app, pilot, "pirate-lora")
+        await wait_for(pilot, lambda: screen.sweep_charts)
+        assert screen.sweep_charts == [("pref", "reward_margin"), ("pref", "preference_accuracy")]
+        assert screen.query_one("#sweep", PlotextPlot).display
+        assert screen.preference["val_reward_margin"][-1] == (300, 0.75)
+        await pilot.pause(0.2)
+        from tests.test_tui_app import drawn_text
+
+        text = drawn_text(app)
+        assert "reward margin" in text and "val_reward_margin" in text
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        assert "preference accuracy" in drawn_text(app) and "val_preference_accuracy" in drawn_text(app)

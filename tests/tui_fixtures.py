@@ -140,3 +140,58 @@ async def wait_for(pilot, condition, tries: int = 100):
             return
         await pilot.pause(0.05)
     raise AssertionError("condition never held")
+
+
+# --- a judged ranking of pirate-lora's checkpoints (fill_demo's run 1) ---------------------------
+
+RANK_WINS = {100: 3, 200: 11, 300: 8}  # of RANK_PROMPTS, the prompts on which the checkpoint beat the base
+
+
+RANK_PROMPTS = 12
+
+
+def add_ranking(ws: Workspace, judge: str = "anthropic:claude-haiku-5-5", steps=(100, 200, 300)) -> None:
+    """Suite rank-suite: base against pirate-lora@step on 12 prompts, judged by `judge` (the checkpoint
+    wins the first RANK_WINS[step] prompts), so the stored judgments rank base and the checkpoints."""
+    db = ws.store.db
+    with ws.store.transaction():
+        suite_id = db["suites"].insert({"name": "rank-suite", "source": "test", "sha256": "11" * 32,
+                                        "n_prompts": RANK_PROMPTS, "created_at": T0}).last_pk
+        for i in range(RANK_PROMPTS):
+            prompt_row = db["prompts"].insert({"suite_id": suite_id, "prompt_id": f"r{i}", "idx": i,
+                                               "category": "style", "turns_json": json.dumps([f"Rank question {i}?"]),
+                                               "reference_json": None}).last_pk
+
+            def generation(label, run, step):
+                return db["generations"].insert({
+                    "prompt_row_id": prompt_row, "model_key": f"{label}-{i}", "label": label,
+                    "model": "smollm2-135m-instruct", "run": run, "step": step,
+                    "adapter_sha256": None if run is None else f"{1:02d}{step:06d}" + "0" * 56,
+                    "temperature": 0.0, "max_tokens": 64, "seed": 0, "sample_idx": 0,
+                    "answers_json": json.dumps([f"{label} says {i}"]), "created_at": T0}).last_pk
+
+            base = generation("base", None, None)
+            for step in steps:
+                gen = generation(f"pirate-lora@{step}", "pirate-lora", step)
+                cid = db["comparisons"].insert({"suite_id": suite_id, "prompt_row_id": prompt_row, "gen_a": base,
+                                                "gen_b": gen, "sample_idx": 0, "shown_first": "a",
+                                                "created_at": T0}).last_pk
+                verdict = "b" if i < RANK_WINS[step] else "a"
+                db["judgments"].insert({"comparison_id": cid, "judge": judge, "template": "pairwise-v1",
+                                        "pass": 0, "shown_first": "a", "attempt": 1, "raw": f"[[{verdict.upper()}]]",
+                                        "verdict": verdict, "input_tokens": 10, "output_tokens": 5,
+                                        "cache_read_tokens": 0, "cost_usd": 0.001, "judged_at": T0})
+    # The prompt each judgment answered, as brie would have sent it: a stored verdict counts only for
+    # the prompt a comparison shows now (brie.judging.tasks.stored_attempts).
+    from brie.judging.judges import parse_judge
+    from brie.judging.prompts import prompt_sha256
+    from brie.judging.tasks import Task
+    from brie.store import judging as rows
+
+    spec = parse_judge(judge, ws)
+    with ws.store.transaction():
+        for c in rows.find_comparisons(ws.store, suite="rank-suite"):
+            task = Task(spec, c, 0, c["shown_first"], 1)
+            _, system, user = task.prompt()
+            db.execute("update judgments set prompt_sha256 = ? where comparison_id = ?",
+                       [prompt_sha256(system, user, task.prefill), c["comparison_id"]])

@@ -28,7 +28,7 @@ def shown_command(args: list[str]) -> str:
     return "brie " + " ".join(shlex.quote(a) for a in args)
 
 
-def _env(root: Path) -> dict:
+def child_env(root: Path) -> dict:
     env = dict(os.environ)
     env["BRIE_HOME"] = str(root)
     return env
@@ -57,7 +57,7 @@ def launch_training(ws, name: str, train_args: list[str]) -> Launched:
 
 def run_to_end(root: Path, args: list[str], timeout: float = 600) -> tuple[int, str]:
     """Run `brie <args>` and return (exit code, its output). Call from a worker thread only."""
-    done = subprocess.run(brie_command(args), cwd=root, env=_env(root), stdin=subprocess.DEVNULL,
+    done = subprocess.run(brie_command(args), cwd=root, env=child_env(root), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
     return done.returncode, (done.stdout + done.stderr).strip()
 

@@ -25,6 +25,8 @@ class RunDetailRefreshed(Message):
     series: dict[str, list[tuple[int, float]]]
     # brie.export.plots.sweep_series: {benchmark: {"steps", "metrics", "base"}} from stored eval results
     sweep: dict = field(default_factory=dict)
+    # brie.judging.rank.judged_ranking of this run's checkpoints, one per suite judged (with one judge)
+    judged: list = field(default_factory=list)
 
 
 @dataclass

@@ -107,6 +107,12 @@ def eval_signature(store: Store) -> tuple:
         "select count(*), max(id), sum(status = 'completed'), max(ended_at) from eval_results").fetchone())
 
 
+def judgment_signature(store: Store) -> tuple:
+    """Changes whenever a judgment or comparison is added: the UI fits rankings again then only."""
+    return (store.db.execute("select count(*), max(id) from judgments").fetchone()
+            + store.db.execute("select count(*), max(id) from comparisons").fetchone())
+
+
 def evaluated_runs(store: Store) -> list[str]:
     return [r[0] for r in store.db.execute(
         "select distinct run from eval_results where run is not null and status = 'completed' order by run").fetchall()]

@@ -1,4 +1,6 @@
-"""Results: a chart of B's win rate with its 95% interval per model pair and suite, then the table of
+"""Results: a chart of B's win rate with its 95% interval per model pair and suite; the Bradley–Terry
+ranking of every model judged against the base on a suite (a forest plot: score and 95% interval per
+model, brie.judging.rank.suite_ranking, as `brie rank` fits it) when there is one; then the table of
 win rates per suite, category and judge; the preference from verdict probabilities where a judge
 stored them; position bias, swap consistency and parse failures; judge agreement; each judge
 against the human; forgetting (every evaluated benchmark as a delta vs base, coloured by
@@ -17,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Select, Static
 from textual_plotext import PlotextPlot
 
 from brie.store import Store
-from brie.store.ui import eval_signature, evaluated_runs, judge_names, suite_names
+from brie.store.ui import eval_signature, evaluated_runs, judge_names, judgment_signature, suite_names
 from brie.workspace import Workspace
 from tui import format as fmt
 from tui.messages import ActionFinished, ResultsRefreshed
@@ -38,7 +40,7 @@ RESULT_COLUMNS = [
 ]
 JUDGE_WIDTH = 36
 
-# Shown after the 95% CI only when some judge stored verdict probabilities (a local: judge, logprobs).
+# Shown after the ties only when some judge stored verdict probabilities (a local: judge, logprobs).
 PREFERENCE_COLUMNS = [("pref", "B preference"), ("pref_ci", "95% CI (bootstrap)"), ("first_pref", "First-shown pref")]
 
 
@@ -86,6 +88,26 @@ def chart_label(r: dict, judges: int) -> str:
     label = f"{r['b']} vs {r['a']} · {r['suite']}"
     label += f" · {fmt.judge(r['judge'], 24)}" if judges > 1 else ""
     return f"{label}  {fmt.pct(r['b_win_rate'])}"  # the number itself, beside its bar
+
+
+def rank_rows(rankings: list[dict]) -> list[dict]:
+    """One row per model of every ranking, best first within its suite, labelled for the forest plot."""
+    out = []
+    for r in rankings:
+        for m in r["models"]:
+            label = m["label"] + (f" · {r['suite']}" if len(rankings) > 1 else "")
+            out.append({**m, "text": f"{label}  {m['score']:.0f}" + (" (base)" if m["anchor"] else "")})
+    return out
+
+
+def rank_note(rankings: list[dict], note: str) -> str:
+    """Under the forest plot: what it was fitted on, and which neighbours are told apart."""
+    lines = []
+    for r in rankings:
+        apart = [f"{s['higher']} > {s['lower']}" for s in r.get("separable") or [] if s["separable"]]
+        lines.append(f"{r['suite']}: {r['outcomes']} judgments on {r['prompts']} prompts by {fmt.judge(r['judge'], 40)}; "
+                     "base = 1000; ✓ clears the base" + (f"; separable: {', '.join(apart)}" if apart else ""))
+    return "\n".join(lines + ([note] if note else []))
 
 
 def long_judge_note(rows: list[dict]) -> str:
@@ -151,6 +173,8 @@ class ResultsScreen(PollingScreen):
         with VerticalScroll(id="results-body"):
             yield Static("Reading results…", id="results-summary")
             yield PlotextPlot(id="win-chart")  # B's win rate per pair and suite, with its 95% interval
+            yield PlotextPlot(id="rank-chart")  # Bradley–Terry score per model, with its 95% interval
+            yield Static("", id="rank-note", classes="hint", markup=False)
             yield Static("Win rates (B's, ties as half) · left/right scrolls the table", classes="title")
             table = DataTable(id="results", cursor_type="row", zebra_stripes=True)
             for key, label in RESULT_COLUMNS:
@@ -190,6 +214,7 @@ class ResultsScreen(PollingScreen):
         data = results(ws, self.filters.suite, self.filters.judge)
         data["suites"], data["judges"] = suite_names(store), judge_names(store)
         data["forgetting"] = self._forgetting(ws)
+        data["rankings"], data["rank_note"] = self._rankings(ws, data["suites"])
         return ResultsRefreshed(data)
 
     def _forgetting(self, ws: Workspace) -> list[dict]:
@@ -211,6 +236,27 @@ class ResultsScreen(PollingScreen):
         self._forgetting_cache = (signature, rows)
         return rows
 
+    def _rankings(self, ws: Workspace, suites: list[str]) -> tuple[list[dict], str]:
+        """The ranking of each suite shown (the chosen one, else every one) by the chosen judge (else its
+        only one); fitted again only when a judgment or comparison was added or the filters changed.
+        Why there is none is said only for a chosen suite (with every suite, most have no ranking)."""
+        from brie.errors import BrieError
+        from brie.judging.rank import suite_ranking
+
+        key = (judgment_signature(ws.store), self.filters.suite, self.filters.judge)
+        cached = getattr(self, "_rank_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rankings, note = [], ""
+        for suite in [self.filters.suite] if self.filters.suite else suites:
+            try:
+                rankings.append(suite_ranking(ws, suite, self.filters.judge))
+            except BrieError as e:
+                if self.filters.suite:
+                    note = f"No ranking: {e}."
+        self._rank_cache = (key, (rankings, note))
+        return rankings, note
+
     def on_results_refreshed(self, message: ResultsRefreshed) -> None:
         message.stop()
         data = message.tables
@@ -229,6 +275,10 @@ class ResultsScreen(PollingScreen):
             "[b]b[/b] to judge comparisons yourself in a blind session.")
         rows = shown_results(data["results"])
         self._draw_chart(chart_rows(data["results"]))
+        self._draw_ranking(data.get("rankings") or [])
+        ranked = self.query_one("#rank-note", Static)
+        ranked.update(rank_note(data.get("rankings") or [], data.get("rank_note") or ""))
+        ranked.display = bool(data.get("rankings") or data.get("rank_note"))
         note, names = self.query_one("#judge-names", Static), long_judge_note(rows)
         note.update(names)
         note.display = bool(names)
@@ -297,6 +347,40 @@ class ResultsScreen(PollingScreen):
         plt.ylim(0.5, 2 * n + 0.5)
         plt.xlim(0, 100)
         plt.xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
+        widget.refresh()
+
+    def _draw_ranking(self, rankings: list[dict]) -> None:
+        """A forest plot: each model's Bradley–Terry score (●) on its 95% interval (───), best first,
+        and a line at the base's 1000. An interval far wider than the spread of the scores is cut at
+        the frame (◀ ▶ mark a cut end), so one model judged on few prompts does not squash the rest."""
+        widget = self.query_one("#rank-chart", PlotextPlot)
+        rows = rank_rows(rankings)
+        widget.display = bool(rows)
+        if not rows:
+            return
+        n = len(rows)
+        widget.styles.height = n + 5
+        scores = [r["score"] for r in rows]
+        pad = max(100.0, max(scores) - min(scores))
+        lo_x, hi_x = min(scores) - pad, max(scores) + pad
+        plt = widget.plt
+        plt.clear_data()
+        plt.title("Ranking: Bradley–Terry score, 95% interval")
+        ys = [n - i for i in range(n)]
+        for y, r in zip(ys, rows):
+            lo, hi = max(r["ci_low"], lo_x), min(r["ci_high"], hi_x)
+            colour = "green" if r["clears_anchor"] else ("gray" if r["anchor"] else "cyan")
+            if hi > lo:
+                plt.plot([lo, hi], [y, y], color=colour, marker="─")
+                if r["ci_low"] < lo_x:
+                    plt.scatter([lo], [y], color=colour, marker="◀")
+                if r["ci_high"] > hi_x:
+                    plt.scatter([hi], [y], color=colour, marker="▶")
+            plt.scatter([r["score"]], [y], color=colour, marker="●")
+        plt.vline(1000, "gray")
+        plt.yticks(ys, [("✓ " if r["clears_anchor"] else "  ") + r["text"] for r in rows])
+        plt.ylim(0.5, n + 0.5)
+        plt.xlim(lo_x, hi_x)
         widget.refresh()
 
     def _set_options(self, selector: str, names: list[str]) -> None:

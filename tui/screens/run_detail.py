@@ -1,4 +1,7 @@
-"""One run: its resolved config, checkpoints, loss curves, eval metrics by step, and what can be done with it."""
+"""One run: its resolved config, checkpoints, loss curves, and beside them one chart at a time (`s`
+for the next): a preference run's reward margin and preference accuracy, the judged Bradley–Terry
+score of its checkpoints against step, and each eval metric by step; on what evidence a checkpoint
+was recommended; and what can be done with it."""
 
 from __future__ import annotations
 
@@ -16,10 +19,11 @@ from textual_plotext import PlotextPlot
 from brie.words import plural
 from brie.store import Store
 from brie.store import runs as run_rows
-from brie.store.ui import eval_signature, metric_series
+from brie.store.ui import eval_signature, judgment_signature, metric_series
 from brie.workspace import Workspace
 from tui import format as fmt
-from tui.launch import launch_training, run_to_end, shown_command
+from tui.launch import launch_training, shown_command
+from tui.work import Job, JobStopped, run_brie, start_job, status_line
 from tui.messages import ActionFinished, RunDetailRefreshed, RunLaunched
 from tui.screens.confirm import ConfirmScreen
 from tui.reading import reading
@@ -68,6 +72,29 @@ def lora_scale(config: dict) -> str:
     return ""
 
 
+# A preference run's (--method dpo|orpo) own charts, beside the loss: train and val_ of each
+# (brie.training.preference names them).
+PREFERENCE_CHARTS = ("reward_margin", "preference_accuracy")
+
+
+def is_preference(run: dict | None) -> bool:
+    return ((run or {}).get("method") or "").split(" ")[0] in ("dpo", "orpo")
+
+
+def recommended_text(run: dict) -> str:
+    """On what evidence the recommended checkpoint was chosen (runs.recommended_by, migration 034)."""
+    if run.get("recommended_step") is None:
+        return ""
+    by = run.get("recommended_by")
+    if by == "judged" and run.get("recommended_evidence"):
+        e = json.loads(run["recommended_evidence"])
+        why = (f"judged rank {e['rank']} of {e['models_ranked']} on {e['suite']}, score {e['score']:.0f} "
+               f"({e['ci_low']:.0f}–{e['ci_high']:.0f}; base 1000; {fmt.judge(e['judge'], 30)})")
+    else:
+        why = {"user": "marked by hand"}.get(by, "lowest validation loss")
+    return f"✓ step {run['recommended_step']}: {why}"
+
+
 def few_points_text(title: str, series: dict[str, list[tuple[int, float]]]) -> str:
     """One line per series for a chart with fewer than two steps: "val_loss 1.2345 at step 50"."""
     lines = [f"{name} {value:.4g} at step {step}" for name, points in series.items() for step, value in points]
@@ -97,14 +124,20 @@ class RunDetailScreen(PollingScreen):
         self._shown_series: dict | None = None
         self._shown_config: str | None = None
         self._sweep_read: tuple | None = None  # (eval_signature, sweep) as last read, in the worker
+        self._judged_read: tuple | None = None  # (judgment_signature, rankings) as last read
         self.sweep: dict = {}
-        self.sweep_charts: list[tuple[str, str]] = []  # (benchmark, metric), one chart shown at a time
+        self.judged: list[dict] = []
+        self.preference: dict[str, list[tuple[int, float]]] = {}
+        # The charts beside the loss, one at a time: ("pref", metric), ("judged", suite), ("eval", benchmark, metric).
+        self.sweep_charts: list[tuple] = []
         self.sweep_index = 0
+        self.export_job: Job | None = None  # `e`: a model export, followed on screen and stopped by quitting
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self.run_name, id="summary", classes="title")
         yield Static("", id="latest", classes="hint")
+        yield Static("", id="job-status", classes="hint", markup=False)  # a model export while it runs
         with Horizontal(id="top"):
             table = DataTable(id="checkpoints", cursor_type="row", zebra_stripes=True)
             for key, label in CHECKPOINT_COLUMNS:
@@ -121,13 +154,42 @@ class RunDetailScreen(PollingScreen):
             yield Static("", id="sweep-text", classes="chart-text")
         yield Footer()
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#job-status").display = False
+        self.set_interval(0.25, self._show_job)  # the spinner and the clock of an export move
+
     def read(self, store: Store) -> RunDetailRefreshed:
         run = run_rows.get_run(store, self.run_name)
         if run is None:
             return RunDetailRefreshed(None, [], {})
         checkpoints = run_rows.list_checkpoints(store, run["id"])
         series = metric_series(store, run["id"])
-        return RunDetailRefreshed(run, checkpoints, series, self._read_sweep(store))
+        return RunDetailRefreshed(run, checkpoints, series, self._read_sweep(store), self._read_judged(store))
+
+    def _read_judged(self, store: Store) -> list[dict]:
+        """The judged ranking of this run's checkpoints on each suite they were compared on against
+        the base (by the judge its recommendation used, else the only one); fitted again only when a
+        judgment was added."""
+        signature = judgment_signature(store)
+        if self._judged_read is not None and self._judged_read[0] == signature:
+            return self._judged_read[1]
+        from brie.errors import BrieError
+        from brie.judging.rank import judged_ranking
+        from brie.store.judging import comparison_labels
+
+        run = run_rows.get_run(store, self.run_name) or {}
+        evidence = json.loads(run.get("recommended_evidence") or "{}") if run.get("recommended_by") == "judged" else {}
+        ws = Workspace.with_store(self.app.workspace.root, store)
+        rankings = []
+        for suite in dict.fromkeys(c["suite"] for c in comparison_labels(store, run=self.run_name)):
+            try:
+                rankings.append(judged_ranking(ws, self.run_name, suite,
+                                               evidence.get("judge") if evidence.get("suite") == suite else None))
+            except BrieError:  # not against the base, or several judges: no ranking on this suite
+                continue
+        self._judged_read = (signature, rankings)
+        return rankings
 
     def _read_sweep(self, store: Store) -> dict:
         """The run's eval metrics by step; sweep_series looks up a base result per row, so it is
@@ -152,15 +214,18 @@ class RunDetailScreen(PollingScreen):
                 f"{self.run_name}: not in the store (yet). A run just launched appears here once `brie train` "
                 "has checked its data and model; a notice says so if it fails.")
             return
+        self._show_job()
         self._show_summary(message.run)
         self._show_config(message.run)
         self._show_checkpoints(message.run, message.checkpoints)
-        self._show_latest(message.series)
+        self._show_latest(message.series, message.run)
         losses = {k: v for k, v in message.series.items() if k in LOSS_CURVES}
         if losses != self._shown_series:
             self._show_losses(losses)
-        if message.sweep != self.sweep:
-            self._show_sweep(message.sweep)
+        preference = {k: v for k, v in message.series.items()
+                      if k.removeprefix("val_") in PREFERENCE_CHARTS} if is_preference(message.run) else {}
+        if (message.sweep, message.judged, preference) != (self.sweep, self.judged, self.preference):
+            self._show_sweep(message.sweep, message.judged, preference)
 
     def _show_summary(self, run: dict) -> None:
         config = json.loads(run.get("config_json") or "{}")
@@ -176,13 +241,16 @@ class RunDetailScreen(PollingScreen):
             parts.append(f"[red]{run['error']}[/]")
         self.query_one("#summary", Static).update("  ·  ".join(p for p in parts if p))
 
-    def _show_latest(self, series: dict[str, list[tuple[int, float]]]) -> None:
-        """The newest value of each metric: what a live run is doing right now."""
+    def _show_latest(self, series: dict[str, list[tuple[int, float]]], run: dict) -> None:
+        """The newest value of each metric: what a live run is doing right now; then on what evidence
+        a checkpoint was recommended."""
         parts = []
         for name, label, show in LATEST:
             if series.get(name):
                 step, value = series[name][-1]
                 parts.append(f"{label} [b]{show(value)}[/b]")
+        if recommended_text(run):
+            parts.append(recommended_text(run))
         self.query_one("#latest", Static).update("  ·  ".join(parts))
 
     def _show_config(self, run: dict) -> None:
@@ -243,9 +311,12 @@ class RunDetailScreen(PollingScreen):
                 plt.plot(list(steps), list(values), label=name, marker="braille")
         widget.refresh()
 
-    def _show_sweep(self, sweep: dict) -> None:
-        self.sweep = sweep
-        charts = [(bench, metric) for bench in sorted(sweep) for metric in sweep[bench]["metrics"]]
+    def _show_sweep(self, sweep: dict, judged: list[dict] | None = None, preference: dict | None = None) -> None:
+        self.sweep, self.judged, self.preference = sweep, judged or [], preference or {}
+        charts = [("pref", name) for name in PREFERENCE_CHARTS
+                  if self.preference.get(name) or self.preference.get(f"val_{name}")]
+        charts += [("judged", r["suite"]) for r in self.judged]
+        charts += [("eval", bench, metric) for bench in sorted(sweep) for metric in sweep[bench]["metrics"]]
         shown = self.sweep_charts[self.sweep_index] if self.sweep_charts else None
         self.sweep_charts = charts  # a new result keeps the chart on screen where it still exists
         self.sweep_index = charts.index(shown) if shown in charts else 0
@@ -255,16 +326,91 @@ class RunDetailScreen(PollingScreen):
         if charts:
             self._draw_sweep()
 
+    def _chart_title(self, title: str) -> str:
+        n = len(self.sweep_charts)
+        return title + (f"  ({self.sweep_index + 1}/{n}, s: next)" if n > 1 else "")
+
+    def _show_few(self, few: bool) -> Static:
+        """Below two points a chart says nothing: the line of text shows instead of the plot."""
+        self.query_one("#sweep", PlotextPlot).display = not few
+        text = self.query_one("#sweep-text", Static)
+        text.display = few
+        return text
+
     def _draw_sweep(self) -> None:
+        chart = self.sweep_charts[self.sweep_index]
+        if chart[0] == "pref":
+            self._draw_preference(chart[1])
+        elif chart[0] == "judged":
+            self._draw_judged(chart[1])
+        else:
+            self._draw_eval(chart[1], chart[2])
+
+    def _draw_preference(self, name: str) -> None:
+        """A preference run's reward margin or preference accuracy against step, train and val_."""
+        series = {k: self.preference[k] for k in (name, f"val_{name}") if self.preference.get(k)}
+        title = self._chart_title(name.replace("_", " "))
+        steps_seen = {s for points in series.values() for s, _ in points}
+        if len(steps_seen) < 2:
+            self._show_few(True).update(few_points_text(title, series))
+            return
+        self._show_few(False)
+        widget = self.query_one("#sweep", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.title(title)
+        plt.xlabel("step")
+        for key, colour in ((name, "cyan"), (f"val_{name}", "orange")):
+            if key not in series:
+                continue
+            steps, values = zip(*series[key])
+            if len(steps) == 1:
+                plt.scatter(list(steps), list(values), label=key, marker="●", color=colour)
+            else:
+                plt.plot(list(steps), list(values), label=key, marker="braille", color=colour)
+        if name == "preference_accuracy":
+            plt.ylim(0, 1.05)  # a rate: chance (0.5) and perfect (1) in sight
+        widget.refresh()
+
+    def _draw_judged(self, suite: str) -> None:
+        """Each checkpoint's judged Bradley–Terry score (its 95% interval as a vertical bar) against
+        step, the base's 1000 as a flat line; the rank of each is said in the title's line of text
+        when there are fewer than two checkpoints."""
+        ranking = next(r for r in self.judged if r["suite"] == suite)
+        points = sorted((int(m["label"].rsplit("@", 1)[1]), m) for m in ranking["models"] if not m["anchor"])
+        title = self._chart_title(f"judged score on {suite}")
+        if len(points) < 2:
+            line = "; ".join(f"rank {m['rank']} of {len(ranking['models'])}, score {m['score']:.0f} "
+                             f"({m['ci_low']:.0f}–{m['ci_high']:.0f}) at step {step}" for step, m in points)
+            self._show_few(True).update(f"{title}: {line}\nbase model: 1000 ({fmt.judge(ranking['judge'], 30)})")
+            return
+        self._show_few(False)
+        widget = self.query_one("#sweep", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.title(title)
+        plt.xlabel("step")
+        steps, scores = [s for s, _ in points], [m["score"] for _, m in points]
+        pad = max(100.0, max(scores) - min(scores))  # an interval far wider than the scores' spread is cut
+        low, high = min(scores + [1000.0]) - pad, max(scores + [1000.0]) + pad
+        plt.plot([steps[0], steps[-1]], [1000, 1000], label="base 1000", color="gray", marker="braille")
+        for step, m in points:
+            plt.plot([step, step], [max(m["ci_low"], low), min(m["ci_high"], high)], color="white", marker="│")
+        plt.plot(steps, scores, label=self.run_name, marker="braille", color="cyan")
+        plt.scatter(steps, scores, marker="●", color=["green" if m["clears_anchor"] else "cyan" for _, m in points])
+        dx = (steps[-1] - steps[0]) or 1
+        plt.xlim(steps[0] - 0.05 * dx, steps[-1] + 0.05 * dx)
+        plt.ylim(low, high)
+        widget.refresh()
+
+    def _draw_eval(self, bench: str, metric: str) -> None:
         """One metric against checkpoint step, the base model's value as a flat reference line."""
         from brie.evals import display_name
 
-        bench, metric = self.sweep_charts[self.sweep_index]
         entry = self.sweep[bench]
         points = [(s, v) for s, v in zip(entry["steps"], entry["metrics"][metric]) if v is not None]
         widget = self.query_one("#sweep", PlotextPlot)
-        n = len(self.sweep_charts)
-        title = f"{display_name(bench)}: {metric}" + (f"  ({self.sweep_index + 1}/{n}, s: next)" if n > 1 else "")
+        title = self._chart_title(f"{display_name(bench)}: {metric}")
         few = len(points) < 2
         widget.display = not few
         text = self.query_one("#sweep-text", Static)
@@ -469,14 +615,39 @@ class RunDetailScreen(PollingScreen):
             yes="Export again", danger=False), answered)
 
     def _export(self, spec: str, out) -> None:
-        self._run_brie(["export", "model", spec, "--out", str(out)], f"Exported {spec} to {out}.")
+        """`brie export model` as a job (tui/work.py): its status under the summary while it runs, and
+        `q` asks before stopping it (the child process is ended; a partial folder is its own to clean)."""
+        if self.export_job is not None and self.export_job.running:
+            self.notify(f"An export is running ({self.export_job.detail}); wait for it to finish.")
+            return
+        args = ["export", "model", spec, "--out", str(out)]
+        self.export_job = start_job("Exporting model", lambda job: self._run_export(job, args, spec, out),
+                                    detail=f"{spec} to {out}")
+        self.app.jobs.append(self.export_job)
+        self._show_job()
 
-    @work(thread=True, group="action")
-    def _run_brie(self, args: list[str], done: str) -> None:
-        code, output = run_to_end(self.app.workspace.root, args)
+    def _run_export(self, job: Job, args: list[str], spec: str, out) -> None:
+        """Runs in the job's thread."""
+        try:
+            code, output = run_brie(job, self.app.workspace.root, args)
+        except JobStopped:
+            return
+        except Exception as e:  # the child could not start: said, not raised in a thread nobody reads
+            code, output = 1, str(e)
         if code == 0:
-            self.post_message(ActionFinished(done))
+            message = ActionFinished(f"Exported {spec} to {out}.")
         else:
             last = output.splitlines()[-1] if output else f"exit code {code}"
-            self.post_message(ActionFinished(f"{shown_command(args)}: {last}", error=True))
-        self.app.call_from_thread(self.refresh_now)
+            message = ActionFinished(f"{shown_command(args)}: {last}", error=True)
+        try:
+            self.post_message(message)
+            self.app.call_from_thread(self.refresh_now)
+        except RuntimeError:  # the app has closed its loop meanwhile: nobody to tell
+            pass
+
+    def _show_job(self) -> None:
+        shown = self.query_one("#job-status", Static)
+        running = self.export_job is not None and self.export_job.running
+        shown.display = running
+        if running:
+            shown.update(status_line(self.export_job))
