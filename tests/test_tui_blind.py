@@ -152,7 +152,9 @@ async def test_notices_naming_a_run_wait_until_the_session_is_over(workspace, tm
         return " ".join(n.message for n in app._notifications)
 
     async with app.run_test(size=(150, 45)) as pilot:
-        app.notify(f"Started run {SECRET_RUN} (pid 1)")  # still up when the session starts
+        # still up when the session starts; a long timeout, since it comes back only for the time it
+        # has left, and on a loaded machine the session below can outlast the default 5 s
+        app.notify(f"Started run {SECRET_RUN} (pid 1)", timeout=120)
         await wait_for(pilot, lambda: SECRET_RUN in notices())
         await start_session(app, pilot)
         await pilot.pause(0.1)
