@@ -1,10 +1,16 @@
 """The plain reference for `brie results`: the dict-by-dict computation that brie.judging.stats.results
 replaced with columns (issue 20), kept so that tests/test_results_scale.py can check the two give the
-same document byte for byte, on workspaces built to hold every case the plain definitions handle."""
+same document byte for byte, on workspaces built to hold every case the plain definitions handle.
+
+The plain definitions only this reference uses live here too (moved out of brie.judging.stats when
+`results` stopped calling them): by_order, agreement, read_probabilities, preference, preference_stats,
+vs_human, one judgment dict at a time. The ones the product still calls (by_template, final_verdicts,
+combined, wilson, kappa, first_shown_p, position_warning) are used from brie.judging.stats."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from itertools import combinations
 
 from brie.judging import stats
 from brie.store import judging as rows
@@ -19,7 +25,7 @@ def reference_results(ws, suite: str | None = None, judge: str | None = None, ru
     finals = stats.final_verdicts(judgments)
     verdicts = stats.combined(finals)
     # Stored probabilities are JSON text: read once per standing judgment, looked up by row id.
-    probs = stats.read_probabilities(list(finals.values()))
+    probs = read_probabilities(list(finals.values()))
 
     # What each judge's standing rows on one comparison add to a group, summed once here so that
     # each group below looks up one entry per comparison (`brie results` stays linear in the
@@ -34,7 +40,7 @@ def reference_results(ws, suite: str | None = None, judge: str | None = None, ru
             d[1] += row["verdict"] == row["shown_first"]
         p = probs[row["id"]]
         if p is not None:  # only judgments with stored probabilities count
-            prefs[jname][cid].append(stats._preferences(p, row["shown_first"]))
+            prefs[jname][cid].append(_preferences(p, row["shown_first"]))
     # All of it as one tuple per judge and comparison (columns UNIT), so that a group adds up
     # columns of its comparisons' tuples instead of looking each comparison up in three dicts.
     units: dict[str, dict[int, tuple]] = defaultdict(dict)  # judge: comparison: UNIT
@@ -95,7 +101,7 @@ def reference_results(ws, suite: str | None = None, judge: str | None = None, ru
             "parse_failure_rate": g["invalid"] / g["answers"],
             "judgments": g["answers"],
             "cost_usd": round(g["cost"], 6),
-            **stats.preference_stats(group_prefs, comps),
+            **preference_stats(group_prefs, comps),
         })
 
     for row in table:
@@ -104,9 +110,138 @@ def reference_results(ws, suite: str | None = None, judge: str | None = None, ru
     if judge and not judge.startswith("human:"):  # --judge: its calibration still needs the humans' verdicts
         humans = [j for j in rows.judgment_verdicts(ws.store, humans_only=True) if j["comparison_id"] in comps]
         calibration_finals = {**finals, **stats.final_verdicts(stats.by_template(humans))}
-    return {"results": table, "agreement": stats.agreement(finals, verdicts), "vs_human": stats.vs_human(calibration_finals, probs),
+    return {"results": table, "agreement": agreement(finals, verdicts), "vs_human": vs_human(calibration_finals, probs),
             "position_warnings": [row["position_warning"] for row in table if row["position_warning"]],
             "total_cost_usd": round(sum(j["cost_usd"] or 0 for j in judgments), 6),
             "parse_failure_rate": (sum(j["verdict"] == "invalid" for j in judgments) / len(judgments)) if judgments else None,
             "judgments": len(judgments),
             "scores": stats.score_results(ws, suite, judge, run)}
+
+
+def by_order(finals: dict) -> dict[tuple[int, str], dict[str, str]]:
+    """{(comparison, shown_first): {judge: verdict}}: each judge's standing valid verdict on one
+    comparison shown in one order (pass 0 shows the comparison's drawn order, pass 1 the other; a
+    human's one verdict is pass 0). Should a judge have two passes in the same order, the later pass counts."""
+    out: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
+    for (cid, judge, _), row in sorted(finals.items(), key=lambda kv: kv[0][2]):
+        if row["verdict"] != "invalid":
+            out[(cid, row["shown_first"])][judge] = row["verdict"]
+    return out
+
+
+def _pair_cells(verdict_sets) -> dict[tuple[str, str], Counter]:
+    """{(judge 1, judge 2): 3x3 table} over every two judges (in name order) of each {judge: verdict}.
+    Six judges give at most 3**6 distinct sets however many comparisons there are, so each distinct
+    set is expanded into its judge pairs once, weighted by how often it occurs."""
+    cells: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for seen, k in Counter(tuple(sorted(s.items())) for s in verdict_sets).items():
+        for (j1, v1), (j2, v2) in combinations(seen, 2):
+            cells[(j1, j2)][(v1, v2)] += k
+    return cells
+
+
+def agreement(finals: dict, verdicts: dict) -> list[dict]:
+    """Every two judges that share a judgment: agreement and kappa over the judgments both made in the
+    same shown order (`n`, `agreed`, `agreement`, `kappa`), and over merged verdicts of the
+    comparisons both judged in both orders (`pairs_n`, `pairs_agreed`, `pairs_agreement`, `pairs_kappa`).
+
+    `finals` and `verdicts` are `final_verdicts` and `combined` of the judgments to compare (a
+    caller that groups results by more than the judge filters them first)."""
+    per_judgment = _pair_cells(by_order(finals).values())
+    merged: dict[int, dict[str, str]] = defaultdict(dict)
+    for (cid, jname), v in verdicts.items():
+        if v["swapped"]:
+            merged[cid][jname] = v["verdict"]
+    per_pair = _pair_cells(merged.values())
+    out = []
+    for j1, j2 in sorted(per_judgment):
+        pairs = stats._agree(per_pair.get((j1, j2), Counter()))
+        out.append({"judge_1": j1, "judge_2": j2, **stats._agree(per_judgment[(j1, j2)]),
+                    **{f"pairs_{k}": v for k, v in pairs.items()}})
+    return out
+
+
+def read_probabilities(rows_: list[dict]) -> dict[int, dict[str, float] | None]:
+    """{row id: probabilities_of(row)} for many rows, their JSON texts read together (_parse_probabilities)."""
+    out: dict[int, dict[str, float] | None] = {r["id"]: None for r in rows_}
+    texts = [r for r in rows_ if r.get("probabilities")]
+    for r, p in zip(texts, stats._parse_probabilities([r["probabilities"] for r in texts])):
+        out[r["id"]] = p
+    return out
+
+
+def _preferences(p: dict[str, float], shown_first: str) -> tuple[float, float]:
+    """(preference for B, preference for the answer shown first) from verdict probabilities."""
+    total = p["A"] + p["B"] + p["C"]
+    first, second = (p["A"] + p["C"] / 2) / total, (p["B"] + p["C"] / 2) / total
+    return (first if shown_first == "b" else second), first
+
+
+def preference(row: dict, side: str) -> float | None:
+    """One judgment's preference for model `side` ("a" or "b"): P(the judge names the position that
+    side was shown in) + P(tie) / 2, normalised over the three; None without probabilities."""
+    p = stats.probabilities_of(row)
+    if p is None:
+        return None
+    for_b, _ = _preferences(p, row["shown_first"])
+    return for_b if side == "b" else 1 - for_b  # the two preferences add up to 1
+
+
+def bootstrap_mean_ci(values: list[float], resamples: int = stats.BOOTSTRAP_RESAMPLES,
+                      seed: int = stats.BOOTSTRAP_SEED) -> tuple[float | None, float | None]:
+    """95% percentile bootstrap interval of the mean: `resamples` draws of len(values) with
+    replacement (numpy's default_rng(seed)), the 2.5th and 97.5th percentiles of their means."""
+    return stats.bootstrap_mean_cis([values], resamples, seed)[0]
+
+
+def preference_stats(prefs: dict[int, list[tuple[float, float]]], comps: dict[int, dict]) -> dict:
+    """`pref_b` (mean preference for B over prompts) with its bootstrap interval, and the position
+    bias in probability terms, from {comparison: [(preference for B, preference for the answer shown
+    first)] of its standing judgments with probabilities}, comparisons in id order."""
+    out, per_prompt = stats._preference_stats([(comps[cid]["prompt_id"], *stats._per_comparison(pp))
+                                               for cid, pp in prefs.items()])
+    out["pref_b_low"], out["pref_b_high"] = bootstrap_mean_ci(per_prompt)
+    return out
+
+
+def vs_human(finals: dict, probs: dict[int, dict | None] | None = None) -> list[dict]:
+    """Each judge against each human it shares judgments with (same comparison, same shown order):
+    agreement and kappa with the human's verdicts as the reference, and for a judge with probabilities
+    the mean probability it gave the human's verdict (`p_human`, over `p_n` judgments). `probs`:
+    {row id: probabilities_of(row)} when the caller has read them already."""
+    rows_by_order: dict[tuple[int, str], dict[str, dict]] = defaultdict(dict)
+    for (cid, judge, _), row in sorted(finals.items(), key=lambda kv: kv[0][2]):
+        if row["verdict"] != "invalid":
+            rows_by_order[(cid, row["shown_first"])][judge] = row
+    verdict_sets: Counter = Counter()  # {((judge, verdict), ...) seen together with a human: how often}
+    p_human: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for (_, shown), seen in rows_by_order.items():
+        humans = [j for j in seen if j.startswith("human:")]
+        if not humans:
+            continue
+        verdict_sets[tuple(sorted((j, row["verdict"]) for j, row in seen.items()))] += 1
+        with_p = []  # the judges here with probabilities, in the order seen
+        for judge, row in seen.items():
+            if not judge.startswith("human:"):
+                p = probs[row["id"]] if probs is not None and row["id"] in probs else stats.probabilities_of(row)
+                if p is not None:
+                    with_p.append((judge, p))
+        for human in humans if with_p else ():
+            h = seen[human]["verdict"]
+            position = "C" if h == "tie" else ("A" if h == shown else "B")
+            for judge, p in with_p:
+                p_human[(judge, human)].append(p[position] / sum(p.values()))
+    # The 3x3 tables from the distinct verdict sets (few, however many comparisons), each weighted by its count.
+    pairs: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for verdict_set, k in verdict_sets.items():
+        for human, h in verdict_set:
+            if human.startswith("human:"):
+                for judge, v in verdict_set:
+                    if not judge.startswith("human:"):
+                        pairs[(judge, human)][(h, v)] += k
+    out = []
+    for (judge, human), cells in sorted(pairs.items()):
+        ps = p_human.get((judge, human), [])
+        out.append({"judge": judge, "human": human, **stats._agree(cells),
+                    "p_human": sum(ps) / len(ps) if ps else None, "p_n": len(ps)})
+    return out

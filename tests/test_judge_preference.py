@@ -12,9 +12,10 @@ from collections import defaultdict
 
 import pytest
 
-from brie.judging.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_mean_ci, preference, results
+from brie.judging.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_mean_cis, results
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.judge_server import JudgeServer, answers_in
+from tests.results_reference import preference
 from tests.test_judge_agreement import reference_kappa, run_cli
 from tests.test_judge_logprobs import with_logprobs
 
@@ -27,6 +28,8 @@ def logprobs(p: dict[str, float]) -> dict[str, float]:
 
 
 def test_a_preference_maps_shown_positions_back_to_models_in_both_orders():
+    """The plain definition of one judgment's preference (tests/results_reference.py, the oracle
+    `results`' columns must equal, tests/test_results_scale.py)."""
     p = json.dumps({"A": 0.6, "B": 0.3, "C": 0.1})
     # b shown first: position A is model b
     assert preference({"probabilities": p, "shown_first": "b"}, "b") == pytest.approx(0.65)
@@ -134,7 +137,7 @@ def test_the_interval_is_a_seeded_percentile_bootstrap_over_prompts(fresh_ws):
     # Reproducible: the same judgments print the same interval; another seed gives another.
     again = next(r for r in results(fresh_ws)["results"] if r["category"] == "(all)")
     assert (again["pref_b_low"], again["pref_b_high"]) == (row["pref_b_low"], row["pref_b_high"])
-    assert bootstrap_mean_ci(list(values), seed=BOOTSTRAP_SEED + 1) != (row["pref_b_low"], row["pref_b_high"])
+    assert bootstrap_mean_cis([list(values)], seed=BOOTSTRAP_SEED + 1)[0] != (row["pref_b_low"], row["pref_b_high"])
 
 
 def test_a_text_judge_shows_no_preference(fresh_ws):
@@ -243,5 +246,6 @@ def test_the_bootstrap_in_blocks_equals_one_draw():
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     v = np.array(values)
     means = v[rng.integers(0, len(v), size=(BOOTSTRAP_RESAMPLES, len(v)))].mean(axis=1)
-    assert bootstrap_mean_ci(values) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])), abs=1e-12)
-    assert bootstrap_mean_ci([]) == (None, None) and bootstrap_mean_ci([0.3]) == pytest.approx((0.3, 0.3))
+    [got] = bootstrap_mean_cis([values])
+    assert got == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])), abs=1e-12)
+    assert bootstrap_mean_cis([[], [0.3]]) == [(None, None), pytest.approx((0.3, 0.3))]

@@ -1,3 +1,5 @@
+from collections import Counter
+
 import pytest
 
 from brie.judging.stats import combined, final_verdicts, kappa, wilson
@@ -12,12 +14,12 @@ def test_wilson_interval_known_values():
 
 
 def test_cohens_kappa():
-    assert kappa([("a", "a"), ("b", "b"), ("tie", "tie"), ("a", "a")]) == pytest.approx(1.0)
+    assert kappa(Counter([("a", "a"), ("b", "b"), ("tie", "tie"), ("a", "a")])) == pytest.approx(1.0)
     # Textbook 2x2: 20 both a, 15 both b, 5 a/b, 10 b/a -> po = .7, pe = .5, kappa = .4
     pairs = [("a", "a")] * 20 + [("b", "b")] * 15 + [("a", "b")] * 5 + [("b", "a")] * 10
-    assert kappa(pairs) == pytest.approx(0.4)
-    assert kappa([("a", "a")] * 5) is None  # one category: undefined, not a number
-    assert kappa([]) is None
+    assert kappa(Counter(pairs)) == pytest.approx(0.4)
+    assert kappa(Counter([("a", "a")] * 5)) is None  # one category: undefined, not a number
+    assert kappa(Counter()) is None
 
 
 def _j(cid, p, attempt, verdict, shown="a"):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from brie.judging.stats import bootstrap_mean_ci, bootstrap_mean_cis, probabilities_of, read_probabilities
+from brie.judging.stats import bootstrap_mean_cis, probabilities_of
+from tests.results_reference import read_probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = {"statsmodels", "scipy", "pandas", "sklearn", "numpy", "pyarrow", "mlx", "transformers", "torch"}
@@ -124,7 +125,7 @@ def test_probabilities_read_together_equal_one_by_one():
 
 @pytest.mark.parametrize("n", [1, 7, 312, 2500])
 def test_the_int32_draw_is_the_int64_draw(n):
-    """bootstrap_mean_ci draws its indices as int32: the same stream as numpy's default int64."""
+    """bootstrap_mean_cis draws its indices as int32: the same stream as numpy's default int64."""
     import numpy as np
 
     values = list(np.random.default_rng(n).random(n))
@@ -136,7 +137,7 @@ def test_the_int32_draw_is_the_int64_draw(n):
         means = v[np.random.default_rng(0).integers(0, len(v), size=(2000, len(v)))].mean(axis=1)
         return tuple(float(x) for x in np.percentile(means, [2.5, 97.5]))
 
-    assert bootstrap_mean_ci(values) == one_draw(values)
+    assert bootstrap_mean_cis([values]) == [one_draw(values)]
     # Lists of one length share their draw; each interval is still the one of its own draw.
     lists = [values, list(np.random.default_rng(n + 1).random(n)), [], values[: max(1, n // 2)], [0.5] * n]
     assert bootstrap_mean_cis(lists) == [one_draw(x) if x else (None, None) for x in lists]

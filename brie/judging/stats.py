@@ -18,15 +18,16 @@ binomial test (scipy `binomtest`, p = 0.5) under `POSITION_ALPHA` is stated as a
 
 None of the references is imported here (issue 20: their imports were most of `brie results`'s
 time): each figure is computed in closed form, equal to its reference (tests/conformance/
-test_stats_reference.py). The functions below (by_template, final_verdicts, combined, by_order,
-agreement, vs_human, preference_stats) are the plain definitions, one judgment dict at a time;
-`results` computes the same figures over numpy columns: it reads the judgments once as tuples
+test_stats_reference.py, on the functions `results` itself calls: wilson, kappa, first_shown_p).
+`results` computes every figure over numpy columns: it reads the judgments once as tuples
 (brie.store.judging.verdict_rows), turns them into arrays, and every step is a sort or a count over
 whole columns: `brie results` on 50,000 judgments does ~0.45 s of work beyond start-up, numpy's
-import, reading the rows and the bootstrap included (benchmarks/results_scale.py). Where a figure is a floating-point sum, it is added in the order the
-plain definitions add it, so the document is the same to the last bit: tests/test_results_scale.py
-compares the two on workspaces built to hold every case (tests/results_reference.py keeps the
-dict-by-dict computation `results` replaced).
+import, reading the rows and the bootstrap included (benchmarks/results_scale.py). The plain
+definitions, one judgment dict at a time (agreement, by_order, vs_human, preference_stats, ...), are
+not here: tests/results_reference.py keeps them, with the dict-by-dict computation `results`
+replaced, as the test oracle. Where a figure is a floating-point sum, `results` adds it in the order
+those definitions add it, so the document is the same to the last bit: tests/test_results_scale.py
+compares the two on workspaces built to hold every case.
 
 Preference (issue 15), for judges that store verdict probabilities ({"A", "B", "C"} over the shown
 positions: a `local:` judge, an API judge asked for logprobs): one judgment's preference for B is
@@ -34,7 +35,7 @@ P(the position B was shown in) + P(C) / 2, mapped through `shown_first` like eve
 comparison's preference is the mean over its judgments with probabilities (with --swap, the mean
 of both orders, which cancels a constant position bias); a prompt's is the mean over its samples;
 `pref_b` is the mean over prompts, with a 95% percentile bootstrap interval over prompts
-(`bootstrap_mean_ci`: numpy, seeded, 2,000 resamples; equal to scipy.stats.bootstrap's
+(`bootstrap_mean_cis`: numpy, seeded, 2,000 resamples; equal to scipy.stats.bootstrap's
 method="percentile" with the same generator). `position_bias` is the mean preference for the answer
 shown first, minus 0.5, over the judgments with probabilities.
 
@@ -49,7 +50,7 @@ import gc
 import json
 import math
 from collections import Counter, defaultdict
-from itertools import combinations, product
+from itertools import product
 from operator import itemgetter
 
 from brie.store import judging as rows
@@ -76,16 +77,12 @@ def wilson(successes: float, n: int) -> tuple[float | None, float | None]:
     return min(max(center - dist, 0.0), 1.0), min(max(center + dist, 0.0), 1.0)
 
 
-def kappa(pairs: list[tuple[str, str]]) -> float | None:
-    """Cohen's kappa over verdicts a/b/tie; None when it is undefined (one category only).
+def kappa(cells: Counter) -> float | None:
+    """Cohen's kappa over verdicts a/b/tie from the 3x3 table {(verdict 1, verdict 2): count}; None
+    when it is undefined (no pair, or one category only).
 
     scikit-learn's `cohen_kappa_score` form, 1 - observed disagreement / disagreement expected by
     chance, with both counts kept as integers (times n) so only the last division rounds."""
-    return _kappa(Counter(pairs)) if pairs else None
-
-
-def _kappa(cells: Counter) -> float | None:
-    """Cohen's kappa from {(verdict 1, verdict 2): count} (not empty)."""
     n = sum(cells.values())
     first, second = Counter(), Counter()
     for (x, y), k in cells.items():
@@ -123,54 +120,11 @@ def combined(finals: dict) -> dict[tuple[int, str], dict]:
     return out
 
 
-def by_order(finals: dict) -> dict[tuple[int, str], dict[str, str]]:
-    """{(comparison, shown_first): {judge: verdict}}: each judge's standing valid verdict on one
-    comparison shown in one order (pass 0 shows the comparison's drawn order, pass 1 the other; a
-    human's one verdict is pass 0). Should a judge have two passes in the same order, the later pass counts."""
-    out: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
-    for (cid, judge, _), row in sorted(finals.items(), key=lambda kv: kv[0][2]):
-        if row["verdict"] != "invalid":
-            out[(cid, row["shown_first"])][judge] = row["verdict"]
-    return out
-
-
 def _agree(cells: Counter) -> dict:
     """Agreement and kappa from the 3x3 table {(verdict 1, verdict 2): count}: everything comes from its nine cells."""
     n = sum(cells.values())
     agreed = sum(k for (x, y), k in cells.items() if x == y)
-    return {"n": n, "agreed": agreed, "agreement": agreed / n if n else None, "kappa": _kappa(cells) if n else None}
-
-
-def _pair_cells(verdict_sets) -> dict[tuple[str, str], Counter]:
-    """{(judge 1, judge 2): 3x3 table} over every two judges (in name order) of each {judge: verdict}.
-    Six judges give at most 3**6 distinct sets however many comparisons there are, so each distinct
-    set is expanded into its judge pairs once, weighted by how often it occurs."""
-    cells: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for seen, k in Counter(tuple(sorted(s.items())) for s in verdict_sets).items():
-        for (j1, v1), (j2, v2) in combinations(seen, 2):
-            cells[(j1, j2)][(v1, v2)] += k
-    return cells
-
-
-def agreement(finals: dict, verdicts: dict) -> list[dict]:
-    """Every two judges that share a judgment: agreement and kappa over the judgments both made in the
-    same shown order (`n`, `agreed`, `agreement`, `kappa`), and over merged verdicts of the
-    comparisons both judged in both orders (`pairs_n`, `pairs_agreed`, `pairs_agreement`, `pairs_kappa`).
-
-    `finals` and `verdicts` are `final_verdicts` and `combined` of the judgments to compare (a
-    caller that groups results by more than the judge filters them first)."""
-    per_judgment = _pair_cells(by_order(finals).values())
-    merged: dict[int, dict[str, str]] = defaultdict(dict)
-    for (cid, jname), v in verdicts.items():
-        if v["swapped"]:
-            merged[cid][jname] = v["verdict"]
-    per_pair = _pair_cells(merged.values())
-    out = []
-    for j1, j2 in sorted(per_judgment):
-        pairs = _agree(per_pair.get((j1, j2), Counter()))
-        out.append({"judge_1": j1, "judge_2": j2, **_agree(per_judgment[(j1, j2)]),
-                    **{f"pairs_{k}": v for k, v in pairs.items()}})
-    return out
+    return {"n": n, "agreed": agreed, "agreement": agreed / n if n else None, "kappa": kappa(cells)}
 
 
 def probabilities_of(row: dict) -> dict[str, float] | None:
@@ -194,15 +148,6 @@ def _three_probabilities(p) -> dict[str, float] | None:
         return None
     ok = math.isfinite(a) and math.isfinite(b) and math.isfinite(c) and a >= 0 and b >= 0 and c >= 0 and a + b + c > 0
     return {"A": a, "B": b, "C": c} if ok else None
-
-
-def read_probabilities(rows_: list[dict]) -> dict[int, dict[str, float] | None]:
-    """{row id: probabilities_of(row)} for many rows, their JSON texts read together (_parse_probabilities)."""
-    out: dict[int, dict[str, float] | None] = {r["id"]: None for r in rows_}
-    texts = [r for r in rows_ if r.get("probabilities")]
-    for r, p in zip(texts, _parse_probabilities([r["probabilities"] for r in texts])):
-        out[r["id"]] = p
-    return out
 
 
 def _parse_probabilities(texts: list[str]) -> list[dict[str, float] | None]:
@@ -236,33 +181,11 @@ def _probability_columns(texts: list[str], np):
     return abc
 
 
-def _preferences(p: dict[str, float], shown_first: str) -> tuple[float, float]:
-    """(preference for B, preference for the answer shown first) from verdict probabilities."""
-    total = p["A"] + p["B"] + p["C"]
-    first, second = (p["A"] + p["C"] / 2) / total, (p["B"] + p["C"] / 2) / total
-    return (first if shown_first == "b" else second), first
-
-
-def preference(row: dict, side: str) -> float | None:
-    """One judgment's preference for model `side` ("a" or "b"): P(the judge names the position that
-    side was shown in) + P(tie) / 2, normalised over the three; None without probabilities."""
-    p = probabilities_of(row)
-    if p is None:
-        return None
-    for_b, _ = _preferences(p, row["shown_first"])
-    return for_b if side == "b" else 1 - for_b  # the two preferences add up to 1
-
-
-def bootstrap_mean_ci(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
-                      seed: int = BOOTSTRAP_SEED) -> tuple[float | None, float | None]:
-    """95% percentile bootstrap interval of the mean: `resamples` draws of len(values) with
-    replacement (numpy's default_rng(seed)), the 2.5th and 97.5th percentiles of their means."""
-    return bootstrap_mean_cis([values], resamples, seed)[0]
-
-
 def bootstrap_mean_cis(samples: list[list[float]], resamples: int = BOOTSTRAP_RESAMPLES,
                        seed: int = BOOTSTRAP_SEED) -> list[tuple[float | None, float | None]]:
-    """bootstrap_mean_ci of each list of values. The same seed draws the same indices for lists of
+    """The 95% percentile bootstrap interval of the mean of each list of values: `resamples` draws of
+    len(values) with replacement (numpy's default_rng(seed)), the 2.5th and 97.5th percentiles of their
+    means; (None, None) for an empty list. The same seed draws the same indices for lists of
     the same length, so those lists share one draw (a results table's rows of one suite mostly have
     the same number of prompts): the draw is most of the work."""
     out: list[tuple[float | None, float | None]] = [(None, None)] * len(samples)
@@ -299,16 +222,6 @@ def bootstrap_mean_cis(samples: list[list[float]], resamples: int = BOOTSTRAP_RE
     return out
 
 
-def preference_stats(prefs: dict[int, list[tuple[float, float]]], comps: dict[int, dict]) -> dict:
-    """`pref_b` (mean preference for B over prompts) with its bootstrap interval, and the position
-    bias in probability terms, from {comparison: [(preference for B, preference for the answer shown
-    first)] of its standing judgments with probabilities}, comparisons in id order."""
-    stats, per_prompt = _preference_stats([(comps[cid]["prompt_id"], *_per_comparison(pp))
-                                           for cid, pp in prefs.items()])
-    stats["pref_b_low"], stats["pref_b_high"] = bootstrap_mean_ci(per_prompt)
-    return stats
-
-
 def _per_comparison(pp: list[tuple[float, float]]) -> tuple[float, list[float]]:
     """A comparison's preference for B (both orders averaged) and its judgments' preferences for the
     answer shown first."""
@@ -316,7 +229,8 @@ def _per_comparison(pp: list[tuple[float, float]]) -> tuple[float, list[float]]:
 
 
 def _preference_stats(comparisons: list[tuple[str, float, list[float]]]) -> tuple[dict, list[float]]:
-    """preference_stats without the interval (None) from [(prompt, _per_comparison)] in comparison
+    """`pref_b` (mean preference for B over prompts, its interval left None for bootstrap_mean_cis)
+    and the position bias in probability terms, from [(prompt, _per_comparison)] in comparison
     order, and the per-prompt preferences the interval is drawn from."""
     by_prompt: dict[str, list[float]] = defaultdict(list)
     first_sum, first_n = 0.0, 0
@@ -329,49 +243,6 @@ def _preference_stats(comparisons: list[tuple[str, float, list[float]]]) -> tupl
     return {"pref_b": sum(per_prompt) / len(per_prompt) if per_prompt else None, "pref_b_low": None,
             "pref_b_high": None, "pref_n": len(comparisons), "pref_prompts": len(per_prompt),
             "position_bias": (first_sum / first_n - 0.5) if first_n else None, "position_bias_n": first_n}, per_prompt
-
-
-def vs_human(finals: dict, probs: dict[int, dict | None] | None = None) -> list[dict]:
-    """Each judge against each human it shares judgments with (same comparison, same shown order):
-    agreement and kappa with the human's verdicts as the reference, and for a judge with probabilities
-    the mean probability it gave the human's verdict (`p_human`, over `p_n` judgments). `probs`:
-    {row id: probabilities_of(row)} when the caller has read them already."""
-    rows_by_order: dict[tuple[int, str], dict[str, dict]] = defaultdict(dict)
-    for (cid, judge, _), row in sorted(finals.items(), key=lambda kv: kv[0][2]):
-        if row["verdict"] != "invalid":
-            rows_by_order[(cid, row["shown_first"])][judge] = row
-    verdict_sets: Counter = Counter()  # {((judge, verdict), ...) seen together with a human: how often}
-    p_human: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for (_, shown), seen in rows_by_order.items():
-        humans = [j for j in seen if j.startswith("human:")]
-        if not humans:
-            continue
-        verdict_sets[tuple(sorted((j, row["verdict"]) for j, row in seen.items()))] += 1
-        with_p = []  # the judges here with probabilities, in the order seen
-        for judge, row in seen.items():
-            if not judge.startswith("human:"):
-                p = probs[row["id"]] if probs is not None and row["id"] in probs else probabilities_of(row)
-                if p is not None:
-                    with_p.append((judge, p))
-        for human in humans if with_p else ():
-            h = seen[human]["verdict"]
-            position = "C" if h == "tie" else ("A" if h == shown else "B")
-            for judge, p in with_p:
-                p_human[(judge, human)].append(p[position] / sum(p.values()))
-    # The 3x3 tables from the distinct verdict sets (few, however many comparisons), each weighted by its count.
-    pairs: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for verdict_set, k in verdict_sets.items():
-        for human, h in verdict_set:
-            if human.startswith("human:"):
-                for judge, v in verdict_set:
-                    if not judge.startswith("human:"):
-                        pairs[(judge, human)][(h, v)] += k
-    out = []
-    for (judge, human), cells in sorted(pairs.items()):
-        ps = p_human.get((judge, human), [])
-        out.append({"judge": judge, "human": human, **_agree(cells),
-                    "p_human": sum(ps) / len(ps) if ps else None, "p_n": len(ps)})
-    return out
 
 
 def first_shown_p(wins: int, n: int) -> float | None:
@@ -485,9 +356,10 @@ def results(ws, suite: str | None = None, judge: str | None = None, run: str | N
     """Everything `brie results` shows; `run` keeps only comparisons and grades of that run's
     checkpoints (each against whatever it was compared with, usually base).
 
-    The figures of the plain definitions above (by_template, final_verdicts, combined, by_order,
-    agreement, vs_human, preference_stats), computed over numpy columns of the judgments (see the
-    module's docstring); floating-point sums are added in the order those definitions add them.
+    Computed over numpy columns of the judgments (see the module's docstring); each figure equals
+    the plain dict-by-dict definition kept in tests/results_reference.py (by_template, final_verdicts,
+    combined, by_order, agreement, vs_human, preference_stats), floating-point sums added in the order
+    those definitions add them.
 
     Python's cycle collector is paused meanwhile: reading 50,000 judgments makes ~600,000 objects,
     which set off its full passes over all of them again and again (a quarter of the time), and
@@ -637,7 +509,7 @@ def _results(ws, suite: str | None, judge: str | None, run: str | None) -> dict:
                 sample_won2[int(k)] = int(x)
 
     # Each standing row's verdict probabilities as columns A, B, C (NaN without; the last entry stands
-    # for "no row", index -1), and the preferences of _preferences, the same operations on columns.
+    # for "no row", index -1), and each row's preference for B and for the answer shown first, over columns.
     with_text = [(k, texts[i]) for k, i in enumerate(keep[s].tolist()) if texts[i]]
     abc = np.full((len(s) + 1, 3), np.nan)
     if with_text:

@@ -2,13 +2,15 @@
 `proportion_confint(method="wilson")`, Cohen's kappa against scikit-learn's `cohen_kappa_score`,
 McNemar's exact test against statsmodels' `mcnemar(exact=True)`, and the position-bias test against
 scipy's `binomtest`. Fixtures are seeded random verdict lists plus edge cases; every expected value
-comes from the reference at test time."""
+comes from the reference at test time. Each brie function here is the one `brie results` itself
+calls (not the plain definitions kept in tests/results_reference.py)."""
 
 from __future__ import annotations
 
 import math
 import random
 import warnings
+from collections import Counter
 
 import pytest
 
@@ -55,7 +57,7 @@ def _sklearn_kappa(pairs: list[tuple[str, str]]) -> float:
 def test_kappa_equals_scikit_learn(name):
     pairs = CASES[name]
     expected = _sklearn_kappa(pairs)
-    got = kappa(pairs)
+    got = kappa(Counter(pairs))  # the 3x3 table, as `results` hands it over
     if math.isnan(expected):
         assert got is None  # undefined is shown as undefined, never as a number
     else:
