@@ -28,8 +28,8 @@ CONFIG = {"fine_tune_type": "lora", "rank": 8, "alpha": 16, "lora_scale": 2, "dr
           "grad_accumulation_steps": 1}
 
 
-def make_workspace(root):
-    """Run `r` with checkpoints 10…50 (stand-in adapter files), a 70-prompt suite `s`, and every
+def make_workspace(root, prompts: int = PROMPTS):
+    """Run `r` with checkpoints 10…50 (stand-in adapter files), a `prompts`-prompt suite `s`, and every
     model's answer to every prompt stored: "<label> says: …", lengths unrelated to strength."""
     from brie.data.suites import import_suite
     from brie.models.specs import sha256_file
@@ -51,7 +51,7 @@ def make_workspace(root):
                                       "val_loss": 1.0 / step, "train_loss": 1.0 / step, "epoch": step / 50,
                                       "size_bytes": 20, "created_at": utcnow()})
     (root / "s.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Question {i}?"}) + "\n"
-                                          for i in range(PROMPTS)))
+                                          for i in range(prompts)))
     import_suite(ws, str(root / "s.jsonl"), "s")
     from brie.models.specs import resolve_specs
     from brie.store.suites import list_prompts
@@ -139,9 +139,30 @@ def test_rank_recovers_the_order_stores_the_judgments_and_recommends(tmp_path, m
     assert run["recommended_step"] == 30 and run["recommended_by"] == "judged"
     evidence = json.loads(run["recommended_evidence"])
     assert evidence["suite"] == "s" and evidence["judge"] == CLAUDE and evidence["ci_low"] > 1000
+    r = CliRunner().invoke(app, ["runs", "recommend", "r", "--by", "judged", "--suite", "s"])
+    assert r.exit_code == 0 and r.stdout.startswith(f"Marked r@30 recommended: judged rank 1 of 6 on suite s by {CLAUDE}")
     r = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", "show", "r"])
     assert r.exit_code == 0, r.output
-    assert f"judged rank on s by {CLAUDE}: 1 of 6" in r.stdout
+    assert f"judged rank 1 of 6 on suite s by {CLAUDE}: Bradley–Terry" in r.stdout
     from brie.export.report import build_report
 
-    assert "Recommended: step 30, by judged rank on suite s" in build_report(ws, "r")
+    assert f"Recommended: step 30 — judged rank 1 of 6 on suite s by {CLAUDE}" in build_report(ws, "r")
+
+
+def test_until_clear_counts_a_last_short_round_as_what_it_judged(tmp_path, monkeypatch):
+    """7 prompts in rounds of 5: the second round hands the judge the 2 left, not 5. A judge that
+    always says tie never clears, so every comparison is judged and none is saved."""
+    root = tmp_path / "ws"
+    ws = make_workspace(root, prompts=7)
+    monkeypatch.setenv("BRIE_HOME", str(root))
+    with JudgeServer(lambda call: {"text": "[[C]]"}) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        r = CliRunner().invoke(app, ["rank", "--suite", "s", "--models", "base,r@30", "--judge", CLAUDE,
+                                     "--until-clear", "--no-neighbours", "--no-plot", "--round", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert len(server.calls) == len(rows.all_judgments(ws.store, CLAUDE)) == 7
+    assert out["judgments"]["scheduled"] == out["judgments"]["handed_to_judge"] == 7
+    assert out["judgments"]["saved"] == 0 and out["saved_usd"] in (None, 0)
+    assert out["pairs"][0]["prompts_judged"] == 7 and not out["pairs"][0]["clear"]

@@ -340,8 +340,11 @@ def _rank_table(r: dict) -> Table:
         if sampled:
             cells.append(_pct(m["sampling_share"]) or "")
         t.add_row(*cells)
+    # The bootstrap resamples prompts only: a prompt drawn brings every sample of it along (ranking.py).
+    resampled = ("a bootstrap over prompts" if r.get("samples", 1) <= 1 else
+                 f"a bootstrap over prompts, each drawn with all {r['samples']} of its samples")
     t.caption = ("score: Bradley–Terry on the Elo scale, the base at 1000; 95% interval: 2.5th–97.5th percentile of "
-                 f"{'a bootstrap over prompts'}. LC: win rate controlled for answer length (AlpacaEval 2). next: "
+                 f"{resampled}. LC: win rate controlled for answer length (AlpacaEval 2). next: "
                  "whether the interval of the difference to the model below excludes 0."
                  + (" sampling: share of the variance of the win rate from repeated samples." if sampled else ""))
     t.caption_justify = "left"

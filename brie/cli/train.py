@@ -298,6 +298,7 @@ def _decoded(run: dict, ws) -> dict:
 def runs_show(name: str = typer.Argument(..., help="Run name."),
               as_json: bool = typer.Option(False, "--json", help="Print as JSON (run, config, checkpoints, last metrics).")) -> None:
     """One run: status, config, LoRA scale, checkpoints, metrics."""
+    from brie.judging.rank import recommended_why
     from brie.training.housekeeping import size_text
 
     from brie.store.runs import get_metrics, list_checkpoints
@@ -329,7 +330,7 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
                 text = _data_text(_dataset(ws, run), run, long=True)
             table.add_row(f"[bold]{key}[/]", text)
     if run["recommended_step"] is not None:
-        table.add_row("[bold]recommended by[/]", _evidence_text(run))
+        table.add_row("[bold]recommended by[/]", recommended_why(run))
     if cfg["fine_tune_type"] != "full":
         table.add_row("[bold]LoRA[/]", f"rank {cfg['rank']}, alpha {cfg['alpha']:g} → scale {cfg['lora_scale']:g}, "
                                        f"dropout {cfg['dropout']}, layers {cfg['num_layers']}")
@@ -346,17 +347,6 @@ def runs_show(name: str = typer.Argument(..., help="Run name."),
     console.print(ct)
     if last:
         console.print("last metrics: " + ", ".join(f"{k} {v['value']:.4g} (step {v['step']})" for k, v in last.items()))
-
-
-def _evidence_text(run: dict) -> str:
-    """On what evidence the recommended checkpoint was chosen (migration 034)."""
-    by = run.get("recommended_by")
-    if by == "judged" and run.get("recommended_evidence"):
-        e = json.loads(run["recommended_evidence"])
-        win = "" if e.get("win_rate_vs_base") is None else f", {100 * e['win_rate_vs_base']:.0f}% vs base (n {e['n_vs_base']})"
-        return (f"judged rank on {e['suite']} by {e['judge']}: {e['rank']} of {e['models_ranked']}, Bradley–Terry "
-                f"{e['score']:.0f} ({e['ci_low']:.0f}–{e['ci_high']:.0f}; base 1000){win}")
-    return {"user": "you (`brie runs recommend`)", "auto": "lowest validation loss (follows best)"}.get(by, by or "")
 
 
 def _fmt(x):
@@ -410,12 +400,12 @@ def runs_recommend(name: str = typer.Argument(..., help="Run name."),
     ws = _open()
     run = _run(ws, name)
     if by == "judged":
-        from brie.judging.rank import recommend_by_judged
+        from brie.judging.rank import recommend_by_judged, recommended_why
 
         if suite is None or step is not None:
             raise BrieError("--by judged takes --suite and no STEP (it picks the step)")
         chosen = recommend_by_judged(ws, name, suite, judge)
-        step, e = chosen["step"], chosen["evidence"]
+        step = chosen["step"]
     elif by != "step":
         raise BrieError(f"--by {by!r}: use step or judged")
     else:
@@ -428,8 +418,7 @@ def runs_recommend(name: str = typer.Argument(..., help="Run name."),
         print_json(_decoded(get_run(ws.store, name), ws))
         return
     console.print(f"Marked {name}@{step} recommended"
-                  + (f" by judged quality on {e['suite']} ({e['judge']}): rank {e['rank']} of {e['models_ranked']}, "
-                     f"score {e['score']:.0f} ({e['ci_low']:.0f}–{e['ci_high']:.0f}, base 1000)." if by == "judged" else "."),
+                  + (f": {recommended_why(get_run(ws.store, name))}." if by == "judged" else "."),
                   markup=False, soft_wrap=True)
 
 

@@ -156,15 +156,9 @@ def evaluate_shared(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benc
 
 def sweep_specs(ws: Workspace, run: str) -> list[ModelSpec]:
     """base, then every checkpoint of the run in step order."""
-    from brie.models.specs import resolve_spec, resolve_specs
-    from brie.store import runs as run_rows
+    from brie.models.specs import checkpoint_steps, resolve_spec, resolve_specs
 
-    row = run_rows.get_run(ws.store, run)
-    if row is None:
-        raise BrieError(f"{run!r}: no run with that name (see `brie runs list`)")
-    steps = [c["step"] for c in run_rows.list_checkpoints(ws.store, row["id"])]
-    if not steps:
-        raise BrieError(f"{run!r}: no checkpoints yet")
+    steps = checkpoint_steps(ws, run)
     base = resolve_specs(ws, f"base,{run}@{steps[0]}")[0]
     return [base] + [resolve_spec(ws, f"{run}@{s}") for s in steps]
 

@@ -14,6 +14,7 @@ from brie.evals.forgetting import (current_results, forgetting_table, left_out_s
                                    summarize, worst_text)
 from brie.export.plots import plot_losses, plot_sweep, sweep_series
 from brie.judging import stats
+from brie.judging.rank import recommended_why
 from brie.store import datasets as dataset_rows
 from brie.store import evals as eval_rows
 from brie.store import runs as run_rows
@@ -216,7 +217,7 @@ def build_report(ws: Workspace, run: str) -> str:
             table.append([c["step"], c["train_loss"], c["val_loss"], c["adapter_sha256"][:12], note])
         lines += _table(["step", "train loss", "val loss", "adapter sha256", ""], table) + [""]
         if row["recommended_step"] is not None:
-            lines += [f"Recommended: step {row['recommended_step']}, {_recommended_evidence(row)}.", ""]
+            lines += [f"Recommended: step {row['recommended_step']} — {recommended_why(row)}.", ""]
 
     lines += ["## Win rates and judge agreement", ""]
     judging, judge_caveats = _judging_section(ws, run)
@@ -281,15 +282,3 @@ def write_report(ws: Workspace, run: str) -> Path:
     path = ws.exports_dir / run / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _recommended_evidence(row: dict) -> str:
-    """On what evidence the recommended checkpoint was chosen (migration 034): val loss, a person, or a judged ranking."""
-    import json
-
-    by = row.get("recommended_by")
-    if by == "judged" and row.get("recommended_evidence"):
-        e = json.loads(row["recommended_evidence"])
-        return (f"by judged rank on suite {e['suite']} ({e['judge']}): rank {e['rank']} of {e['models_ranked']}, "
-                f"Bradley–Terry {e['score']:.0f} (95% interval {e['ci_low']:.0f}–{e['ci_high']:.0f}; base 1000)")
-    return {"user": "marked by hand (`brie runs recommend`)"}.get(by, "by lowest validation loss")

@@ -41,7 +41,7 @@ class Pair:
 
 def expand_models(ws, models: str) -> list[str]:
     """The specs of a --models list with `RUN@*` replaced by every checkpoint of RUN, in step order."""
-    from brie.store import runs as run_rows
+    from brie.models.specs import checkpoint_steps
 
     out = []
     for part in (p.strip() for p in models.split(",")):
@@ -49,13 +49,7 @@ def expand_models(ws, models: str) -> list[str]:
             continue
         name, _, which = part.partition("@")
         if which == "*":
-            run = run_rows.get_run(ws.store, name)
-            if run is None:
-                raise BrieError(f"{part!r}: no run named {name!r} (see `brie runs list`)")
-            steps = [c["step"] for c in run_rows.list_checkpoints(ws.store, run["id"])]
-            if not steps:
-                raise BrieError(f"{part!r}: run {name!r} has no checkpoints yet")
-            out += [f"{name}@{s}" for s in steps]
+            out += [f"{name}@{s}" for s in checkpoint_steps(ws, name, part)]
         else:
             out.append(part)
     unique = list(dict.fromkeys(out))
@@ -214,7 +208,7 @@ def rank(ws, suite: str, models: str, judge: str | None, swap: bool = False, sam
             chunk: list[int] = []
             taken: dict[tuple[str, str], int] = {}
             for p in active:
-                want = len(p.ids) - p.consumed if size is None else size
+                want = len(p.ids) - p.consumed if size is None else min(size, len(p.ids) - p.consumed)
                 if budget is not None:
                     want = min(want, (budget - len(chunk) * passes) // passes)
                 if want <= 0:
@@ -336,9 +330,8 @@ def judged_ranking(ws, run_name: str, suite: str, judge: str | None = None, boot
     if not found:
         raise BrieError(f"no judged comparisons of {run_name}'s checkpoints on suite {suite!r} "
                         f"(`brie rank --suite {suite} --models base,{run_name}@*` makes them)")
-    ids = [c["comparison_id"] for c in found]
-    judges = sorted({j["judge"] for j in rows.judgment_verdicts(ws.store) if j["comparison_id"] in set(ids)
-                     and not j["judge"].startswith("human:")})
+    judged = rows.judges_of(ws.store, [c["comparison_id"] for c in found])
+    judges = sorted(j for j in judged if not j.startswith("human:"))
     if judge is None:
         if len(judges) != 1:
             raise BrieError(f"{run_name}'s comparisons on {suite!r} were judged by "
@@ -348,8 +341,7 @@ def judged_ranking(ws, run_name: str, suite: str, judge: str | None = None, boot
         raise BrieError(f"judge {judge} has not judged {run_name}'s comparisons on {suite!r} "
                         f"(judged by: {', '.join(judges) or 'none'})")
     spec = parse_judge(judge, ws)
-    swapped = any(j["pass"] == 1 for j in rows.judgment_verdicts(ws.store, judge) if j["comparison_id"] in set(ids))
-    points = outcomes_of(ws, spec, found, swapped)
+    points = outcomes_of(ws, spec, found, judged[judge])
     labels = list(dict.fromkeys([c["a_label"] for c in found] + [c["b_label"] for c in found]))
     if "base" not in labels:
         raise BrieError(f"none of {run_name}'s judged comparisons on {suite!r} is against the base")
@@ -382,6 +374,22 @@ def recommend_by_judged(ws, run_name: str, suite: str, judge: str | None = None)
     return {"run": run_name, "step": step, "evidence": evidence, "ranking": ranked}
 
 
+def recommended_why(run: dict) -> str:
+    """On what evidence run `run` (a runs row) has its recommended checkpoint (runs.recommended_by,
+    migration 034): the lowest validation loss, a person, or the judged ranking whose evidence
+    `recommend_by_judged` stored. The one wording that `brie runs show`, `brie runs recommend`, the
+    report and the UI all print."""
+    by = run.get("recommended_by")
+    if by == "judged" and run.get("recommended_evidence"):
+        e = json.loads(run["recommended_evidence"])
+        win = ("" if e.get("win_rate_vs_base") is None
+               else f", {100 * e['win_rate_vs_base']:.0f}% vs base (n {e['n_vs_base']})")
+        return (f"judged rank {e['rank']} of {e['models_ranked']} on suite {e['suite']} by {e['judge']}: "
+                f"Bradley–Terry {e['score']:.0f} (95% interval {e['ci_low']:.0f}–{e['ci_high']:.0f}; "
+                f"base 1000){win}")
+    return {"user": "marked by hand (`brie runs recommend`)"}.get(by, "lowest validation loss (follows best)")
+
+
 def suite_ranking(ws, suite: str, judge: str | None = None, bootstrap: int = 1000, seed: int = 0) -> dict:
     """The ranking of every model judged against the base on `suite`, from the judgments stored
     (nothing is judged), for the UI's results screen: like `judged_ranking`, but over every run's
@@ -398,9 +406,8 @@ def suite_ranking(ws, suite: str, judge: str | None = None, bootstrap: int = 100
     labels = list(dict.fromkeys([c["a_label"] for c in found] + [c["b_label"] for c in found]))
     if len(labels) < 3:
         raise BrieError(f"fewer than three models compared on {suite!r}: the win rates say it all")
-    ids = {c["comparison_id"] for c in found}
-    verdicts = [j for j in rows.judgment_verdicts(ws.store) if j["comparison_id"] in ids]
-    judges = sorted({j["judge"] for j in verdicts if not j["judge"].startswith("human:")})
+    judged = rows.judges_of(ws.store, [c["comparison_id"] for c in found])
+    judges = sorted(j for j in judged if not j.startswith("human:"))
     if judge is None:
         if len(judges) != 1:
             raise BrieError(f"{suite!r} was judged by {', '.join(judges) or 'no judge'}; choose one to rank by")
@@ -408,8 +415,7 @@ def suite_ranking(ws, suite: str, judge: str | None = None, bootstrap: int = 100
     elif judge not in judges:
         raise BrieError(f"{judge} has not judged {suite!r}")
     spec = parse_judge(judge, ws)
-    swapped = any(j["pass"] == 1 for j in verdicts if j["judge"] == judge)
-    points = outcomes_of(ws, spec, found, swapped)
+    points = outcomes_of(ws, spec, found, judged[judge])
     result = summarise({c["comparison_id"]: c for c in found}, points, labels, "base", bootstrap=bootstrap, seed=seed)
     result.update({"suite": suite, "judge": judge, "base_model": base})
     return result

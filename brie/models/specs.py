@@ -40,6 +40,20 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def checkpoint_steps(ws: Workspace, run_name: str, spec: str | None = None) -> list[int]:
+    """The step of every checkpoint of run `run_name`, in step order (what `RUN@*` and `brie eval
+    --sweep` take); a BrieError, naming `spec` (what the user typed) when given, if the run is
+    unknown or has no checkpoint yet."""
+    where = spec or run_name
+    run = run_rows.get_run(ws.store, run_name)
+    if run is None:
+        raise BrieError(f"{where!r}: no run named {run_name!r} (see `brie runs list`)")
+    steps = [c["step"] for c in run_rows.list_checkpoints(ws.store, run["id"])]
+    if not steps:
+        raise BrieError(f"{where!r}: run {run_name!r} has no checkpoints yet")
+    return steps
+
+
 def resolve_spec(ws: Workspace, spec: str, base_model: str | None = None) -> ModelSpec:
     """Turn a spec the user typed into a ModelSpec; `base` needs base_model (else the default model)."""
     spec = spec.strip()

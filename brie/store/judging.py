@@ -202,6 +202,14 @@ def verdict_rows(store: Store, judge: str | None = None, with_humans: bool = Fal
     return store.db.execute(f"select {columns} from judgments {where} order by id", params).fetchall()
 
 
+def judges_of(store: Store, comparison_ids: list[int]) -> dict[str, bool]:
+    """{judge: whether it judged in both orders} for every judge with a stored judgment of one of
+    these comparisons: one grouped query, not every judgment read back."""
+    cur = store.db.execute("select judge, max(pass) from judgments where comparison_id in "
+                           "(select value from json_each(?)) group by judge", [json.dumps(list(comparison_ids))])
+    return {judge: top == 1 for judge, top in cur.fetchall()}
+
+
 def judges_with_results(store: Store) -> list[str]:
     """Every judge with a stored judgment or single-answer score, sorted."""
     return sorted({r[0] for r in store.db.execute("select distinct judge from judgments")}
