@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from brie.cli import app
+from brie.store.judging import judge_failures
 from tests.judge_fixtures import fresh_ws, judged_template  # noqa: F401  (fixtures)
 from tests.judge_server import JudgeServer
 
@@ -37,6 +38,8 @@ def test_compare_with_an_unreachable_judge_fails_and_names_it(fresh_ws, monkeypa
     assert f"{N}× judge {judge} at {url}: could not connect" in r.output
     assert f"error: no valid verdicts: {N} requests failed" in r.output
     assert SECRET not in r.output
+    # A reason is stored for each request sent, at most --concurrency (4) of them; the rest were never asked.
+    assert 1 <= len(judge_failures(fresh_ws.store, judge)) <= 4
     r = CliRunner().invoke(app, COMPARE + ["--judge", judge, "--json"])
     assert r.exit_code == 1
     out = json.loads(r.output)

@@ -318,3 +318,24 @@ def test_samples_pair_up_and_show_their_spread(fresh_ws, server_env):
     assert all(c["a_gen"] != c["b_gen"] for c in comps)
     [overall] = [r for r in results(fresh_ws)["results"] if r["category"] == "(all)"]
     assert overall["samples"] == 2 and overall["sample_win_rate_sd"] is not None and overall["n"] == 2 * N
+
+
+def test_a_run_with_a_failed_judge_request_can_be_deleted(fresh_ws, server_env):
+    """A failed request's reason is kept (judge_failures) and points at the comparison: deleting the
+    run deletes it with the comparisons, and counts it among what refers to the run."""
+    from typer.testing import CliRunner
+
+    from brie.cli import app
+    from brie.store import runs as run_rows
+
+    server_env(lambda call: {"status": 400})
+    _, s = compare(fresh_ws, "s", "base", "r1@10", [CLAUDE], max_attempts=1, max_tokens=8, max_retries=0, timeout=5)
+    assert s.failed > 0 and rows.judge_failures(fresh_ws.store)
+    # The template's run folder is shared by every test: point this copy's run at a folder of its own.
+    run_rows.update_run(fresh_ws.store, run_rows.get_run(fresh_ws.store, "r1")["id"], path="runs/r1")
+    runner = CliRunner()
+    r = runner.invoke(app, ["runs", "delete", "r1", "--yes"])
+    assert r.exit_code == 1 and f"{s.failed} judge failures" in " ".join(r.output.split()), r.output
+    r = runner.invoke(app, ["runs", "delete", "r1", "--yes", "--force"])
+    assert r.exit_code == 0 and r.exception is None and "Deleted run r1." in r.output, r.output
+    assert rows.judge_failures(fresh_ws.store) == [] and run_rows.get_run(fresh_ws.store, "r1") is None

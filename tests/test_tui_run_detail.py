@@ -185,8 +185,8 @@ async def test_judged_score_against_step_and_the_evidence_of_the_recommendation(
         assert screen.query_one("#sweep", PlotextPlot).display
         summary = str(screen.query_one("#latest").render())
         e = chosen["evidence"]
-        assert f"✓ step {chosen['step']}: judged rank {e['rank']} of 4 on rank-suite" in summary
-        assert f"score {e['score']:.0f}" in summary
+        assert f"✓ step {chosen['step']}: judged rank {e['rank']} of 4 on suite rank-suite" in summary
+        assert f"Bradley–Terry {e['score']:.0f}" in summary
         await pilot.pause(0.2)
         from tests.test_tui_app import drawn_text
 

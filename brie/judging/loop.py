@@ -45,14 +45,16 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
     def over_budget() -> bool:
         return max_cost is not None and summary.cost_usd >= max_cost
 
-    def failed(task: Task, error: str) -> None:
-        """Counted, and its reason kept in the store: nothing else of a failed request is."""
+    def failed(task: Task, error: str, sent: bool = True) -> None:
+        """Counted, and the reason of a request that was sent kept in the store (nothing else of a
+        failed request is). One never sent, as its server was found unreachable, is only counted."""
         summary.failed += 1
         summary.finished += 1
         summary.errors.append(error)
-        rows.insert_judge_failure(ws.store, {"comparison_id": task.comparison["comparison_id"],
-                                             "judge": client.spec.name, "pass": task.pass_,
-                                             "shown_first": task.shown_first, "error": error})
+        if sent:
+            rows.insert_judge_failure(ws.store, {"comparison_id": task.comparison["comparison_id"],
+                                                 "judge": client.spec.name, "pass": task.pass_,
+                                                 "shown_first": task.shown_first, "error": error})
         if progress:  # failures too: a run whose requests all fail must not look stuck
             progress(summary)
 
@@ -62,7 +64,7 @@ def judge_concurrently(ws, client: Provider, comparisons: list[dict], swap: bool
         while answers_left > 0:
             with lock:
                 if unreachable:
-                    failed(task, unreachable[0])
+                    failed(task, unreachable[0], sent=False)
                     return
                 if over_budget() or fatal or (stop is not None and stop.is_set()):
                     summary.stopped_for_cost |= over_budget()

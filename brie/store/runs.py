@@ -124,7 +124,8 @@ _COMPS = f"(select id from comparisons where gen_a in {_GENS} or gen_b in {_GENS
 
 def run_references(store: Store, name: str, step: int | None = None) -> dict[str, int]:
     """What other areas stored about run `name`'s checkpoints (they record the run by name):
-    generations and the comparisons, judgments and scores on them; eval results and their samples.
+    generations and the comparisons, judgments, judge failures and scores on them; eval results and
+    their samples.
     With `step`, only what was made from that one checkpoint (`<name>@<step>`)."""
     where = "run = ?1 and (?2 is null or step = ?2)"
     gens = f"(select id from generations where {where})"
@@ -137,6 +138,7 @@ def run_references(store: Store, name: str, step: int | None = None) -> dict[str
         "generations": count(f"select count(*) from generations where {where}"),
         "comparisons": count(f"select count(*) from comparisons where id in {comps}"),
         "judgments": count(f"select count(*) from judgments where comparison_id in {comps}"),
+        "judge failures": count(f"select count(*) from judge_failures where comparison_id in {comps}"),
         "scores": count(f"select count(*) from scores where generation_id in {gens}"),
         "eval results": count(f"select count(*) from eval_results where {where}"),
         "eval samples": count("select count(*) from eval_samples where result_id in "
@@ -149,8 +151,10 @@ def delete_run(store: Store, run_id: int, name: str) -> None:
     """Forget run `name` in one transaction: what references its checkpoints (see run_references),
     then its metrics, checkpoints and the run row."""
     with store.transaction() as db:
-        # judgments before comparisons before generations: each row goes before what it points at
+        # judgments and judge failures before comparisons before generations: each row goes before
+        # what it points at
         db.execute(f"delete from judgments where comparison_id in {_COMPS}", [name])
+        db.execute(f"delete from judge_failures where comparison_id in {_COMPS}", [name])
         db.execute(f"delete from comparisons where id in {_COMPS}", [name])
         db.execute(f"delete from scores where generation_id in {_GENS}", [name])
         db.execute("delete from generations where run = ?1", [name])

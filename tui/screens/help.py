@@ -29,7 +29,7 @@ runs show their progress and an estimate of the time left. A notice says when a 
 | `x` | Cancel (a running run; its checkpoints stay) |
 | `p` | Prune checkpoints (keeps best, last, recommended, and those results were made from) |
 | `e` | Export the selected checkpoint to `exports/models/<run>-<step>/` (again: a new folder) |
-| `s` | Next eval metric chart (after `brie eval --sweep <run>`) |
+| `s` | Next chart: reward margin and preference accuracy (a preference run), judged score (after `brie rank`), each eval metric (after `brie eval --sweep <run>`) |
 | `escape` | Back to the runs list |
 
 Keys that do nothing for this run (resume on a completed one, cancel on one not running) are left

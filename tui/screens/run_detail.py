@@ -83,16 +83,11 @@ def is_preference(run: dict | None) -> bool:
 
 def recommended_text(run: dict) -> str:
     """On what evidence the recommended checkpoint was chosen (runs.recommended_by, migration 034)."""
+    from brie.judging.rank import recommended_why
+
     if run.get("recommended_step") is None:
         return ""
-    by = run.get("recommended_by")
-    if by == "judged" and run.get("recommended_evidence"):
-        e = json.loads(run["recommended_evidence"])
-        why = (f"judged rank {e['rank']} of {e['models_ranked']} on {e['suite']}, score {e['score']:.0f} "
-               f"({e['ci_low']:.0f}–{e['ci_high']:.0f}; base 1000; {fmt.judge(e['judge'], 30)})")
-    else:
-        why = {"user": "marked by hand"}.get(by, "lowest validation loss")
-    return f"✓ step {run['recommended_step']}: {why}"
+    return f"✓ step {run['recommended_step']}: {recommended_why(run)}"
 
 
 def few_points_text(title: str, series: dict[str, list[tuple[int, float]]]) -> str:
@@ -112,7 +107,8 @@ class RunDetailScreen(PollingScreen):
         Binding("x", "cancel_run", "Cancel"),
         Binding("p", "prune", "Prune"),
         Binding("e", "export", "Export", tooltip="Export the selected checkpoint"),
-        Binding("s", "next_sweep_chart", "Next chart", tooltip="Next eval metric"),
+        Binding("s", "next_sweep_chart", "Next chart",
+                tooltip="Next chart: reward margin, preference accuracy, judged score, eval metric"),
         *quiet_navigation(),
     ]
 
@@ -409,19 +405,16 @@ class RunDetailScreen(PollingScreen):
 
         entry = self.sweep[bench]
         points = [(s, v) for s, v in zip(entry["steps"], entry["metrics"][metric]) if v is not None]
-        widget = self.query_one("#sweep", PlotextPlot)
         title = self._chart_title(f"{display_name(bench)}: {metric}")
-        few = len(points) < 2
-        widget.display = not few
-        text = self.query_one("#sweep-text", Static)
-        text.display = few
-        if few:
+        if len(points) < 2:
             base = entry["base"].get(metric)
             line = few_points_text(title, {self.run_name: points}) or f"{title}: no value yet."
             if isinstance(base, (int, float)):
                 line += f"\nbase model: {base:.4g}"
-            text.update(line + "\n(one evaluated checkpoint; a chart needs two)")
+            self._show_few(True).update(line + "\n(one evaluated checkpoint; a chart needs two)")
             return
+        self._show_few(False)
+        widget = self.query_one("#sweep", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
         plt.title(title)

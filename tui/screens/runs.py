@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from brie.store import Store
 from brie.store.ui import runs_overview
+from brie.words import plural
 from tui import format as fmt
 from tui.messages import RunsRefreshed
 from tui.screens.polling import PollingScreen
@@ -163,7 +164,7 @@ class RunsScreen(PollingScreen):
         empty.display = not shown
         self.query_one("#runs").display = bool(shown)
         label = SORTS[self.sort][0]
-        state = f"{shown} of {len(self.rows)} runs" if shown != len(self.rows) else fmt_count(len(self.rows))
+        state = f"{shown} of {len(self.rows)} runs" if shown != len(self.rows) else plural(len(self.rows), "run")
         state += f" · sorted by {label} (s)"
         if text.strip():
             state += f" · filter “{text.strip()}” (/)"
@@ -212,7 +213,3 @@ class RunsScreen(PollingScreen):
         from tui.screens.run_detail import RunDetailScreen
 
         self.app.push_screen(RunDetailScreen(event.row_key.value))
-
-
-def fmt_count(n: int) -> str:
-    return f"{n} run" + ("" if n == 1 else "s")

@@ -2,8 +2,9 @@
 
 A failed request (an HTTP error after the SDK's retries, an unreachable server, a reply that could
 not be read at all) stores no judgment, so a rerun asks again; until now its reason lived only on
-the screen of the run that met it. Each failure is kept here, one row per request, so "12 failed"
-can be explained later (`brie.store.judging.judge_failures`).
+the screen of the run that met it. Each failure is kept here, one row per request sent, so "12 failed"
+can be explained later (`brie.store.judging.judge_failures`); the requests a run never sent, once it
+found the server unreachable, are counted as failed but have no row.
 """
 
 
