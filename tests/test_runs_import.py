@@ -100,6 +100,37 @@ def test_pack_import_into_a_second_workspace_then_compare_and_eval_there(trained
     assert r.exit_code == 0, r.output
 
 
+def test_a_dpo_run_imports_as_dpo_with_its_judged_recommendation(workspace, tiny_model_dir, tmp_path):
+    """The method (`dpo lora`, which the run screen's preference charts go by) and the evidence of a
+    judged recommendation travel in the archive."""
+    from tests.test_train_preference import write_pairs
+
+    data = write_pairs(tmp_path / "prefs", n_train=4, n_valid=2)
+    run = train(workspace, tiny_config(tiny_model_dir, data, method="dpo", iters=2, save_every=1, eval_every=2,
+                                       steps_per_report=1, batch_size=2, val_batches=1), "pref")
+    assert run["method"] == "dpo lora"
+    evidence = json.dumps({"by": "judged", "suite": "s", "judge": "j", "rank": 1, "models_ranked": 3,
+                           "score": 1040.0, "ci_low": 1001.0, "ci_high": 1080.0})
+    run_rows.set_recommended(workspace.store, run["id"], 1, by="judged", evidence=evidence)
+    out = tmp_path / "pref.tar.gz"
+    assert cli("runs", "pack", "pref", "--checkpoints", "all", "--out", out).exit_code == 0
+    other = Workspace.open(tmp_path / "elsewhere", create=True)
+    r = cli("runs", "import", out, home=other.root)
+    assert r.exit_code == 0, r.output
+    there = run_rows.get_run(other.store, "pref")
+    assert (there["method"], there["recommended_step"], there["recommended_by"]) == ("dpo lora", 1, "judged")
+    assert there["recommended_evidence"] == evidence
+    # the manifest is outside input: evidence the readers could not parse is refused
+    with tarfile.open(out) as t:
+        t.extractall(tmp_path / "unpacked", filter="data")
+    manifest = tmp_path / "unpacked" / "pref" / "brie-run.json"
+    packed = json.loads(manifest.read_text())
+    packed["run"]["recommended_evidence"] = "{not json"
+    manifest.write_text(json.dumps(packed))
+    one_line_error(cli("runs", "import", manifest.parent, "--name", "pref-2", home=other.root),
+                   "recommended_evidence is not a JSON object")
+
+
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
     with tarfile.open(path, "w:gz") as t:
         for info, data in members:

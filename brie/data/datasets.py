@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from brie.errors import BrieError
 from brie.models.specs import sha256_file
 from brie.data.normalize import INPUT_FORMATS, Fields, Normalizer, RowError
 from brie.data.read import SURROGATE, DataError, Notes, Record, open_source
@@ -232,12 +231,7 @@ def import_from_judgments(ws: Workspace, name: str, options: ImportOptions | Non
 
     opts = options or ImportOptions()
     opts.format = "preference"
-    try:
-        pairs, counts = dpo_pairs(ws, suite, judge)
-    except DataError:
-        raise
-    except BrieError as e:  # its words are the export's; here nothing is exported
-        raise DataError(str(e).replace("nothing to export", "no preference pairs to import")) from None
+    pairs, counts = dpo_pairs(ws, suite, judge, nothing="no preference pairs to import")
     # A file of its own name in a folder of its own: messages then say "judgments.jsonl line 3".
     folder = ws.data_dir / f".judgments-{name}-{random.randrange(1 << 32):08x}"
     folder.mkdir(parents=True)

@@ -51,10 +51,10 @@ def _atomic(path: Path, force: bool, newline: str | None = None):
         raise
 
 
-def _nonempty(rows: list, why: str) -> None:
+def _nonempty(rows: list, why: str, nothing: str = "nothing to export") -> None:
     """Refuse to write an empty export: it would only block the next one behind --force."""
     if not rows:
-        raise BrieError(f"nothing to export: {why} yet (make some with `brie compare`)")
+        raise BrieError(f"{nothing}: {why} yet (make some with `brie compare`)")
 
 
 def _side(c: dict, side: str) -> dict:
@@ -137,7 +137,8 @@ def export_dpo(ws, out=None, suite=None, judge=None, force: bool = False) -> tup
     return _dpo(ws, out, suite, judge, force)[:2]
 
 
-def dpo_pairs(ws, suite: str | None = None, judge: str | None = None) -> tuple[list[dict], dict]:
+def dpo_pairs(ws, suite: str | None = None, judge: str | None = None,
+              nothing: str = "nothing to export") -> tuple[list[dict], dict]:
     """(pairs, counts): prompt/chosen/rejected from the consensus of decisive verdicts.
 
     One pair per prompt and pair of answers, from the consensus of every judge's verdict on it
@@ -150,7 +151,8 @@ def dpo_pairs(ws, suite: str | None = None, judge: str | None = None) -> tuple[l
 
     Each pair also carries the judges, the comparisons and the checkpoint identity of each answer
     (`chosen_from`/`rejected_from`: label, model, run, step, adapter sha256; every model that gave
-    that exact text). Raises when there is nothing to make pairs from, saying why.
+    that exact text). Raises when there is nothing to make pairs from, saying why after `nothing`
+    (what the caller could not do: export, import).
     """
     check_filters(ws, suite, judge)
     comps = {c["comparison_id"]: c for c in rows.find_comparisons(ws.store, suite=suite or None)}
@@ -183,12 +185,13 @@ def dpo_pairs(ws, suite: str | None = None, judge: str | None = None) -> tuple[l
     # Judgments stored but none valid is not "no judgments yet": that would send the user to make
     # more when what they have needs looking at.
     if judgments and not verdicts:
-        raise BrieError(f"nothing to export: no decisive single-turn verdicts ({plural(len(judgments), 'judgment')}, "
+        raise BrieError(f"{nothing}: no decisive single-turn verdicts ({plural(len(judgments), 'judgment')}, "
                         "all without a valid verdict; see `brie results` or `brie export judged`)")
     no_verdict = len({(j["comparison_id"], j["judge"]) for j in judgments} - set(verdicts))
     _nonempty(pairs, f"no decisive single-turn verdicts ({skipped['ties']} ties, {skipped['disagreements']} "
               f"where judges disagree, {skipped['multi_turn']} multi-turn"
-              + (f", {no_verdict} without a valid verdict" if no_verdict else "") + ")" if verdicts else "no judgments")
+              + (f", {no_verdict} without a valid verdict" if no_verdict else "") + ")" if verdicts else "no judgments",
+              nothing)
     return pairs, {"pairs": len(pairs), "skipped_ties": skipped["ties"],
                    "skipped_disagreements": skipped["disagreements"], "skipped_multi_turn": skipped["multi_turn"],
                    "without_valid_verdict": no_verdict}

@@ -35,18 +35,14 @@ def check_model_folder(path: Path) -> None:
         raise ModelError(f"{path}: no weights (*.safetensors)")
     for w in weights:
         if w.suffix == ".safetensors":
-            _check_safetensors_header(w)
+            check_safetensors_file(w)
     if not any((path / f).exists() for f in TOKENIZER_FILES):
         raise ModelError(f"{path}: no tokenizer (tokenizer.json or tokenizer.model)")
 
 
 def check_safetensors_file(path: Path) -> None:
-    """ModelError naming `path` when it is not a whole safetensors file (header, sizes)."""
-    _check_safetensors_header(path)
-
-
-def _check_safetensors_header(path: Path) -> None:
-    """Cheap integrity check: the 8-byte length and the JSON header, and that the data fits."""
+    """ModelError naming `path` when it is not a whole safetensors file. A cheap check: the 8-byte
+    length and the JSON header, and that the data fits."""
     size = path.stat().st_size
     try:
         with path.open("rb") as f:

@@ -35,12 +35,13 @@ PREFERENCE_ENGINES = {"mlx": "brie.training.preference", "torch": "brie.training
 
 
 def engine_of(cfg: TrainConfig, backend: str) -> str:
-    if cfg.method == "sft":
-        return ENGINES[backend]
-    if backend not in PREFERENCE_ENGINES:
-        raise BrieError(f"--method {cfg.method}: the {backend} backend trains sft only so far; use --backend "
-                        f"{' or '.join(PREFERENCE_ENGINES)}")
-    return PREFERENCE_ENGINES[backend]
+    # Both tables have every backend (TrainConfig.backend's choices), so there is no method a backend lacks.
+    return (ENGINES if cfg.method == "sft" else PREFERENCE_ENGINES)[backend]
+
+
+def method_of(cfg: TrainConfig) -> str:
+    """runs.method: the adapter kind, after the objective when it is not sft ("lora", "dpo lora")."""
+    return cfg.fine_tune_type if cfg.method == "sft" else f"{cfg.method} {cfg.fine_tune_type}"
 
 
 def pick_backend(requested: str) -> str:
@@ -261,7 +262,7 @@ def _create_run(ws: Workspace, cfg: TrainConfig, name: str | None, suffix: bool)
         run = run_rows.insert_run(ws.store, {
             "name": name, "model": cfg.model, "dataset_id": dataset["id"] if dataset else None,
             "data": ws.stored_path(data_path) if dataset is None else cfg.data,
-            "backend": cfg.backend, "method": cfg.fine_tune_type if cfg.method == "sft" else f"{cfg.method} {cfg.fine_tune_type}", "dry_run": int(cfg.is_dry_run),
+            "backend": cfg.backend, "method": method_of(cfg), "dry_run": int(cfg.is_dry_run),
             "config_json": cfg.to_json(), "path": ws.stored_path(folder), "pid": os.getpid(),
             "host": socket.gethostname(), "recommended_by": "auto",
         })

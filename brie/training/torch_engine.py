@@ -107,6 +107,26 @@ def adapt(model, cfg):
         layers_to_transform=list(range(len(layers) - n, len(layers))), task_type="CAUSAL_LM")), n
 
 
+def resume(ctx: RunContext, model, optimizer, scheduler, params, device) -> tuple[int, int]:
+    """(step, trained tokens) to go on from: for a resumed run, its checkpoint's trainable weights,
+    optimizer, scheduler and the gradients accumulated so far put back (the main process's
+    checkpoint, on every process); (0, 0) for a new run."""
+    import torch
+
+    point = ctx.resume_point()
+    if point is None:
+        return 0, 0
+    folder, state = point
+    saved = torch.load(folder / OPTIMIZER_FILE, map_location=device, weights_only=False)
+    model.load_state_dict(saved["trainable"], strict=False)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    for p, g in zip(params, saved["grads"]):
+        p.grad = None if g is None else g.to(device)
+    ctx.callback.on_message(f"Resuming {ctx.run['name']} from step {state['step']} ({folder.name}).")
+    return state["step"], state.get("trained_tokens", 0)
+
+
 class _Shard:
     """This process's place in a launch, shaped like the mx.distributed group iterate_batches takes."""
 
@@ -156,18 +176,7 @@ def train(ctx: RunContext) -> None:
     lr_at = learning_rate_at(cfg, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
 
-    start, trained_tokens = 0, 0
-    point = ctx.resume_point()  # the main process's, on every process
-    if point is not None:
-        folder, state = point
-        saved = torch.load(folder / OPTIMIZER_FILE, map_location=device, weights_only=False)
-        model.load_state_dict(saved["trainable"], strict=False)
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        for p, g in zip(params, saved["grads"]):
-            p.grad = None if g is None else g.to(device)
-        start, trained_tokens = state["step"], state.get("trained_tokens", 0)
-        say(f"Resuming {ctx.run['name']} from step {start} ({folder.name}).")
+    start, trained_tokens = resume(ctx, model, optimizer, scheduler, params, device)
     torch.manual_seed(rng_seed(cfg.seed, start))
     if start >= total:
         return

@@ -24,7 +24,7 @@ from brie.training.distributed import launch_rank
 from brie.training.preference import preference_order, read_pairs
 from brie.training.schedules import learning_rate_at
 from brie.training.torch_engine import OPTIMIZER_FILE, adapt, check_options as torch_options, optimizer_for, \
-    peft_lora_to_mlx, rss_bytes
+    peft_lora_to_mlx, resume, rss_bytes
 
 TRL_LOSSES = ("sigmoid", "hinge", "ipo")
 
@@ -101,18 +101,7 @@ def train(ctx: RunContext) -> None:
     optimizer = optimizer_for(cfg, params)
     lr_at = learning_rate_at(cfg, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
-    start, trained_tokens = 0, 0
-    point = ctx.resume_point()
-    if point is not None:
-        folder, state = point
-        saved = torch.load(folder / OPTIMIZER_FILE, map_location=device, weights_only=False)
-        model.load_state_dict(saved["trainable"], strict=False)
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        for p, g in zip(params, saved["grads"]):
-            p.grad = None if g is None else g.to(device)
-        start, trained_tokens = state["step"], state.get("trained_tokens", 0)
-        say(f"Resuming {ctx.run['name']} from step {start} ({folder.name}).")
+    start, trained_tokens = resume(ctx, model, optimizer, scheduler, params, device)
     torch.manual_seed(rng_seed(cfg.seed, start))
     if start >= total:
         return
@@ -122,7 +111,10 @@ def train(ctx: RunContext) -> None:
         return {k: v.to(device) for k, v in collate([dataset[i] for i in ids]).items()}
 
     def step_metrics(prefix=""):
-        """TRL's metrics of the batches since the last call, under brie's names."""
+        """TRL's metrics of the batches since the last call, under brie's names. They are read from
+        the trainer's private `_metrics`, where its compute_loss records them: TRL hands them on only
+        through log() in its own training loop, which brie's loop (checkpoints, resume) replaces. So
+        the cuda extra pins trl below 2."""
         logged = trainer._metrics["eval" if prefix else "train"]
         mean = lambda key: sum(logged[key]) / len(logged[key])  # noqa: E731
         out = {f"{prefix}reward_chosen": mean("rewards/chosen"), f"{prefix}reward_rejected": mean("rewards/rejected"),

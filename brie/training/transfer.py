@@ -40,7 +40,7 @@ from brie.models.specs import ADAPTER_FILE, sha256_file
 from brie.store import runs as run_rows
 from brie.store import utcnow
 from brie.training.context import CONFIG_FILE, STATE_FILE
-from brie.training.lifecycle import NAME_OK
+from brie.training.lifecycle import NAME_OK, method_of
 from brie.words import plural
 from brie.workspace import Workspace
 
@@ -667,23 +667,32 @@ def _run_row(ws: Workspace, incoming: Incoming, rows: list[dict], folder: Path) 
     scored = [r for r in rows if r["val_loss"] is not None]
     best = min(scored, key=lambda r: (r["val_loss"], -r["step"]))["step"] if scored else steps[-1]
     best = src.get("best_step") if src.get("best_step") in steps else best
-    recommended = src.get("recommended_step") if src.get("recommended_step") in steps else best
+    kept_choice = src.get("recommended_step") in steps  # the source's recommended checkpoint came along
+    recommended = src["recommended_step"] if kept_choice else best
     origin = f"imported from {incoming.source} ({incoming.kind})"
     cfg = incoming.config
     data = src.get("data") or cfg.data
     if src.get("dataset") and isinstance(src["dataset"].get("name"), str):
         data = f"{src['dataset']['name']} v{src['dataset'].get('version')}"
     warnings = src.get("warnings")
+    evidence = src.get("recommended_evidence")  # JSON of an object (m034); the readers json.loads it
+    if evidence is not None:
+        try:
+            ok = isinstance(json.loads(evidence), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise BrieError(f"{incoming.source}: {MANIFEST}: run.recommended_evidence is not a JSON object")
     return {
         "name": incoming.name, "model": cfg.model, "dataset_id": None, "data": data,
         "backend": src.get("backend") or ("torch" if incoming.kind == "peft" else "mlx"),
-        "method": cfg.fine_tune_type, "status": "completed", "dry_run": int(bool(src.get("dry_run"))),
+        "method": method_of(cfg), "status": "completed", "dry_run": int(bool(src.get("dry_run"))),
         "config_json": cfg.to_json(), "path": ws.stored_path(folder), "pid": None,
         "step": src.get("step", max(steps)), "total_steps": src.get("total_steps", max(steps)),
         "best_step": best, "recommended_step": recommended,
-        # who chose the recommended checkpoint there (auto, user, judged), when that checkpoint came along
-        "recommended_by": src["recommended_by"] if src.get("recommended_step") in steps
-        and src.get("recommended_by") else "auto",
+        # who chose the recommended checkpoint there (auto, user, judged) and on what evidence
+        "recommended_by": src["recommended_by"] if kept_choice and src.get("recommended_by") else "auto",
+        "recommended_evidence": evidence if kept_choice else None,
         "stop_reason": f"{src['stop_reason']}; {origin}" if src.get("stop_reason") else origin,
         "warnings": warnings, "host": src.get("host"),
         "created_at": src.get("created_at") or utcnow(), "started_at": src.get("started_at"),
@@ -754,8 +763,8 @@ def pack_run(ws: Workspace, name: str, out: str | Path | None = None, which: str
                 files[f"checkpoints/{row['step']}/{p.relative_to(ck).as_posix()}"] = p
     dataset = get_dataset_by_id(ws.store, run["dataset_id"]) if run["dataset_id"] else None
     keep = ("name", "model", "backend", "method", "status", "dry_run", "data", "step", "total_steps", "best_step",
-            "recommended_step", "recommended_by", "stop_reason", "warnings", "host", "created_at", "started_at",
-            "ended_at")
+            "recommended_step", "recommended_by", "recommended_evidence", "stop_reason", "warnings", "host",
+            "created_at", "started_at", "ended_at")
     manifest = {
         "format": FORMAT, "version": VERSION, "packed_at": utcnow(),
         "run": {**{k: run[k] for k in keep},
