@@ -381,12 +381,15 @@ def recommended_why(run: dict) -> str:
     report and the UI all print."""
     by = run.get("recommended_by")
     if by == "judged" and run.get("recommended_evidence"):
-        e = json.loads(run["recommended_evidence"])
-        win = ("" if e.get("win_rate_vs_base") is None
-               else f", {100 * e['win_rate_vs_base']:.0f}% vs base (n {e['n_vs_base']})")
-        return (f"judged rank {e['rank']} of {e['models_ranked']} on suite {e['suite']} by {e['judge']}: "
-                f"Bradley–Terry {e['score']:.0f} (95% interval {e['ci_low']:.0f}–{e['ci_high']:.0f}; "
-                f"base 1000){win}")
+        try:  # an imported run's evidence came from another machine's archive: read it, never crash on it
+            e = json.loads(run["recommended_evidence"])
+            win = ("" if e.get("win_rate_vs_base") is None
+                   else f", {100 * e['win_rate_vs_base']:.0f}% vs base (n {e['n_vs_base']})")
+            return (f"judged rank {e['rank']} of {e['models_ranked']} on suite {e['suite']} by {e['judge']}: "
+                    f"Bradley–Terry {e['score']:.0f} (95% interval {e['ci_low']:.0f}–{e['ci_high']:.0f}; "
+                    f"base 1000){win}")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "judged rank (its stored evidence is incomplete)"
     return {"user": "marked by hand (`brie runs recommend`)"}.get(by, "lowest validation loss (follows best)")
 
 
