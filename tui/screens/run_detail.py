@@ -342,6 +342,15 @@ class RunDetailScreen(PollingScreen):
         else:
             self._draw_eval(chart[1], chart[2])
 
+    def _step_chart(self, title: str):
+        """The chart slot beside the loss, shown and cleared for `title` against step: (widget, plt)."""
+        self._show_few(False)
+        widget = self.query_one("#sweep", PlotextPlot)
+        widget.plt.clear_data()
+        widget.plt.title(title)
+        widget.plt.xlabel("step")
+        return widget, widget.plt
+
     def _draw_preference(self, name: str) -> None:
         """A preference run's reward margin or preference accuracy against step, train and val_."""
         series = {k: self.preference[k] for k in (name, f"val_{name}") if self.preference.get(k)}
@@ -350,12 +359,7 @@ class RunDetailScreen(PollingScreen):
         if len(steps_seen) < 2:
             self._show_few(True).update(few_points_text(title, series))
             return
-        self._show_few(False)
-        widget = self.query_one("#sweep", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.title(title)
-        plt.xlabel("step")
+        widget, plt = self._step_chart(title)
         for key, colour in ((name, "cyan"), (f"val_{name}", "orange")):
             if key not in series:
                 continue
@@ -380,12 +384,7 @@ class RunDetailScreen(PollingScreen):
                              f"({m['ci_low']:.0f}–{m['ci_high']:.0f}) at step {step}" for step, m in points)
             self._show_few(True).update(f"{title}: {line}\nbase model: 1000 ({fmt.judge(ranking['judge'], 30)})")
             return
-        self._show_few(False)
-        widget = self.query_one("#sweep", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.title(title)
-        plt.xlabel("step")
+        widget, plt = self._step_chart(title)
         steps, scores = [s for s, _ in points], [m["score"] for _, m in points]
         pad = max(100.0, max(scores) - min(scores))  # an interval far wider than the scores' spread is cut
         low, high = min(scores + [1000.0]) - pad, max(scores + [1000.0]) + pad
@@ -413,12 +412,7 @@ class RunDetailScreen(PollingScreen):
                 line += f"\nbase model: {base:.4g}"
             self._show_few(True).update(line + "\n(one evaluated checkpoint; a chart needs two)")
             return
-        self._show_few(False)
-        widget = self.query_one("#sweep", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.title(title)
-        plt.xlabel("step")
+        widget, plt = self._step_chart(title)
         if points:
             steps, values = [s for s, _ in points], [v for _, v in points]
             base = entry["base"].get(metric)
