@@ -107,10 +107,25 @@ def adapt(model, cfg):
         layers_to_transform=list(range(len(layers) - n, len(layers))), task_type="CAUSAL_LM")), n
 
 
-def resume(ctx: RunContext, model, optimizer, scheduler, params, device) -> tuple[int, int]:
-    """(step, trained tokens) to go on from: for a resumed run, its checkpoint's trainable weights,
-    optimizer, scheduler and the gradients accumulated so far put back (the main process's
-    checkpoint, on every process); (0, 0) for a new run."""
+def start_training(ctx: RunContext, model, total: int, device):
+    """(params, optimizer, scheduler, step, trained tokens) for a run of `total` steps: the optimizer
+    and its learning-rate schedule over the trainable parameters and, for a resumed run, its
+    checkpoint's trainable weights, optimizer, scheduler and the gradients accumulated so far put
+    back (the main process's checkpoint, on every process); step 0 for a new run. The random seed is
+    set for the step it starts from."""
+    import torch
+
+    cfg = ctx.cfg
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = optimizer_for(cfg, params)
+    lr_at = learning_rate_at(cfg, total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
+    start, trained_tokens = _resume(ctx, model, optimizer, scheduler, params, device)
+    torch.manual_seed(rng_seed(cfg.seed, start))
+    return params, optimizer, scheduler, start, trained_tokens
+
+
+def _resume(ctx: RunContext, model, optimizer, scheduler, params, device) -> tuple[int, int]:
     import torch
 
     point = ctx.resume_point()
@@ -171,13 +186,7 @@ def train(ctx: RunContext) -> None:
 
     torch.manual_seed(cfg.seed)  # LoRA initialisation
     model, n = adapt(model, cfg)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = optimizer_for(cfg, params)
-    lr_at = learning_rate_at(cfg, total)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
-
-    start, trained_tokens = resume(ctx, model, optimizer, scheduler, params, device)
-    torch.manual_seed(rng_seed(cfg.seed, start))
+    params, optimizer, scheduler, start, trained_tokens = start_training(ctx, model, total, device)
     if start >= total:
         return
     ctx.callback.on_start(ctx.run, start, total)

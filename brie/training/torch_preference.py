@@ -22,9 +22,8 @@ from brie.models.specs import ADAPTER_FILE
 from brie.training.context import CONFIG_FILE, RunContext, rng_seed
 from brie.training.distributed import launch_rank
 from brie.training.preference import preference_order, read_pairs
-from brie.training.schedules import learning_rate_at
-from brie.training.torch_engine import OPTIMIZER_FILE, adapt, check_options as torch_options, optimizer_for, \
-    peft_lora_to_mlx, resume, rss_bytes
+from brie.training.torch_engine import OPTIMIZER_FILE, adapt, check_options as torch_options, peft_lora_to_mlx, \
+    rss_bytes, start_training
 
 TRL_LOSSES = ("sigmoid", "hinge", "ipo")
 
@@ -97,12 +96,7 @@ def train(ctx: RunContext) -> None:
     ctx.set_total(total)
     per_epoch = max(len(train_set) // cfg.batch_size, 1)
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = optimizer_for(cfg, params)
-    lr_at = learning_rate_at(cfg, total)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step) / cfg.learning_rate)
-    start, trained_tokens = resume(ctx, model, optimizer, scheduler, params, device)
-    torch.manual_seed(rng_seed(cfg.seed, start))
+    params, optimizer, scheduler, start, trained_tokens = start_training(ctx, model, total, device)
     if start >= total:
         return
     ctx.callback.on_start(ctx.run, start, total)
