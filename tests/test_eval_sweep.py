@@ -65,7 +65,7 @@ def assert_close(a, b):
         assert a.keys() == b.keys()
         for k in a:
             assert_close(a[k], b[k])
-    elif isinstance(a, list):
+    elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
         for x, y in zip(a, b):
             assert_close(x, y)

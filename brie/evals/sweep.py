@@ -71,41 +71,81 @@ def share_groups(specs) -> list[list[int]]:
     return groups
 
 
+class Rows:
+    """Which model each row of a batch is: the index every multi_lora layer of one model reads."""
+
+    def __init__(self):
+        self.index = None  # mx.array (N,) of model positions
+
+
+def multi_lora(lora, stacked_a, stacked_b, rows: Rows):
+    """A module standing in for mlx-lm's LoRALinear `lora` with one (lora_a, lora_b) per model,
+    stacked as (K, in, r) and (K, r, out) and picked per batch row: row r adds
+    scale * (x_r @ lora_a[m]) @ lora_b[m] for m = rows.index[r], so one batch holds rows of several
+    checkpoints. The base's weights are zeros, which add exactly 0. (A class built here, as this
+    module imports no MLX at import time.)"""
+    import mlx.nn as nn
+
+    class MultiLoRALinear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear, self.lora_a, self.lora_b, self.scale = lora.linear, stacked_a, stacked_b, lora.scale
+            self.rows = rows
+
+        def __call__(self, x):
+            # as LoRALinear.__call__ (dropout is off when evaluating), per row
+            y = self.linear(x)
+            index = self.rows.index
+            z = (x @ self.lora_a[index]) @ self.lora_b[index]
+            return y + (self.scale * z).astype(x.dtype)
+
+    return MultiLoRALinear()
+
+
 class SharedTrunk:
-    """One loaded base model that runs the trunk once and the top per model (see the module doc)."""
+    """One loaded base model that runs the trunk once and the top for many models (module doc)."""
 
-    def __init__(self, model, tokenizer, first: int, weights: list[list[tuple[str, object]]]):
+    def __init__(self, model, tokenizer, first: int, rows: Rows, count: int):
         self.model, self.tokenizer, self.first = model, tokenizer, first
-        self.weights = weights  # per model: every LoRA leaf (zeros for the base)
-        self.current: int | None = None
+        self.rows, self.count = rows, count  # count: models (base and checkpoints), in adapter order
 
-    def trunk(self, inputs):
-        """Hidden state after layers[0:first] (evaluated, so every model reuses it)."""
+    def trunk(self, inputs, cache=None):
+        """Hidden state after layers[0:first] (evaluated, so every model reuses it); `cache`: one
+        KV cache per trunk layer (generation), filled here."""
         import mlx.core as mx
         from mlx_lm.models.base import create_attention_mask
 
         inner = self.model.model
         h = inner.embed_tokens(inputs)
-        mask = create_attention_mask(h, None)
-        for layer in inner.layers[: self.first]:
-            h = layer(h, mask, cache=None)
+        cache = cache or [None] * self.first
+        mask = create_attention_mask(h, cache[0])
+        for layer, c in zip(inner.layers[: self.first], cache):
+            h = layer(h, mask, cache=c)
         mx.eval(h)
         return h
 
-    def top(self, h, which: int):
-        """Final-norm hidden states of model `which` from the trunk's hidden state: its LoRA weights
-        swapped in, then the inner network's own forward over layers[first:] only (its norm included;
-        brie.evals.loglik.head applies the model's own head to them)."""
-        if self.current != which:
-            self.model.load_weights(self.weights[which], strict=False)
-            self.current = which
+    def top(self, h, index: list[int], cache=None):
+        """Final-norm hidden states from the trunk's hidden states `h` (N, L, D), row r through model
+        index[r]'s adapted layers: the inner network's own forward over layers[first:] only (its norm
+        included; brie.evals.loglik.head applies the model's own head to them). `cache`: one KV cache
+        per top layer (generation)."""
+        import mlx.core as mx
+
+        self.rows.index = mx.array(index, dtype=mx.uint32)
         inner = self.model.model
         layers = inner.layers
         inner.layers = layers[self.first:]
         try:
-            return inner(None, input_embeddings=h)
+            return inner(None, cache=cache, input_embeddings=h)
         finally:
             inner.layers = layers
+
+    def forward(self, inputs, index: list[int], cache):
+        """Logits of the whole model, row r as model index[r] (a generation step after the prompt)."""
+        import mlx.core as mx
+
+        self.rows.index = mx.array(index, dtype=mx.uint32)
+        return self.model(inputs, cache=cache)
 
 
 def mixes_attention(inner) -> bool:
@@ -127,6 +167,7 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
 
     import mlx.core as mx
     from mlx.utils import tree_flatten
+    from mlx_lm.tuner.lora import LoRALinear
     from mlx_lm.tuner.utils import linear_to_lora_layers
 
     from brie.evals.loglik import PROBE, head, splits_head
@@ -148,8 +189,8 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
     linear_to_lora_layers(model, config.num_layers, config.lora_parameters)
     model.eval()  # the new LoRA layers start in training mode (dropout on), as mlx_lm.load leaves them off
     leaves = {name: p for name, p in tree_flatten(model.parameters()) if name.rsplit(".", 1)[-1] in ("lora_a", "lora_b")}
-    if not leaves:
-        return None
+    if not leaves or any(type(m) is not LoRALinear for _, m in model.named_modules() if hasattr(m, "lora_a")):
+        return None  # no LoRA at all, or one on an embedding or a mixture of experts
     first = None
     weights = []
     for path in adapter_paths:
@@ -171,22 +212,61 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
         if cpu_only():  # load_model casts an adapter's weights to float32 on the CPU; do the same
             loaded = {n: w.astype(mx.float32) if mx.issubdtype(w.dtype, mx.floating) else w for n, w in loaded.items()}
         weights.append(list(loaded.items()))
-    shared = SharedTrunk(model, tokenizer, first, weights)
-    # The split forward must be the model's own: check it once on a probe, with a real adapter in.
+    # The split forward must be the model's own: check it once on a probe, with a real adapter in,
+    # through the multi-model layers and through the KV caches generation uses.
     which = next(i for i, p in enumerate(adapter_paths) if p is not None)
     try:
         probe = mx.array(PROBE)
-        split = head(model, shared.top(shared.trunk(probe), which))
+        model.load_weights(weights[which], strict=False)
         whole = model(probe)
-        same = split.shape == whole.shape and mx.allclose(split, whole, rtol=1e-4, atol=1e-4).item()
+        shared = SharedTrunk(model, tokenizer, first, stack_adapters(model, weights), len(weights))
+        split = head(model, shared.top(shared.trunk(probe), [which]))
+        cache = new_cache(model, [0])
+        prefix = head(model, shared.top(shared.trunk(probe[:, :-1], cache[:first]), [which], cache[first:]))
+        step = shared.forward(probe[:, -1:], [which], cache)
+        same = all(a.shape == b.shape and mx.allclose(a, b, rtol=1e-4, atol=1e-4).item()
+                   for a, b in ((split, whole), (mx.concatenate([prefix, step], axis=1), whole)))
     except Exception:
         return None
     return shared if same else None
 
 
+def stack_adapters(model, weights: list[list[tuple[str, object]]]) -> Rows:
+    """Every LoRALinear of `model` replaced by a multi_lora layer holding each model's weights
+    (`weights`: per model, every LoRA leaf by name); returns the rows index they read."""
+    import mlx.core as mx
+    from mlx.utils import tree_unflatten
+    from mlx_lm.tuner.lora import LoRALinear
+
+    by_model = [dict(w) for w in weights]
+    rows = Rows()
+    swapped = []
+    for name, module in model.named_modules():
+        if not isinstance(module, LoRALinear):
+            continue
+        stacked_a = mx.stack([w[f"{name}.lora_a"] for w in by_model])
+        stacked_b = mx.stack([w[f"{name}.lora_b"] for w in by_model])
+        swapped.append((name, multi_lora(module, stacked_a, stacked_b, rows)))
+    model.update_modules(tree_unflatten(swapped))
+    return rows
+
+
+def new_cache(model, left_padding: list[int]) -> list:
+    """One mlx-lm batch KV cache per layer for a left-padded batch (padding per row)."""
+    from mlx_lm.models.cache import BatchKVCache
+
+    return [BatchKVCache(left_padding) for _ in model.model.layers]
+
+
+ROWS = 64  # most batch rows (sequences x models) the adapted layers run on at once
+
+
 def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]]) -> Iterator[tuple[int, Scored]]:
     """(model position, scored item) for every item each model still needs, items in order; the
-    trunk runs once per item for all the models that need it."""
+    trunk runs once per item for all the models that need it, and the adapted layers once for as
+    many of those models as ROWS allows, in one batch."""
+    import mlx.core as mx
+
     from brie.evals.loglik import head_logprobs, pad
 
     union = sorted({idx: item for todo in todos for idx, item in todo}.items())
@@ -195,7 +275,11 @@ def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]]
         batch = pad(sequences)
         h = shared.trunk(batch[:, :-1])
         skip = bench.skip(state)
-        for which, want in enumerate(wanted):
-            if idx in want:
-                logprobs = head_logprobs(shared.model, shared.top(h, which), batch, sequences, skip)
-                yield which, bench.finish(idx, item, state, logprobs)
+        models = [which for which, want in enumerate(wanted) if idx in want]
+        per = max(1, ROWS // len(sequences))
+        for start in range(0, len(models), per):
+            chunk = models[start:start + per]
+            normed = shared.top(mx.concatenate([h] * len(chunk)), [m for m in chunk for _ in sequences])
+            for j, which in enumerate(chunk):
+                rows = normed[j * len(sequences):(j + 1) * len(sequences)]
+                yield which, bench.finish(idx, item, state, head_logprobs(shared.model, rows, batch, sequences, skip))

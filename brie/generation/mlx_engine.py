@@ -50,3 +50,55 @@ def load(ws, spec):
     from brie.models.registry import load_model
 
     return load_model(ws, spec.model, spec.adapter_path)
+
+
+def generate_shared(shared, models: list[int], conversations: list[list[dict]], max_tokens: int = 256) -> list[str]:
+    """Greedy answers to `conversations`, conversation i by model models[i] of a SharedTrunk
+    (brie.evals.sweep): the base and checkpoints of one LoRA in one batch.
+
+    Each distinct prompt runs through the layers below the first adapted one once; that prefill's
+    KV cache is copied into the row of every model answering it, and the adapted layers run for all
+    rows at once, each through its own model's adapters. Decoding then steps every row together.
+    The tokens are the ones mlx-lm's batch_generate picks for each model alone (greedy), up to
+    float rounding: stop at an end-of-sequence token (left out of the answer) or at max_tokens.
+    """
+    import mlx.core as mx
+
+    from brie.evals.loglik import head
+    from brie.evals.sweep import new_cache
+
+    tokenizer, model, first = shared.tokenizer, shared.model, shared.first
+    prompts = [tuple(tokenizer.encode(chat_prompt(tokenizer, c), add_special_tokens=False)) for c in conversations]
+    unique = list(dict.fromkeys(prompts))
+    width = max(len(p) for p in unique)
+    padding = [width - len(p) for p in unique]
+    cache = new_cache(model, padding)[:first]
+    h = shared.trunk(mx.array([[0] * n + list(p) for n, p in zip(padding, unique)]), cache)
+    pick = [unique.index(p) for p in prompts]
+    for c in cache:  # every distinct prompt's trunk cache, copied into each row that answers it
+        c.filter(mx.array(pick))
+    top = new_cache(model, [padding[u] for u in pick])[first:]
+    cache += top
+    normed = shared.top(h[mx.array(pick)], models, top)
+    y = mx.argmax(head(model, normed[:, -1:, :])[:, -1], axis=-1)
+    eos = set(tokenizer.eos_token_ids)
+    answers: list[list[int]] = [[] for _ in prompts]
+    alive = list(range(len(prompts)))  # rows still generating, in batch order
+    while True:
+        keep = []
+        for j, (row, token) in enumerate(zip(alive, y.tolist())):
+            if token in eos:
+                continue
+            answers[row].append(token)
+            if len(answers[row]) < max_tokens:
+                keep.append(j)
+        if not keep:
+            break
+        if len(keep) < len(alive):
+            index = mx.array(keep)
+            for c in cache:
+                c.filter(index)
+            y, alive = y[index], [alive[j] for j in keep]
+        logits = shared.forward(y[:, None], [models[row] for row in alive], cache)
+        y = mx.argmax(logits[:, -1], axis=-1)
+    return [tokenizer.decode(a) for a in answers]

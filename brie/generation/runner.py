@@ -39,46 +39,87 @@ def generate_suite(ws, suite_name: str, specs: list, samples: int = 1, temperatu
     prompts = list_prompts(ws.store, suite["id"])
     by_row = {p["id"]: p for p in prompts}
     out: dict[str, dict[tuple[int, int], int]] = {}
+    missing: dict[str, list[tuple[int, int]]] = {}
     for spec in specs:
-        key = rows.model_key(spec.model, spec.adapter_sha256)
-        have = rows.find_generations(ws.store, list(by_row), key, temperature, max_tokens, seed)
+        have = rows.find_generations(ws.store, list(by_row), rows.model_key(spec.model, spec.adapter_sha256),
+                                     temperature, max_tokens, seed)
         out[spec.label] = {k: v["id"] for k, v in have.items()}
-        missing = [(p["id"], k) for k in range(samples) for p in prompts if (p["id"], k) not in have]
-        total = len(prompts) * samples
-        if not missing:
+        missing[spec.label] = [(p["id"], k) for k in range(samples) for p in prompts if (p["id"], k) not in have]
+    total = len(prompts) * samples
+
+    def store(spec, pid: int, k: int, answers: list[str]) -> None:
+        out[spec.label][(pid, k)] = rows.insert_generation(ws.store, {
+            "prompt_row_id": pid, "model_key": rows.model_key(spec.model, spec.adapter_sha256),
+            "label": spec.label, "model": spec.model, "run": spec.run, "step": spec.step,
+            "adapter_sha256": spec.adapter_sha256, "temperature": temperature, "max_tokens": max_tokens,
+            "seed": seed, "sample_idx": k, "engine": engine, "answers_json": json.dumps(answers)})
+        if progress:
+            progress(spec.label, len(out[spec.label]), total)
+
+    if engine == "mlx" and temperature == 0:
+        _generate_shared(ws, specs, missing, by_row, max_tokens, batch_size, store)
+    for spec in specs:
+        if not missing[spec.label]:
             continue
         model, tokenizer = engine_module.load(ws, spec)
         for k in range(samples):
-            todo = [pid for pid, kk in missing if kk == k]
+            todo = [pid for pid, kk in missing[spec.label] if kk == k]
             for start in range(0, len(todo), batch_size):
                 chunk = todo[start:start + batch_size]
-                answers = _answer_turns(engine_module.generate_batch, model, tokenizer,
-                                        [by_row[pid]["turns"] for pid in chunk],
-                                        max_tokens, temperature, seed + k, batch_size)
+                answers = _answer_turns(
+                    lambda _, conversations, t: engine_module.generate_batch(
+                        model, tokenizer, conversations, max_tokens=max_tokens, temp=temperature,
+                        seed=seed + k + 1000 * t, batch_size=batch_size),
+                    [by_row[pid]["turns"] for pid in chunk])
                 for pid, ans in zip(chunk, answers):
-                    gen_id = rows.insert_generation(ws.store, {
-                        "prompt_row_id": pid, "model_key": key, "label": spec.label, "model": spec.model,
-                        "run": spec.run, "step": spec.step, "adapter_sha256": spec.adapter_sha256,
-                        "temperature": temperature, "max_tokens": max_tokens, "seed": seed,
-                        "sample_idx": k, "engine": engine, "answers_json": json.dumps(ans)})
-                    out[spec.label][(pid, k)] = gen_id
-                    if progress:
-                        progress(spec.label, len(out[spec.label]), total)
+                    store(spec, pid, k, ans)
         del model
     return out
 
 
-def _answer_turns(batch_fn, model, tokenizer, turn_lists: list[list[str]], max_tokens: int, temp: float,
-                  seed: int, batch_size: int) -> list[list[str]]:
-    """Answer turn 1 of every conversation in one batch, then turn 2 (after its own answer), …"""
+def _generate_shared(ws, specs: list, missing: dict, by_row: dict, max_tokens: int, batch_size: int, store) -> None:
+    """Greedy answers for each group of models that can share a trunk (the base and checkpoints of one
+    LoRA, brie.evals.sweep): one model loaded, each prompt's lower layers run once for all of them
+    (brie.generation.mlx_engine.generate_shared). What is answered here leaves `missing`; a group
+    that cannot be split is left to the model-by-model path."""
+    import math
+
+    from brie.evals.sweep import open_shared, share_groups
+    from brie.generation.mlx_engine import generate_shared
+
+    for group in share_groups(specs):
+        members = [specs[i] for i in group]
+        if sum(1 for m in members if missing[m.label]) < 2:
+            continue
+        trunk = open_shared(ws, members[0].model, [m.adapter_path for m in members])
+        if trunk is None:
+            continue
+        pids = sorted({pid for m in members for pid, _ in missing[m.label]})
+        per = math.ceil(batch_size / len(members))  # about batch_size rows at a time, as one model alone
+        for start in range(0, len(pids), per):
+            pairs = [(j, pid) for pid in pids[start:start + per] for j, m in enumerate(members)
+                     if (pid, 0) in missing[m.label]]
+            answers = _answer_turns(
+                lambda active, conversations, t: generate_shared(
+                    trunk, [pairs[i][0] for i in active], conversations, max_tokens=max_tokens),
+                [by_row[pid]["turns"] for _, pid in pairs])
+            for (j, pid), ans in zip(pairs, answers):
+                store(members[j], pid, 0, ans)
+        for m in members:
+            missing[m.label] = []
+        del trunk
+
+
+def _answer_turns(answer, turn_lists: list[list[str]]) -> list[list[str]]:
+    """Answer turn 1 of every conversation in one batch, then turn 2 (after its own answer), …
+    `answer(active, conversations, t)` answers the conversations at positions `active` in turn t."""
     conversations: list[list[dict]] = [[] for _ in turn_lists]
     answers: list[list[str]] = [[] for _ in turn_lists]
     for t in range(max(len(turns) for turns in turn_lists)):
         active = [i for i, turns in enumerate(turn_lists) if t < len(turns)]
         for i in active:
             conversations[i].append({"role": "user", "content": turn_lists[i][t]})
-        texts = batch_fn(model, tokenizer, [conversations[i] for i in active], max_tokens=max_tokens,
-                         temp=temp, seed=seed + 1000 * t, batch_size=batch_size)
+        texts = answer(active, [conversations[i] for i in active], t)
         for i, text in zip(active, texts):
             conversations[i].append({"role": "assistant", "content": text})
             answers[i].append(text)
