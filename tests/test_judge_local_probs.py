@@ -196,7 +196,6 @@ def test_cli_compare_with_a_local_folder_judge(fresh_ws, tiny_model_dir):
 
 def test_bad_local_judges_are_one_line_errors(fresh_ws, tmp_path):
     from brie.errors import BrieError
-    from brie.judging.judges import connect, parse_judge
     from brie.judging.workflows import api_judges
 
     with pytest.raises(BrieError, match="no run named"):

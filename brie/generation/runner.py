@@ -73,7 +73,7 @@ def generate_suite(ws, suite_name: str, specs: list, samples: int = 1, temperatu
                     [by_row[pid]["turns"] for pid in chunk])
                 for pid, ans in zip(chunk, answers):
                     store(spec, pid, k, ans)
-        del model
+        model = None  # freed before the next model loads
     return out
 
 
@@ -107,7 +107,7 @@ def _generate_shared(ws, specs: list, missing: dict, by_row: dict, max_tokens: i
                 store(members[j], pid, 0, ans)
         for m in members:
             missing[m.label] = []
-        del trunk
+        trunk = None  # freed before the next group loads
 
 
 def _answer_turns(answer, turn_lists: list[list[str]]) -> list[list[str]]:
