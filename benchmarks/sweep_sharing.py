@@ -10,8 +10,14 @@ differ. Each (round, side) reads its own copy of the data files, so no side find
 results. The order of the sides alternates every round; the script prints the per-round ratio
 (min / median / max), the load average, and whether both sides stored the same metrics.
 
+Then generation: the same nine models answer a prompt suite greedily through
+`brie.generation.runner.generate_suite`, shared (one call: each prompt's lower layers and their KV
+cache once, every model's rows decoded together, brie.generation.mlx_engine.generate_shared) vs one
+model per call; each (round, side) imports its own copy of the suite, so nothing is found stored.
+It prints the same spread and whether both sides gave the same answers.
+
 Usage: .venv/bin/python benchmarks/sweep_sharing.py [--rounds 2] [--items 4] [--checkpoints 8]
-       [--layers 8] [--home /tmp/brie-sweep-bench]
+       [--layers 8] [--prompts 8] [--max-tokens 32] [--home /tmp/brie-sweep-bench]
 """
 
 from __future__ import annotations
@@ -78,6 +84,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=4, help="items per benchmark")
     parser.add_argument("--checkpoints", type=int, default=8, help="checkpoints besides the base")
     parser.add_argument("--layers", type=int, default=8, help="top layers the LoRA adapts")
+    parser.add_argument("--prompts", type=int, default=8, help="prompts in the generation suite (0: no generation part)")
+    parser.add_argument("--max-tokens", type=int, default=32, help="most tokens per generated answer")
     parser.add_argument("--home", default="/tmp/brie-sweep-bench", help="workspace (kept: the model converts once)")
     args = parser.parse_args()
 
@@ -134,7 +142,61 @@ def main() -> None:
               f"ratio {ratios[-1]:.2f}x, same metrics: {same}")
     print(f"one at a time / shared: {spread(ratios)} (target >= 2.5x)")
     print(f"every metric equal within 1e-4: {metrics_agree}")
+    if args.prompts:
+        generation(ws, specs, args, run)
     print(f"end: {load_average()}")
+
+
+TOPICS = ["the sea", "a mountain", "bread", "the moon", "a river", "winter", "a library", "music", "trains",
+          "gardens", "bees", "clocks"]
+
+
+def generation(ws, specs, args, run: str) -> None:
+    """Greedy answers to a prompt suite by every model: shared (one call) vs one model per call."""
+    from benchmarks.side_by_side import in_turn, spread
+    from brie.data.suites import import_suite
+    from brie.generation.runner import generate_suite
+
+    print(f"generation: {len(specs)} models answer {args.prompts} prompts, greedy, at most {args.max_tokens} tokens")
+
+    def suite_for(tag):
+        path = Path(args.home) / "data" / run / f"suite-{tag}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Write two sentences about {TOPICS[i % len(TOPICS)]}."
+                                            + " Be brief." * (i % 3)}) + "\n" for i in range(args.prompts)))
+        import_suite(ws, path, f"{run}-{tag}")
+        return f"{run}-{tag}"
+
+    def texts(out):
+        """{(label, prompt position): answers} of what generate_suite returned."""
+        return {(label, ws.store.db["prompts"].get(pid)["idx"]): ws.store.db["generations"].get(gid)["answers_json"]
+                for label, ids in out.items() for (pid, _), gid in ids.items()}
+
+    def shared(tag):
+        suite = suite_for(tag)
+        return texts(generate_suite(ws, suite, specs, max_tokens=args.max_tokens))
+
+    def one_at_a_time(tag):
+        suite = suite_for(tag)
+        out = {}
+        for spec in specs:
+            out.update(generate_suite(ws, suite, [spec], max_tokens=args.max_tokens))
+        return texts(out)
+
+    ratios, agree = [], True
+    for r in range(args.rounds):
+        times, answers = {}, {}
+        for name, side in in_turn(r, ("shared", shared), ("one at a time", one_at_a_time)):
+            start = time.perf_counter()
+            answers[name] = side(f"{time.strftime('%H%M%S')}-{r}-{name.replace(' ', '-')}")
+            times[name] = time.perf_counter() - start
+        same = answers["shared"] == answers["one at a time"]
+        agree &= same
+        ratios.append(times["one at a time"] / times["shared"])
+        print(f"round {r + 1}: shared {times['shared']:.1f} s, one at a time {times['one at a time']:.1f} s, "
+              f"ratio {ratios[-1]:.2f}x, same answers: {same}")
+    print(f"generation, one at a time / shared: {spread(ratios)}")
+    print(f"every answer the same: {agree}")
 
 
 if __name__ == "__main__":

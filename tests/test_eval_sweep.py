@@ -164,3 +164,38 @@ def test_models_with_sliding_window_layers_are_not_shared():
 
     assert not mixes_attention(inner())
     assert mixes_attention(inner(layer_types=["full_attention", "sliding_attention"], sliding_window=4))
+
+
+def test_lm_eval_tasks_in_a_shared_sweep_equal_one_model_at_a_time(trained, tmp_path, monkeypatch):
+    """An lm-eval log-likelihood task answers every model's requests from one trunk pass per context
+    (SharedLoglik), a generation task runs per model on the one loaded model: both store what each
+    model alone through mlx-lm's harness adapter stores."""
+    pytest.importorskip("lm_eval")
+    import brie.models.registry as registry
+    from tests.test_eval_lm_eval import write_generation_task, write_task
+
+    ws, _ = trained
+    specs = sweep_specs(ws, "top2")
+    (tmp_path / "mc").mkdir()
+    (tmp_path / "gen").mkdir()
+    mc, _ = write_task(tmp_path / "mc")
+    gen = write_generation_task(tmp_path / "gen", ["a", "b", "c", "d", "e"])
+    benches = parse_benchmarks(f"lm-eval:{mc},lm-eval:{gen}")
+    expected = stored(ws, [r for spec in specs for r in evaluate(ws, [spec], benches)])
+    forget(ws)
+
+    loads = []
+    real_load = registry.load_model
+    monkeypatch.setattr(registry, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    got = stored(ws, evaluate(ws, specs, benches))
+    assert len(loads) == 1
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    for g, e in zip(got, expected):
+        for gs, es in zip(g[2], e[2]):
+            assert gs["scores"] == pytest.approx(es["scores"], rel=1e-5, abs=1e-5)
+            if g[0]["benchmark"].endswith("tiny_gen.yaml"):
+                assert gs["output"] == es["output"]
+            else:  # the per-choice log-likelihoods, as the harness printed them
+                assert json.loads(gs["output"]) == pytest.approx(json.loads(es["output"]), abs=2e-4)
+    logliks = {g[0]["label"]: g[2][0]["output"] for g in got if g[0]["benchmark"].endswith("tiny_mc.yaml")}
+    assert len(set(logliks.values())) == 4  # every checkpoint scores differently from the base

@@ -100,10 +100,24 @@ class LmEvalTask(Benchmark):
                 for i, doc in enumerate(task.eval_docs)]
 
     def score(self, model, tokenizer, items, batch_size, judge=None) -> Iterator[Scored]:
+        yield from self._score(_harness_model(model, tokenizer, batch_size), items)
+
+    def score_shared(self, shared, todos: list[list[tuple[int, Item]]], batch_size: int = 8) -> Iterator[tuple[int, Scored]]:
+        """(model position, scored item) for the models of a SharedTrunk (brie.evals.sweep), model by
+        model through the harness as `score` does; but the first model's log-likelihood requests are
+        answered for every model at once (trunk once per context, SharedLoglik), so the others find
+        theirs ready. Generation and rolling requests run per model on the one loaded model."""
+        known = SharedLoglik(shared)
+        for which, todo in enumerate(todos):
+            if todo:
+                lm = _harness_model(shared.model, shared.tokenizer, batch_size, (known, which))
+                for scored in self._score(lm, todo):
+                    yield which, scored
+
+    def _score(self, lm, items) -> Iterator[Scored]:
         from lm_eval.evaluator import evaluate
 
         loaded, name, task = self._task()
-        lm = _harness_model(model, tokenizer, batch_size)
         first_metric = task.config.metric_list[0]["metric"] if task.config.metric_list else None
         shots = task.get_config("num_fewshot") or 0
         docs = task.eval_docs
@@ -151,8 +165,48 @@ def _readable(resps) -> str | None:
     return str([round(r[0], 4) if isinstance(r, (list, tuple)) else r for r in resps])
 
 
-def _harness_model(model, tokenizer, batch_size: int):
-    """mlx-lm's harness adapter around a model brie already loaded (with its adapter, unfused)."""
+class SharedLoglik:
+    """The harness's log-likelihood requests answered for every model of a SharedTrunk at once, as
+    mlx-lm's MLXLM.loglikelihood answers them for one: the context and context + continuation
+    tokenized as it does, the context cut from the left where it does, the continuation's log-prob
+    summed and whether every token of it is the greedy pick. One pass over context + continuation
+    gives what its prefix-then-continuation cache gives, up to float rounding."""
+
+    def __init__(self, shared):
+        self.shared = shared
+        self.known: dict[tuple[str, str], list[tuple[float, bool]]] = {}  # per request: per model
+
+    def loglikelihood(self, lm, which: int, requests) -> list[tuple[float, bool]]:
+        from mlx_lm.evaluate import DEFAULT_MAX_TOKENS
+
+        from brie.evals.sweep import shared_logprobs
+
+        by_context: dict[str, list[str]] = {}
+        for context, continuation in dict.fromkeys(tuple(r.args) for r in requests if tuple(r.args) not in self.known):
+            by_context.setdefault(context, []).append(continuation)
+        models = list(range(self.shared.count))
+        for context, continuations in by_context.items():
+            prefix = lm._tokenize([context])[0]
+            full = lm._tokenize([context + c for c in continuations])
+            cut = max(0, max(len(f) for f in full) - (lm._max_tokens or DEFAULT_MAX_TOKENS) - 1)
+            kept = prefix[cut:] if cut < len(prefix) else ()
+            if not kept:  # the whole context cut away: MLXLM scores these -inf, not greedy
+                for c in continuations:
+                    self.known[(context, c)] = [(float("-inf"), False)] * len(models)
+                continue
+            sequences = [list(kept) + list(f[len(prefix):]) for f in full]
+            answers: list[list[tuple[float, bool]]] = [[None] * len(models) for _ in continuations]
+            for m, logprobs, greedy in shared_logprobs(self.shared, sequences, len(kept) - 1, models):
+                for i, (lp, g) in enumerate(zip(logprobs, greedy)):
+                    answers[i][m] = (float(sum(lp)), bool(g))
+            for c, per_model in zip(continuations, answers):
+                self.known[(context, c)] = per_model
+        return [self.known[tuple(r.args)][which] for r in requests]
+
+
+def _harness_model(model, tokenizer, batch_size: int, shared: tuple[SharedLoglik, int] | None = None):
+    """mlx-lm's harness adapter around a model brie already loaded (with its adapter, unfused); with
+    `shared` (answers, model position), a view of one model of a SharedTrunk."""
     from lm_eval.api.model import LM
     from mlx_lm.evaluate import MLXLM
 
@@ -163,5 +217,26 @@ def _harness_model(model, tokenizer, batch_size: int):
             # no max_tokens override: each task's own max_gen_toks applies, as in the harness
             self._batch_size, self._max_tokens, self._sampler = batch_size, None, None
             self.use_chat_template = False  # the harness's default; tasks carry their own prompt format
+
+        def loglikelihood(self, requests):
+            if shared is None:
+                return super().loglikelihood(requests)
+            answers, which = shared
+            return answers.loglikelihood(self, which, requests)
+
+        def loglikelihood_rolling(self, requests):
+            self._as_model()
+            return super().loglikelihood_rolling(requests)
+
+        def generate_until(self, requests):
+            self._as_model()
+            return super().generate_until(requests)
+
+        def _as_model(self):
+            """Every row of the shared model runs as this view's model (its multi_lora rows index)."""
+            if shared is not None:
+                import mlx.core as mx
+
+                shared[0].shared.rows.index = mx.array([shared[1]], dtype=mx.uint32)
 
     return LoadedModel()

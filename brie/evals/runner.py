@@ -52,7 +52,7 @@ def evaluate(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark],
         items = bench.items(ws)
         available[bench.spec] = len(items)
         items_of[bench.spec] = items[:limit] if limit else items
-    shared = evaluate_shared(ws, specs, benchmarks, items_of, available, progress)
+    shared = evaluate_shared(ws, specs, benchmarks, items_of, available, progress, batch_size)
     results = []
     for spec in specs:
         loaded = None
@@ -104,7 +104,7 @@ def result_settings(bench: Benchmark, judge) -> dict:
 
 
 def evaluate_shared(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark], items_of: dict,
-                    available: dict, progress: ProgressFn) -> set[tuple[ModelSpec, str]]:
+                    available: dict, progress: ProgressFn, batch_size: int = 8) -> set[tuple[ModelSpec, str]]:
     """Score what the scoring benchmarks still need on each group of models that can share a trunk
     (brie.evals.sweep), storing every item as `evaluate` does; returns the (spec, benchmark) pairs
     it reported progress for. Groups or benchmarks it cannot share are left to `evaluate`."""
@@ -140,7 +140,7 @@ def evaluate_shared(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benc
                 progress(EvalProgress(spec.label, bench.spec, counts[-1], len(items), skipped=counts[-1]))
                 handled.add((spec, bench.spec))
             try:
-                for which, scored in score_shared(trunk, bench, todos):
+                for which, scored in score_shared(trunk, bench, todos, batch_size):
                     item = items[scored.idx]
                     eval_rows.add_sample(ws.store, rows[which]["id"], scored.idx, item.id, item.input,
                                          scored.output, item.target, scored.scores)

@@ -31,10 +31,11 @@ LAYER_NAME = re.compile(r"^model\.layers\.(\d+)\.")
 
 
 def shareable(bench) -> bool:
-    """A benchmark scored by log-probs of fixed sequences (no generation, no judge)."""
+    """A benchmark scored by log-probs of fixed sequences (no generation, no judge), or one that
+    shares in its own way (`score_shared`: lm-eval tasks)."""
     from brie.evals.loglik import Scoring
 
-    return isinstance(bench, Scoring)
+    return isinstance(bench, Scoring) or hasattr(bench, "score_shared")
 
 
 def adapter_signature(adapter_path: str | Path) -> str | None:
@@ -261,25 +262,50 @@ def new_cache(model, left_padding: list[int]) -> list:
 ROWS = 64  # most batch rows (sequences x models) the adapted layers run on at once
 
 
-def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]]) -> Iterator[tuple[int, Scored]]:
-    """(model position, scored item) for every item each model still needs, items in order; the
-    trunk runs once per item for all the models that need it, and the adapted layers once for as
-    many of those models as ROWS allows, in one batch."""
-    import mlx.core as mx
-
-    from brie.evals.loglik import head_logprobs, pad
-
+def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]],
+                 batch_size: int = 8) -> Iterator[tuple[int, Scored]]:
+    """(model position, scored item) for every item each model still needs; a benchmark with its own
+    `score_shared` (lm-eval tasks) runs that, a Scoring one runs here, items in order: the trunk once
+    per item for all the models that need it."""
+    if hasattr(bench, "score_shared"):
+        yield from bench.score_shared(shared, todos, batch_size)
+        return
     union = sorted({idx: item for todo in todos for idx, item in todo}.items())
     wanted = [{idx for idx, _ in todo} for todo in todos]
     for idx, item, sequences, state in bench.requests(shared.tokenizer, union):
-        batch = pad(sequences)
-        h = shared.trunk(batch[:, :-1])
-        skip = bench.skip(state)
         models = [which for which, want in enumerate(wanted) if idx in want]
-        per = max(1, ROWS // len(sequences))
-        for start in range(0, len(models), per):
-            chunk = models[start:start + per]
-            normed = shared.top(mx.concatenate([h] * len(chunk)), [m for m in chunk for _ in sequences])
-            for j, which in enumerate(chunk):
-                rows = normed[j * len(sequences):(j + 1) * len(sequences)]
-                yield which, bench.finish(idx, item, state, head_logprobs(shared.model, rows, batch, sequences, skip))
+        for which, logprobs, _ in shared_logprobs(shared, sequences, bench.skip(state), models):
+            yield which, bench.finish(idx, item, state, logprobs)
+
+
+def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int,
+                    models: list[int]) -> Iterator[tuple[int, list[list[float]], list[bool]]]:
+    """For each of `models`: (model position, log p(token_j | tokens_<j) for j = skip+1 … len-1 of
+    each sequence, whether each sequence's tokens j are all that model's greedy picks). The trunk runs
+    once, the adapted layers for as many models as ROWS allows in one batch, and the head only at the
+    scored positions (as brie.evals.loglik.head_logprobs)."""
+    import mlx.core as mx
+
+    from brie.evals.loglik import head, pad, picked_logprobs, scored_positions
+
+    batch = pad(sequences)
+    h = shared.trunk(batch[:, :-1])
+    positions = scored_positions(sequences, skip)
+    rows, cols = positions
+    lengths = [max(len(s) - 1 - skip, 0) for s in sequences]
+    per = max(1, ROWS // len(sequences))
+    for start in range(0, len(models), per):
+        chunk = models[start:start + per]
+        normed = shared.top(mx.concatenate([h] * len(chunk)), [m for m in chunk for _ in sequences])
+        for j, which in enumerate(chunk):
+            if rows.size == 0:
+                yield which, [[] for _ in sequences], [True for _ in sequences]
+                continue
+            part = normed[j * len(sequences):(j + 1) * len(sequences)]
+            logits = head(shared.model, part[rows, cols][None])[0]
+            hits = (mx.argmax(logits, axis=-1) == batch[rows, cols + 1]).tolist()
+            greedy, at = [], 0
+            for n in lengths:
+                greedy.append(all(hits[at:at + n]))
+                at += n
+            yield which, picked_logprobs(logits, batch, positions, sequences, skip), greedy
