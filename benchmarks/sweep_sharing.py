@@ -1,7 +1,8 @@
 """Checkpoint sweep on the embedded model: the shared frozen trunk vs one model at a time.
 
 The base and 8 checkpoints of a LoRA on the top 8 of the embedded model's 30 layers are evaluated
-on perplexity and multiple choice (log-likelihood), through `brie.evals.runner.evaluate` both ways:
+on perplexity, multiple choice (log-likelihood) and the same questions as an lm-eval task (a local
+task file, scored through lm-eval and mlx-lm's harness adapter), through `brie.evals.runner.evaluate` both ways:
 shared (all nine models in one call: the base model is loaded once and layers 0-21 run once per
 item, brie.evals.sweep) and one at a time (one call per model, each loading its model, as before).
 The checkpoints are not trained: each is a LoRA with random weights (seeded), saved in mlx-lm's
@@ -58,8 +59,9 @@ def make_checkpoints(ws, run: str, model_dir: Path, count: int, layers: int) -> 
     return folders
 
 
-def write_data(folder: Path, items: int) -> tuple[Path, Path]:
-    """A perplexity folder (chat rows) and a multiple-choice file, `items` rows each."""
+def write_data(folder: Path, items: int) -> tuple[Path, Path, Path]:
+    """A perplexity folder (chat rows), a multiple-choice file and an lm-eval task file over the same
+    questions, `items` rows each."""
     from tests.train_helpers import write_chat_data
 
     write_chat_data(folder / "chat", n_train=1, n_valid=1)
@@ -72,7 +74,26 @@ def write_data(folder: Path, items: int) -> tuple[Path, Path]:
                  ("How many legs does a spider have?", ["six", "four", "ten", "eight"], 3)]
     mcq.write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n"
                            for q, c, a in (questions * items)[:items]))
-    return folder / "chat", mcq
+    data = [json.loads(line) for line in mcq.read_text().splitlines()]
+    (folder / "lm-eval.jsonl").write_text("".join(json.dumps(d) + "\n" for d in data))
+    task = folder / "sweep_mc.yaml"
+    task.write_text(LM_EVAL_TASK.format(data=folder / "lm-eval.jsonl"))
+    return folder / "chat", mcq, task
+
+
+LM_EVAL_TASK = """task: sweep_mc
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: answer
+metric_list:
+  - metric: acc
+"""
 
 
 def main() -> None:
@@ -105,7 +126,7 @@ def main() -> None:
     specs = sweep_specs(ws, run)
     n_layers = json.loads((model_dir / "config.json").read_text())["num_hidden_layers"]
     print(f"{len(specs)} models (base + {len(specs) - 1} checkpoints), LoRA on the top {args.layers} of "
-          f"{n_layers} layers; perplexity and mcq, {args.items} items each", file=sys.stderr)
+          f"{n_layers} layers; perplexity, mcq and an lm-eval task, {args.items} items each", file=sys.stderr)
     from brie.models.registry import load_model
 
     load_model(ws, DEFAULT_MODEL)  # imports (mlx-lm, transformers) and the file cache warm before any timing
@@ -122,8 +143,8 @@ def main() -> None:
         folder = Path(args.home) / "data" / run / tag
         if folder.exists():
             shutil.rmtree(folder)
-        chat, mcq = write_data(folder, args.items)
-        return parse_benchmarks(f"perplexity:{chat},mcq:{mcq}")
+        chat, mcq, task = write_data(folder, args.items)
+        return parse_benchmarks(f"perplexity:{chat},mcq:{mcq},lm-eval:{task}")
 
     ratios, metrics_agree = [], True
     for r in range(args.rounds):

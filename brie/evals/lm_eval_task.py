@@ -74,7 +74,8 @@ class LmEvalTask(Benchmark):
             raise BrieError(f"{self.spec}: lm-eval has no task {name!r} "
                             "(`lm-eval ls tasks` lists them; a local task: lm-eval:path/to/task.yaml)")
         try:
-            loaded = manager.load([name])
+            with open(os.devnull, "w") as sink, redirect_stderr(sink):  # the datasets library's split bars
+                loaded = manager.load([name])
         except Exception as e:  # the harness raises whatever its dataset loader raised
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             if offline:

@@ -3,19 +3,22 @@
 A LoRA on the top layers leaves every layer below the first adapted one identical in the base and
 in every checkpoint of the run, so on the same input their hidden states are identical too. For
 scoring benchmarks (brie.evals.loglik.Scoring: perplexity, mcq) the runner hands such a group of
-models here: the base model is loaded once, wrapped with the run's LoRA layers, and per item the
-embedding and layers[0:k] (k = the lowest layer any adapter touches) run once; then for each model
-its LoRA weights are swapped in place and only layers[k:], the norm and the head run from that
-hidden state; the head (the projection onto the vocabulary, as costly as several layers) runs only
-at the positions the benchmark scores, as on the one-at-a-time path (brie.evals.loglik). Items are
-the outer loop and models the inner one, so only one item's hidden state is held at a time. The base is the same wrapped model with every LoRA weight zero: a LoRA layer adds
-(x @ 0) @ 0 = 0 to the frozen layer's output, so its numbers are the unwrapped model's exactly.
+models here: the base model is loaded once and each of its LoRA layers is wrapped as a multi_lora
+layer holding every model's weights, stacked (the base's are zeros: a LoRA layer then adds
+(x @ 0) @ 0 = 0, so the base's numbers are the unwrapped model's exactly). Per item the embedding
+and layers[0:k] (k = the lowest layer any adapter touches) run once; their hidden state is copied
+once per model into one batch whose rows each pick their own model's adapter weights, and layers[k:],
+the norm and the head run once over that batch; the head (the projection onto the vocabulary, as
+costly as several layers) only at the positions the benchmark scores, as on the one-at-a-time path
+(brie.evals.loglik). Items are the outer loop, so only one item's hidden states are held at a time,
+and at most ROWS rows run at once. lm-eval tasks share through their own `score_shared`
+(brie.evals.lm_eval_task), greedy generation through brie.generation.mlx_engine.generate_shared, both
+on this trunk (`trunk`, `top` and `forward` take KV caches for generation).
 
 Sharing applies only where it is known to give the one-at-a-time numbers: plain LoRA adapters
 (not DoRA or full fine-tunes) with one configuration, whose weights touch only transformer layers
-(or the head), on a model whose split forward matches its own forward on a probe input. Anything
-else returns None and the runner evaluates model by model as before. Generation (and its KV cache)
-is not shared yet.
+(or the head), on a model whose split forward matches its own forward on a probe input, with and
+without KV caches. Anything else returns None and the caller runs model by model as before.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ def generate_suite(ws, suite_name: str, specs: list, samples: int = 1, temperatu
     multi-turn prompt feeds the model its own earlier answers. Sample k uses seed + k.
     `engine`: "mlx", "torch" (transformers + peft, brie/generation/torch_engine.py) or "auto" (torch when a
     spec is a torch run and CUDA is here). `progress(label, done, total)` after each stored generation.
+    Greedy (temperature 0) on MLX, the base and checkpoints of one LoRA answer together on one loaded
+    model, sharing each prompt's lower layers (_generate_shared); their answers are each one's own.
     """
     import json
 
