@@ -171,6 +171,7 @@ def test_lm_eval_tasks_in_a_shared_sweep_equal_one_model_at_a_time(trained, tmp_
     (SharedLoglik), a generation task runs per model on the one loaded model: both store what each
     model alone through mlx-lm's harness adapter stores."""
     pytest.importorskip("lm_eval")
+    import brie.evals.sweep as sweep
     import brie.models.registry as registry
     from tests.test_eval_lm_eval import write_generation_task, write_task
 
@@ -187,6 +188,7 @@ def test_lm_eval_tasks_in_a_shared_sweep_equal_one_model_at_a_time(trained, tmp_
     loads = []
     real_load = registry.load_model
     monkeypatch.setattr(registry, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    monkeypatch.setattr(sweep, "TOKENS", 1)  # one model per batch here (the test above: all four in one)
     got = stored(ws, evaluate(ws, specs, benches))
     assert len(loads) == 1
     assert [g[0] for g in got] == [e[0] for e in expected]

@@ -11,7 +11,7 @@ once per model into one batch whose rows each pick their own model's adapter wei
 the norm and the head run once over that batch; the head (the projection onto the vocabulary, as
 costly as several layers) only at the positions the benchmark scores, as on the one-at-a-time path
 (brie.evals.loglik). Items are the outer loop, so only one item's hidden states are held at a time,
-and at most ROWS rows run at once. lm-eval tasks share through their own `score_shared`
+and at most TOKENS tokens (rows x length) run at once. lm-eval tasks share through their own `score_shared`
 (brie.evals.lm_eval_task), greedy generation through brie.generation.mlx_engine.generate_shared, both
 on this trunk (`trunk`, `top` and `forward` take KV caches for generation).
 
@@ -262,7 +262,8 @@ def new_cache(model, left_padding: list[int]) -> list:
     return [BatchKVCache(left_padding) for _ in model.model.layers]
 
 
-ROWS = 64  # most batch rows (sequences x models) the adapted layers run on at once
+TOKENS = 16384  # most tokens (rows x padded length) the adapted layers run on at once; one model's
+# rows always run, so memory never exceeds the one-at-a-time path's by more than this allows
 
 
 def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]],
@@ -285,7 +286,7 @@ def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int,
                     models: list[int]) -> Iterator[tuple[int, list[list[float]], list[bool]]]:
     """For each of `models`: (model position, log p(token_j | tokens_<j) for j = skip+1 … len-1 of
     each sequence, whether each sequence's tokens j are all that model's greedy picks). The trunk runs
-    once, the adapted layers for as many models as ROWS allows in one batch, and the head only at the
+    once, the adapted layers for as many models as TOKENS allows in one batch, and the head only at the
     scored positions (as brie.evals.loglik.head_logprobs)."""
     import mlx.core as mx
 
@@ -296,7 +297,7 @@ def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int,
     positions = scored_positions(sequences, skip)
     rows, cols = positions
     lengths = [max(len(s) - 1 - skip, 0) for s in sequences]
-    per = max(1, ROWS // len(sequences))
+    per = max(1, TOKENS // (len(sequences) * batch.shape[1]))
     for start in range(0, len(models), per):
         chunk = models[start:start + per]
         normed = shared.top(mx.concatenate([h] * len(chunk)), [m for m in chunk for _ in sequences])

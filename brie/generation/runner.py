@@ -96,11 +96,11 @@ def _generate_shared(ws, specs: list, missing: dict, by_row: dict, max_tokens: i
         trunk = open_shared(ws, members[0].model, [m.adapter_path for m in members])
         if trunk is None:
             continue
-        pids = sorted({pid for m in members for pid, _ in missing[m.label]})
+        wanted = [{pid for pid, _ in missing[m.label]} for m in members]  # greedy: one sample, k = 0
+        pids = sorted(set().union(*wanted))
         per = math.ceil(batch_size / len(members))  # about batch_size rows at a time, as one model alone
         for start in range(0, len(pids), per):
-            pairs = [(j, pid) for pid in pids[start:start + per] for j, m in enumerate(members)
-                     if (pid, 0) in missing[m.label]]
+            pairs = [(j, pid) for pid in pids[start:start + per] for j in range(len(members)) if pid in wanted[j]]
             answers = _answer_turns(
                 lambda active, conversations, t: generate_shared(
                     trunk, [pairs[i][0] for i in active], conversations, max_tokens=max_tokens),
