@@ -201,3 +201,45 @@ def test_lm_eval_tasks_in_a_shared_sweep_equal_one_model_at_a_time(trained, tmp_
                 assert json.loads(gs["output"]) == pytest.approx(json.loads(es["output"]), abs=2e-4)
     logliks = {g[0]["label"]: g[2][0]["output"] for g in got if g[0]["benchmark"].endswith("tiny_mc.yaml")}
     assert len(set(logliks.values())) == 4  # every checkpoint scores differently from the base
+
+
+def test_shared_loglikelihood_equals_mlx_lms_harness_adapter(trained):
+    """SharedLoglik's (log-likelihood, is greedy) per request equal mlx-lm's MLXLM.loglikelihood for
+    each model alone, with the context cut from the left (a small max length) and cut away entirely."""
+    pytest.importorskip("lm_eval")
+    from types import SimpleNamespace
+
+    import mlx.core as mx
+
+    from brie.evals.lm_eval_task import SharedLoglik, _harness_model
+    from brie.evals.sweep import open_shared
+    from brie.models.registry import load_model
+
+    ws, _ = trained
+    specs = sweep_specs(ws, "top2")
+    shared = open_shared(ws, specs[0].model, [s.adapter_path for s in specs])
+    alone = [load_model(ws, s.model, s.adapter_path) for s in specs]
+    contexts = ["Question: What colour is the sky?\nAnswer:", "The cat sat on the", "1 2 3 4 5 6 7 8 9 10 11 12"]
+    requests = [SimpleNamespace(args=(c, r)) for c in contexts
+                for r in (" blue", " mat and the dog", " " + "x y z " * 12)]
+    model, tok = alone[1]  # continuations that are this checkpoint's own greedy pick, where one re-encodes as itself
+    for context in ["Say", "Hello there", "A B C", "Once upon a time", "The end", "Why?"] + contexts:
+        ids = tok.encode(context)
+        pick = mx.argmax(model(mx.array([ids]))[0, -1]).item()
+        if tok.encode(context + tok.decode([pick])) == ids + [pick]:
+            requests.append(SimpleNamespace(args=(context, tok.decode([pick]))))
+    known = SharedLoglik(shared, list(range(len(specs))))
+    for max_tokens in (None, 12):  # None: mlx-lm's default length; 12 cuts the contexts
+        known.known.clear()
+        seen_greedy = seen_cut = False
+        for which, (model, tok) in enumerate(alone):
+            reference = _harness_model(model, tok, 8)
+            view = _harness_model(shared.model, shared.tokenizer, 8, (known, which))
+            reference._max_tokens = view._max_tokens = max_tokens
+            expected, got = reference.loglikelihood(requests), view.loglikelihood(requests)
+            assert [g for _, g in got] == [g for _, g in expected]
+            assert [s for s, _ in got] == pytest.approx([s for s, _ in expected], rel=1e-5, abs=1e-4)
+            seen_greedy |= any(g for _, g in expected)
+            seen_cut |= any(s == float("-inf") for s, _ in expected)
+        assert seen_greedy  # the greedy flag is really compared
+        assert seen_cut == (max_tokens is not None)

@@ -77,3 +77,57 @@ def test_sampled_generation_is_not_shared(ws, monkeypatch):
     monkeypatch.setattr(registry, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
     generate_suite(ws, "s", resolve_specs(ws, "base,r@10"), temperature=0.7, max_tokens=4)
     assert len(loads) == 2  # sampling draws per model, as one model alone would
+
+
+def test_rows_that_stop_early_leave_the_batch_and_the_rest_go_on(ws):
+    """End-of-sequence tokens chosen from the answers themselves, so rows stop at different steps
+    (the longest prompt's rows among the first): the finished rows leave the batch (its caches
+    shift left) and every answer still equals mlx-lm's batch_generate for that model alone."""
+    from mlx_lm import batch_generate
+
+    from brie.evals.sweep import open_shared
+    from brie.generation.chat import chat_prompt
+    from brie.generation.mlx_engine import generate_batch, generate_shared
+    from brie.models.registry import load_model
+    from brie.models.specs import resolve_specs
+
+    specs = resolve_specs(ws, "base,r@10,r@20,r@30")
+    prompts = [[{"role": "user", "content": line["prompt"]}] for line in LINES[:2]] + \
+              [[{"role": "user", "content": "Say something else entirely, at some length."}]]
+    alone = [load_model(ws, s.model, s.adapter_path) for s in specs]
+    tok = alone[0][1]
+
+    def token_ids(model, tokenizer):
+        encoded = [tokenizer.encode(chat_prompt(tokenizer, c), add_special_tokens=False) for c in prompts]
+        return batch_generate(model, tokenizer, encoded, max_tokens=16, return_token_ids=True).token_ids
+
+    # stop each model's answer to the longest prompt at its third token
+    stops = {token_ids(m, t)[1][2] for m, t in alone} | set(tok.eos_token_ids)
+    for _, t in alone:
+        t.eos_token_ids = stops
+    lengths = {len(ids) for m, t in alone for ids in token_ids(m, t)}
+    assert min(lengths) <= 3 and max(lengths) >= 8  # rows really stop at different steps
+    expected = [generate_batch(m, t, prompts, max_tokens=16, batch_size=3) for m, t in alone]
+
+    shared = open_shared(ws, specs[0].model, [s.adapter_path for s in specs])
+    shared.tokenizer.eos_token_ids = stops
+    rows = [(j, i) for i in range(len(prompts)) for j in range(len(specs))]
+    got = generate_shared(shared, [j for j, _ in rows], [prompts[i] for _, i in rows], max_tokens=16)
+    assert got == [expected[j][i] for j, i in rows]
+
+
+def test_a_resumed_shared_generation_answers_only_what_is_missing(ws):
+    from brie.generation.runner import generate_suite
+    from brie.models.specs import resolve_specs
+
+    specs = resolve_specs(ws, "base,r@10,r@20,r@30")
+    generate_suite(ws, "s", specs, max_tokens=8)
+    before = answers(ws)
+    with ws.store.transaction() as db:  # as if killed part-way: two models lack one answer each
+        db.execute("delete from generations where (label = 'r@20' and prompt_row_id = "
+                   "(select min(id) from prompts)) or (label = 'base' and prompt_row_id = (select max(id) from prompts))")
+    assert ws.store.db["generations"].count == 10
+    seen = []
+    generate_suite(ws, "s", specs, max_tokens=8, progress=lambda *a: seen.append(a))
+    assert sorted(p[0] for p in seen) == ["base", "r@20"]
+    assert answers(ws) == before

@@ -108,7 +108,7 @@ class LmEvalTask(Benchmark):
         model through the harness as `score` does; but the first model's log-likelihood requests are
         answered for every model at once (trunk once per context, SharedLoglik), so the others find
         theirs ready. Generation and rolling requests run per model on the one loaded model."""
-        known = SharedLoglik(shared)
+        known = SharedLoglik(shared, [which for which, todo in enumerate(todos) if todo])
         for which, todo in enumerate(todos):
             if todo:
                 lm = _harness_model(shared.model, shared.tokenizer, batch_size, (known, which))
@@ -173,8 +173,8 @@ class SharedLoglik:
     summed and whether every token of it is the greedy pick. One pass over context + continuation
     gives what its prefix-then-continuation cache gives, up to float rounding."""
 
-    def __init__(self, shared):
-        self.shared = shared
+    def __init__(self, shared, models: list[int]):
+        self.shared, self.models = shared, models  # models: the positions that still need items
         self.known: dict[tuple[str, str], list[tuple[float, bool]]] = {}  # per request: per model
 
     def loglikelihood(self, lm, which: int, requests) -> list[tuple[float, bool]]:
@@ -185,7 +185,6 @@ class SharedLoglik:
         by_context: dict[str, list[str]] = {}
         for context, continuation in dict.fromkeys(tuple(r.args) for r in requests if tuple(r.args) not in self.known):
             by_context.setdefault(context, []).append(continuation)
-        models = list(range(self.shared.count))
         for context, continuations in by_context.items():
             prefix = lm._tokenize([context])[0]
             full = lm._tokenize([context + c for c in continuations])
@@ -193,11 +192,11 @@ class SharedLoglik:
             kept = prefix[cut:] if cut < len(prefix) else ()
             if not kept:  # the whole context cut away: MLXLM scores these -inf, not greedy
                 for c in continuations:
-                    self.known[(context, c)] = [(float("-inf"), False)] * len(models)
+                    self.known[(context, c)] = [(float("-inf"), False)] * self.shared.count
                 continue
             sequences = [list(kept) + list(f[len(prefix):]) for f in full]
-            answers: list[list[tuple[float, bool]]] = [[None] * len(models) for _ in continuations]
-            for m, logprobs, greedy in shared_logprobs(self.shared, sequences, len(kept) - 1, models):
+            answers: list[list[tuple[float, bool]]] = [[None] * self.shared.count for _ in continuations]
+            for m, logprobs, greedy in shared_logprobs(self.shared, sequences, len(kept) - 1, self.models, greedy=True):
                 for i, (lp, g) in enumerate(zip(logprobs, greedy)):
                     answers[i][m] = (float(sum(lp)), bool(g))
             for c, per_model in zip(continuations, answers):

@@ -16,13 +16,14 @@ and at most TOKENS tokens (rows x length) run at once. lm-eval tasks share throu
 on this trunk (`trunk`, `top` and `forward` take KV caches for generation).
 
 Sharing applies only where it is known to give the one-at-a-time numbers: plain LoRA adapters
-(not DoRA or full fine-tunes) with one configuration, whose weights touch only transformer layers
-(or the head), on a model whose split forward matches its own forward on a probe input, with and
+(not DoRA or full fine-tunes) with one configuration, whose weights touch only transformer layers,
+on a model whose split forward matches its own forward on a probe input, with and
 without KV caches. Anything else returns None and the caller runs model by model as before.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -82,20 +83,22 @@ class Rows:
         self.index = None  # mx.array (N,) of model positions
 
 
-def multi_lora(lora, stacked_a, stacked_b, rows: Rows):
-    """A module standing in for mlx-lm's LoRALinear `lora` with one (lora_a, lora_b) per model,
-    stacked as (K, in, r) and (K, r, out) and picked per batch row: row r adds
-    scale * (x_r @ lora_a[m]) @ lora_b[m] for m = rows.index[r], so one batch holds rows of several
-    checkpoints. The base's weights are zeros, which add exactly 0. (A class built here, as this
-    module imports no MLX at import time.)"""
+def multi_lora(linear, scale: float, stacked_a, stacked_b, rows: Rows):
+    """A layer standing in for one of mlx-lm's LoRALinear (its frozen `linear` and `scale`) with one
+    (lora_a, lora_b) per model, stacked as (K, in, r) and (K, r, out) and picked per batch row: row r
+    adds scale * (x_r @ lora_a[m]) @ lora_b[m] for m = rows.index[r] (one index: every row), so one
+    batch holds rows of several checkpoints. The base's weights are zeros, which add exactly 0."""
+    layer = _multi_lora_class()()
+    layer.linear, layer.scale, layer.lora_a, layer.lora_b, layer.rows = linear, scale, stacked_a, stacked_b, rows
+    return layer
+
+
+@functools.cache
+def _multi_lora_class():
+    """The class of multi_lora layers, built on first use: this module imports no MLX at import time."""
     import mlx.nn as nn
 
     class MultiLoRALinear(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear, self.lora_a, self.lora_b, self.scale = lora.linear, stacked_a, stacked_b, lora.scale
-            self.rows = rows
-
         def __call__(self, x):
             # as LoRALinear.__call__ (dropout is off when evaluating), per row
             y = self.linear(x)
@@ -103,7 +106,7 @@ def multi_lora(lora, stacked_a, stacked_b, rows: Rows):
             z = (x @ self.lora_a[index]) @ self.lora_b[index]
             return y + (self.scale * z).astype(x.dtype)
 
-    return MultiLoRALinear()
+    return MultiLoRALinear
 
 
 class SharedTrunk:
@@ -209,10 +212,9 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
             return None
         for name in loaded:
             match = LAYER_NAME.match(name)
-            if match is None and not name.startswith("lm_head."):
-                return None  # an adapted embedding would change the trunk itself
-            index = int(match.group(1)) if match else len(inner.layers)
-            first = index if first is None else min(first, index)
+            if match is None:
+                return None  # an adapted embedding or head: not a trunk below adapted layers
+            first = int(match.group(1)) if first is None else min(first, int(match.group(1)))
         if cpu_only():  # load_model casts an adapter's weights to float32 on the CPU; do the same
             loaded = {n: w.astype(mx.float32) if mx.issubdtype(w.dtype, mx.floating) else w for n, w in loaded.items()}
         weights.append(list(loaded.items()))
@@ -250,7 +252,7 @@ def stack_adapters(model, weights: list[list[tuple[str, object]]]) -> Rows:
             continue
         stacked_a = mx.stack([w[f"{name}.lora_a"] for w in by_model])
         stacked_b = mx.stack([w[f"{name}.lora_b"] for w in by_model])
-        swapped.append((name, multi_lora(module, stacked_a, stacked_b, rows)))
+        swapped.append((name, multi_lora(module.linear, module.scale, stacked_a, stacked_b, rows)))
     model.update_modules(tree_unflatten(swapped))
     return rows
 
@@ -262,8 +264,8 @@ def new_cache(model, left_padding: list[int]) -> list:
     return [BatchKVCache(left_padding) for _ in model.model.layers]
 
 
-TOKENS = 16384  # most tokens (rows x padded length) the adapted layers run on at once; one model's
-# rows always run, so memory never exceeds the one-at-a-time path's by more than this allows
+TOKENS = 16384  # most tokens (rows x padded length) the adapted layers run on at once, beyond one
+# model's rows (those always run together, as on brie's one-at-a-time scoring path)
 
 
 def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]],
@@ -282,10 +284,11 @@ def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]]
             yield which, bench.finish(idx, item, state, logprobs)
 
 
-def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int,
-                    models: list[int]) -> Iterator[tuple[int, list[list[float]], list[bool]]]:
+def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int, models: list[int],
+                    greedy: bool = False) -> Iterator[tuple[int, list[list[float]], list[bool] | None]]:
     """For each of `models`: (model position, log p(token_j | tokens_<j) for j = skip+1 … len-1 of
-    each sequence, whether each sequence's tokens j are all that model's greedy picks). The trunk runs
+    each sequence, and with `greedy` whether each sequence's tokens j are all that model's greedy
+    picks, else None). The trunk runs
     once, the adapted layers for as many models as TOKENS allows in one batch, and the head only at the
     scored positions (as brie.evals.loglik.head_logprobs)."""
     import mlx.core as mx
@@ -303,13 +306,12 @@ def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int,
         normed = shared.top(mx.concatenate([h] * len(chunk)), [m for m in chunk for _ in sequences])
         for j, which in enumerate(chunk):
             if rows.size == 0:
-                yield which, [[] for _ in sequences], [True for _ in sequences]
+                yield which, [[] for _ in sequences], [True for _ in sequences] if greedy else None
                 continue
             part = normed[j * len(sequences):(j + 1) * len(sequences)]
             logits = head(shared.model, part[rows, cols][None])[0]
-            hits = (mx.argmax(logits, axis=-1) == batch[rows, cols + 1]).tolist()
-            greedy, at = [], 0
-            for n in lengths:
-                greedy.append(all(hits[at:at + n]))
-                at += n
-            yield which, picked_logprobs(logits, batch, positions, sequences, skip), greedy
+            picks = None
+            if greedy:
+                hits = (mx.argmax(logits, axis=-1) == batch[rows, cols + 1]).tolist()
+                picks = [all(hits[sum(lengths[:i]):sum(lengths[:i + 1])]) for i in range(len(sequences))]
+            yield which, picked_logprobs(logits, batch, positions, sequences, skip), picks

@@ -69,12 +69,13 @@ def generate_shared(shared, models: list[int], conversations: list[list[dict]], 
 
     tokenizer, model, first = shared.tokenizer, shared.model, shared.first
     prompts = [tuple(tokenizer.encode(chat_prompt(tokenizer, c), add_special_tokens=False)) for c in conversations]
-    unique = list(dict.fromkeys(prompts))
+    position = {p: u for u, p in enumerate(dict.fromkeys(prompts))}  # each distinct prompt's row
+    unique = list(position)
     width = max(len(p) for p in unique)
     padding = [width - len(p) for p in unique]
     cache = new_cache(model, padding)[:first]
     h = shared.trunk(mx.array([[0] * n + list(p) for n, p in zip(padding, unique)]), cache)
-    pick = [unique.index(p) for p in prompts]
+    pick = [position[p] for p in prompts]
     for c in cache:  # every distinct prompt's trunk cache, copied into each row that answers it
         c.filter(mx.array(pick))
     top = new_cache(model, [padding[u] for u in pick])[first:]
