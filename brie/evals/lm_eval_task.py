@@ -169,9 +169,9 @@ def _readable(resps) -> str | None:
 class SharedLoglik:
     """The harness's log-likelihood requests answered for every model of a SharedTrunk at once, as
     mlx-lm's MLXLM.loglikelihood answers them for one: the context and context + continuation
-    tokenized as it does, the context cut from the left where it does, the continuation's log-prob
-    summed and whether every token of it is the greedy pick. One pass over context + continuation
-    gives what its prefix-then-continuation cache gives, up to float rounding."""
+    tokenized as it does, the context cut from the left where it does, run once into KV caches that
+    every continuation is scored from (brie.evals.sweep.shared_continuations): the continuation's
+    log-prob summed and whether every token of it is the greedy pick, equal up to float rounding."""
 
     def __init__(self, shared, models: list[int]):
         self.shared, self.models = shared, models  # models: the positions that still need items
@@ -180,7 +180,7 @@ class SharedLoglik:
     def loglikelihood(self, lm, which: int, requests) -> list[tuple[float, bool]]:
         from mlx_lm.evaluate import DEFAULT_MAX_TOKENS
 
-        from brie.evals.sweep import shared_logprobs
+        from brie.evals.sweep import shared_continuations
 
         by_context: dict[str, list[str]] = {}
         for context, continuation in dict.fromkeys(tuple(r.args) for r in requests if tuple(r.args) not in self.known):
@@ -194,13 +194,9 @@ class SharedLoglik:
                 for c in continuations:
                     self.known[(context, c)] = [(float("-inf"), False)] * self.shared.count
                 continue
-            sequences = [list(kept) + list(f[len(prefix):]) for f in full]
-            answers: list[list[tuple[float, bool]]] = [[None] * self.shared.count for _ in continuations]
-            for m, logprobs, greedy in shared_logprobs(self.shared, sequences, len(kept) - 1, self.models, greedy=True):
-                for i, (lp, g) in enumerate(zip(logprobs, greedy)):
-                    answers[i][m] = (float(sum(lp)), bool(g))
-            for c, per_model in zip(continuations, answers):
-                self.known[(context, c)] = per_model
+            scored = shared_continuations(self.shared, list(kept), [list(f[len(prefix):]) for f in full], self.models)
+            for i, c in enumerate(continuations):
+                self.known[(context, c)] = [scored[m][i] if m in scored else None for m in range(self.shared.count)]
         return [self.known[tuple(r.args)][which] for r in requests]
 
 

@@ -280,15 +280,14 @@ def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]]
     wanted = [{idx for idx, _ in todo} for todo in todos]
     for idx, item, sequences, state in bench.requests(shared.tokenizer, union):
         models = [which for which, want in enumerate(wanted) if idx in want]
-        for which, logprobs, _ in shared_logprobs(shared, sequences, bench.skip(state), models):
+        for which, logprobs in shared_logprobs(shared, sequences, bench.skip(state), models):
             yield which, bench.finish(idx, item, state, logprobs)
 
 
-def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int, models: list[int],
-                    greedy: bool = False) -> Iterator[tuple[int, list[list[float]], list[bool] | None]]:
+def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int,
+                    models: list[int]) -> Iterator[tuple[int, list[list[float]]]]:
     """For each of `models`: (model position, log p(token_j | tokens_<j) for j = skip+1 … len-1 of
-    each sequence, and with `greedy` whether each sequence's tokens j are all that model's greedy
-    picks, else None). The trunk runs
+    each sequence). The trunk runs
     once, the adapted layers for as many models as TOKENS allows in one batch, and the head only at the
     scored positions (as brie.evals.loglik.head_logprobs)."""
     import mlx.core as mx
@@ -299,19 +298,64 @@ def shared_logprobs(shared: SharedTrunk, sequences: list[list[int]], skip: int, 
     h = shared.trunk(batch[:, :-1])
     positions = scored_positions(sequences, skip)
     rows, cols = positions
-    lengths = [max(len(s) - 1 - skip, 0) for s in sequences]
     per = max(1, TOKENS // (len(sequences) * batch.shape[1]))
     for start in range(0, len(models), per):
         chunk = models[start:start + per]
         normed = shared.top(mx.concatenate([h] * len(chunk)), [m for m in chunk for _ in sequences])
         for j, which in enumerate(chunk):
             if rows.size == 0:
-                yield which, [[] for _ in sequences], [True for _ in sequences] if greedy else None
+                yield which, [[] for _ in sequences]
                 continue
             part = normed[j * len(sequences):(j + 1) * len(sequences)]
             logits = head(shared.model, part[rows, cols][None])[0]
-            picks = None
-            if greedy:
-                hits = (mx.argmax(logits, axis=-1) == batch[rows, cols + 1]).tolist()
-                picks = [all(hits[sum(lengths[:i]):sum(lengths[:i + 1])]) for i in range(len(sequences))]
-            yield which, picked_logprobs(logits, batch, positions, sequences, skip), picks
+            yield which, picked_logprobs(logits, batch, positions, sequences, skip)
+
+
+def shared_continuations(shared: SharedTrunk, context: list[int], continuations: list[list[int]],
+                         models: list[int]) -> dict[int, list[tuple[float, bool]]]:
+    """{model position: per continuation (log p(continuation | context), whether each of its tokens
+    is that model's greedy pick)}, scored as mlx-lm's harness adapter scores one model: the context
+    once into KV caches, then every continuation from them. Here the context's trunk runs once for
+    all models and the continuations' trunk once for all models; the adapted layers run per model,
+    as many models at a time as TOKENS allows. An empty continuation scores (0.0, True)."""
+    import mlx.core as mx
+
+    from brie.evals.loglik import head, pad, scored_positions
+
+    model, first = shared.model, shared.first
+    out: dict[int, list[tuple[float, bool]]] = {m: [(0.0, True)] * len(continuations) for m in models}
+    kept = [i for i, c in enumerate(continuations) if c]
+    if not kept:
+        return out
+    conts = [continuations[i] for i in kept]
+    n, tokens = len(conts), pad(conts)
+    lower = new_cache(model, [0])[:first]
+    h_context = shared.trunk(mx.array([context]), lower)
+    for c in lower:  # the context's trunk cache, one copy per continuation
+        c.filter(mx.zeros((n,), dtype=mx.int32))
+    h_conts = shared.trunk(tokens, lower)
+    rows, cols = scored_positions(conts, 0)  # position j-1 predicts continuation token j >= 1
+    targets = tokens[rows, cols + 1]
+    firsts = mx.array([c[0] for c in conts])
+    per = max(1, TOKENS // (n * (len(context) + tokens.shape[1])))
+    for start in range(0, len(models), per):
+        chunk = models[start:start + per]
+        upper = new_cache(model, [0] * len(chunk))[first:]
+        normed = shared.top(mx.concatenate([h_context] * len(chunk)), chunk, upper)
+        last = head(model, normed[:, -1:, :])[:, 0].astype(mx.float32)  # (models, V): each first token
+        last = last - mx.logsumexp(last, axis=-1, keepdims=True)
+        for c in upper:  # each model's context cache, one copy per continuation
+            c.filter(mx.array([k for k in range(len(chunk)) for _ in range(n)], dtype=mx.int32))
+        normed = shared.top(mx.concatenate([h_conts] * len(chunk)), [m for m in chunk for _ in range(n)], upper)
+        for k, m in enumerate(chunk):
+            score = last[k][firsts]
+            greedy = mx.argmax(last[k]) == firsts
+            if rows.size:
+                logits = head(model, normed[k * n:(k + 1) * n][rows, cols][None])[0].astype(mx.float32)
+                picked = mx.take_along_axis(logits, targets[:, None], axis=-1)[:, 0] - mx.logsumexp(logits, axis=-1)
+                hits = mx.argmax(logits, axis=-1) == targets
+                score = score + mx.zeros((n,)).at[rows].add(picked)
+                greedy = greedy & (mx.zeros((n,), dtype=mx.int32).at[rows].add(1 - hits.astype(mx.int32)) == 0)
+            for i, value, g in zip(kept, score.tolist(), greedy.tolist()):
+                out[m][i] = (value, bool(g))
+    return out
