@@ -219,19 +219,22 @@ def open_shared(ws, model_ref: str, adapter_paths: list[str | None]) -> SharedTr
             loaded = {n: w.astype(mx.float32) if mx.issubdtype(w.dtype, mx.floating) else w for n, w in loaded.items()}
         weights.append(list(loaded.items()))
     # The split forward must be the model's own: check it once on a probe, with a real adapter in,
-    # through the multi-model layers and through the KV caches generation uses.
+    # through the multi-model layers and through the KV caches generation uses, a shorter row left-padded.
     which = next(i for i, p in enumerate(adapter_paths) if p is not None)
     try:
         probe = mx.array(PROBE)
+        short = PROBE[0][3:]
         model.load_weights(weights[which], strict=False)
-        whole = model(probe)
+        whole, whole_short = model(probe), model(mx.array([short]))[:, -1]
         shared = SharedTrunk(model, tokenizer, first, stack_adapters(model, weights), len(weights))
         split = head(model, shared.top(shared.trunk(probe), [which]))
-        cache = new_cache(model, [0])
-        prefix = head(model, shared.top(shared.trunk(probe[:, :-1], cache[:first]), [which], cache[first:]))
-        step = shared.forward(probe[:, -1:], [which], cache)
+        batch = mx.array([PROBE[0], [0] * 3 + short])
+        cache = new_cache(model, [0, 3])
+        prefix = head(model, shared.top(shared.trunk(batch[:, :-1], cache[:first]), [which] * 2, cache[first:]))
+        step = shared.forward(batch[:, -1:], [which] * 2, cache)
         same = all(a.shape == b.shape and mx.allclose(a, b, rtol=1e-4, atol=1e-4).item()
-                   for a, b in ((split, whole), (mx.concatenate([prefix, step], axis=1), whole)))
+                   for a, b in ((split, whole), (mx.concatenate([prefix[:1], step[:1]], axis=1), whole),
+                                (step[1:, -1], whole_short)))
     except Exception:
         return None
     return shared if same else None
