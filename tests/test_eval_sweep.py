@@ -243,3 +243,29 @@ def test_shared_loglikelihood_equals_mlx_lms_harness_adapter(trained):
             seen_cut |= any(s == float("-inf") for s, _ in expected)
         assert seen_greedy  # the greedy flag is really compared
         assert seen_cut == (max_tokens is not None)
+
+
+def test_generative_kinds_in_a_shared_sweep_equal_one_model_at_a_time(trained, tmp_path, monkeypatch):
+    """gsm8k and overlap answer greedily for every model together (each prompt's lower layers once)
+    and store what each model alone stores: the same answers, so the same scores."""
+    import brie.models.registry as registry
+
+    ws, _ = trained
+    specs = sweep_specs(ws, "top2")
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text("".join(json.dumps({"prompt": p, "reference": r}) + "\n" for p, r in
+                            [("Say hello.", "Hello there."), ("Name a colour you like, and say why.", "Blue, it is calm."),
+                             ("Count to three.", "1, 2, 3")]))
+    benches = parse_benchmarks(f"gsm8k,overlap:{refs}", max_tokens=10)
+    expected = stored(ws, [r for spec in specs for r in evaluate(ws, [spec], benches, limit=3, batch_size=2)])
+    forget(ws)
+
+    loads = []
+    real_load = registry.load_model
+    monkeypatch.setattr(registry, "load_model", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    got = stored(ws, evaluate(ws, specs, benches, limit=3, batch_size=2))
+    assert len(loads) == 1
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert_close([g[1:] for g in got], [e[1:] for e in expected])
+    outputs = {g[0]["label"]: tuple(s["output"] for s in g[2]) for g in got if g[0]["benchmark"] == "gsm8k"}
+    assert len(set(outputs.values())) == 4  # every checkpoint answers differently from the base

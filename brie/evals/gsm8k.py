@@ -184,3 +184,14 @@ class GSM8K(Benchmark):
             scores = score_outputs(outputs, [it.data["answer"] for _, it in chunk])
             for (idx, _item), out, s in zip(chunk, outputs, scores):
                 yield Scored(idx, out, s)
+
+    def score_shared(self, shared, todos, batch_size: int = 8) -> Iterator[tuple[int, Scored]]:
+        """(model position, scored item) for the models of a SharedTrunk (brie.evals.sweep): the same
+        greedy answers as `score` gives each model, generated together (generate_shared)."""
+        from brie.generation.mlx_engine import answer_items_shared
+
+        for rows, outputs in answer_items_shared(shared, todos, lambda it: self.conversation(it.input),
+                                                 self.max_tokens, batch_size):
+            scores = score_outputs(outputs, [it.data["answer"] for _, _, it in rows])
+            for (which, idx, _), out, s in zip(rows, outputs, scores):
+                yield which, Scored(idx, out, s)

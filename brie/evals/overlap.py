@@ -91,6 +91,17 @@ class Overlap(Benchmark):
             for (idx, item), out in zip(chunk, outputs):
                 yield Scored(idx, out, item_scores(out, item.target, scorer))
 
+    def score_shared(self, shared, todos, batch_size: int = 8) -> Iterator[tuple[int, Scored]]:
+        """(model position, scored item) for the models of a SharedTrunk (brie.evals.sweep): the same
+        greedy answers as `score` gives each model, generated together (generate_shared)."""
+        from brie.generation.mlx_engine import answer_items_shared
+
+        scorer = _rouge()
+        for rows, outputs in answer_items_shared(shared, todos, lambda it: [{"role": "user", "content": it.input}],
+                                                 self.max_tokens, batch_size):
+            for (which, idx, item), out in zip(rows, outputs):
+                yield which, Scored(idx, out, item_scores(out, item.target, scorer))
+
     def aggregate_samples(self, samples: list[dict]) -> dict:
         if not samples:
             return {"n": 0}

@@ -5,7 +5,7 @@ settings, items already stored for it are skipped, and a model is loaded only wh
 Generation runs in batches and each item is committed as soon as its batch is done, so a crash
 loses at most the batch in flight.
 
-Scoring benchmarks (perplexity, mcq) and lm-eval tasks on two or more models of one base (the base
+Scoring benchmarks (perplexity, mcq), lm-eval tasks, gsm8k and overlap on two or more models of one base (the base
 and checkpoints of a run) go through brie.evals.sweep first: the layers below the first adapted one
 run once per item for all of them. Their rows, settings and per-item samples are the same as model
 by model, up to float rounding.

@@ -11,8 +11,8 @@ once per model into one batch whose rows each pick their own model's adapter wei
 the norm and the head run once over that batch; the head (the projection onto the vocabulary, as
 costly as several layers) only at the positions the benchmark scores, as on the one-at-a-time path
 (brie.evals.loglik). Items are the outer loop, so only one item's hidden states are held at a time,
-and at most TOKENS tokens (rows x length) run at once. lm-eval tasks share through their own `score_shared`
-(brie.evals.lm_eval_task), greedy generation through brie.generation.mlx_engine.generate_shared, both
+and at most TOKENS tokens (rows x length) run at once. Other kinds share through their own
+`score_shared` (lm-eval tasks: brie.evals.lm_eval_task; gsm8k and overlap), greedy generation through brie.generation.mlx_engine.generate_shared, both
 on this trunk (`trunk`, `top` and `forward` take KV caches for generation).
 
 Sharing applies only where it is known to give the one-at-a-time numbers: plain LoRA adapters

@@ -103,3 +103,19 @@ def generate_shared(shared, models: list[int], conversations: list[list[dict]], 
         logits = shared.forward(y[:, None], [models[row] for row in alive], cache)
         y = mx.argmax(logits[:, -1], axis=-1)
     return [tokenizer.decode(a) for a in answers]
+
+
+def answer_items_shared(shared, todos: list[list[tuple[int, object]]], conversation, max_tokens: int,
+                        batch_size: int) -> Iterator[tuple[list[tuple[int, int, object]], list[str]]]:
+    """Greedy answers to the items each model of a SharedTrunk still needs (todos: per model, its
+    (index, item) pairs), through generate_shared: items in order, about batch_size rows at a time,
+    every model that needs an item answering it in the same batch. Yields ([(model position, index,
+    item)], their answers) per batch; `conversation(item)` gives the chat messages to answer."""
+    wanted = [{idx for idx, _ in todo} for todo in todos]
+    union = sorted({idx: item for todo in todos for idx, item in todo}.items())
+    per = -(-batch_size // len(todos))  # items per batch: about batch_size rows, as one model alone
+    for start in range(0, len(union), per):
+        chunk = [(which, idx, item) for idx, item in union[start:start + per]
+                 for which in range(len(todos)) if idx in wanted[which]]
+        yield chunk, generate_shared(shared, [which for which, _, _ in chunk],
+                                     [conversation(item) for _, _, item in chunk], max_tokens=max_tokens)
