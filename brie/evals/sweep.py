@@ -12,8 +12,9 @@ the norm and the head run once over that batch; the head (the projection onto th
 costly as several layers) only at the positions the benchmark scores, as on the one-at-a-time path
 (brie.evals.loglik). Items are the outer loop, so only one item's hidden states are held at a time,
 and at most TOKENS tokens (rows x length) run at once. Other kinds share through their own
-`score_shared` (lm-eval tasks: brie.evals.lm_eval_task; gsm8k and overlap), greedy generation through brie.generation.mlx_engine.generate_shared, both
-on this trunk (`trunk`, `top` and `forward` take KV caches for generation).
+`score_shared` (lm-eval tasks: brie.evals.lm_eval_task; gsm8k and overlap), and greedy suite
+generation through brie.generation.mlx_engine.generate_shared, all on this trunk (`trunk`, `top`
+and `forward` take KV caches for generation).
 
 Sharing applies only where it is known to give the one-at-a-time numbers: plain LoRA adapters
 (not DoRA or full fine-tunes) with one configuration, whose weights touch only transformer layers,
