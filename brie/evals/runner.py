@@ -106,7 +106,7 @@ def result_settings(bench: Benchmark, judge) -> dict:
 
 def evaluate_shared(ws: Workspace, specs: list[ModelSpec], benchmarks: list[Benchmark], items_of: dict,
                     available: dict, progress: ProgressFn, batch_size: int = 8) -> set[tuple[ModelSpec, str]]:
-    """Score what the scoring benchmarks still need on each group of models that can share a trunk
+    """Score what the shareable benchmarks still need on each group of models that can share a trunk
     (brie.evals.sweep), storing every item as `evaluate` does; returns the (spec, benchmark) pairs
     it reported progress for. Groups or benchmarks it cannot share are left to `evaluate`."""
     from brie.evals.sweep import open_shared, score_shared, share_groups, shareable

@@ -36,8 +36,8 @@ LAYER_NAME = re.compile(r"^model\.layers\.(\d+)\.")
 
 
 def shareable(bench) -> bool:
-    """A benchmark scored by log-probs of fixed sequences (no generation, no judge), or one that
-    shares in its own way (`score_shared`: lm-eval tasks)."""
+    """A benchmark scored by log-probs of fixed sequences (Scoring), or one that shares in its own
+    way (`score_shared`: lm-eval tasks, gsm8k, overlap)."""
     from brie.evals.loglik import Scoring
 
     return isinstance(bench, Scoring) or hasattr(bench, "score_shared")
@@ -126,7 +126,7 @@ class SharedTrunk:
         inner = self.model.model
         h = inner.embed_tokens(inputs)
         cache = cache or [None] * self.first
-        mask = create_attention_mask(h, cache[0])
+        mask = create_attention_mask(h, cache[0] if cache else None)
         for layer, c in zip(inner.layers[: self.first], cache):
             h = layer(h, mask, cache=c)
         mx.eval(h)
@@ -275,8 +275,8 @@ TOKENS = 16384  # most tokens (rows x padded length) the adapted layers run on a
 def score_shared(shared: SharedTrunk, bench, todos: list[list[tuple[int, Item]]],
                  batch_size: int = 8) -> Iterator[tuple[int, Scored]]:
     """(model position, scored item) for every item each model still needs; a benchmark with its own
-    `score_shared` (lm-eval tasks) runs that, a Scoring one runs here, items in order: the trunk once
-    per item for all the models that need it."""
+    `score_shared` (lm-eval tasks, gsm8k, overlap) runs that, a Scoring one runs here, items in order:
+    the trunk once per item for all the models that need it."""
     if hasattr(bench, "score_shared"):
         yield from bench.score_shared(shared, todos, batch_size)
         return
@@ -321,10 +321,11 @@ def shared_continuations(shared: SharedTrunk, context: list[int], continuations:
     is that model's greedy pick)}, scored as mlx-lm's harness adapter scores one model: the context
     once into KV caches, then every continuation from them. Here the context's trunk runs once for
     all models and the continuations' trunk once for all models; the adapted layers run per model,
-    as many models at a time as TOKENS allows. An empty continuation scores (0.0, True)."""
+    as many models at a time as TOKENS allows. An empty continuation scores (0.0, True) (mlx-lm's
+    adapter fails on one)."""
     import mlx.core as mx
 
-    from brie.evals.loglik import head, pad, scored_positions
+    from brie.evals.loglik import head, pad, picked_logprobs, scored_positions
 
     model, first = shared.model, shared.first
     out: dict[int, list[tuple[float, bool]]] = {m: [(0.0, True)] * len(continuations) for m in models}
@@ -337,9 +338,10 @@ def shared_continuations(shared: SharedTrunk, context: list[int], continuations:
     h_context = shared.trunk(mx.array([context]), lower)
     for c in lower:  # the context's trunk cache, one copy per continuation
         c.filter(mx.zeros((n,), dtype=mx.int32))
-    h_conts = shared.trunk(tokens, lower)
-    rows, cols = scored_positions(conts, 0)  # position j-1 predicts continuation token j >= 1
-    targets = tokens[rows, cols + 1]
+    positions = scored_positions(conts, 0)  # position j-1 predicts continuation token j >= 1
+    rows, cols = positions
+    if rows.size:  # no pass for one-token continuations: the context's last position scores them
+        h_conts = shared.trunk(tokens, lower)
     firsts = mx.array([c[0] for c in conts])
     per = max(1, TOKENS // (n * (len(context) + tokens.shape[1])))
     for start in range(0, len(models), per):
@@ -347,19 +349,21 @@ def shared_continuations(shared: SharedTrunk, context: list[int], continuations:
         upper = new_cache(model, [0] * len(chunk))[first:]
         normed = shared.top(mx.concatenate([h_context] * len(chunk)), chunk, upper)
         last = head(model, normed[:, -1:, :])[:, 0].astype(mx.float32)  # (models, V): each first token
-        last = last - mx.logsumexp(last, axis=-1, keepdims=True)
-        for c in upper:  # each model's context cache, one copy per continuation
-            c.filter(mx.array([k for k in range(len(chunk)) for _ in range(n)], dtype=mx.int32))
-        normed = shared.top(mx.concatenate([h_conts] * len(chunk)), [m for m in chunk for _ in range(n)], upper)
+        first_scores = (mx.take_along_axis(last, mx.stack([firsts] * len(chunk)), axis=-1)
+                        - mx.logsumexp(last, axis=-1, keepdims=True)).tolist()
+        first_greedy = (mx.argmax(last, axis=-1)[:, None] == firsts[None]).tolist()
+        if rows.size:
+            for c in upper:  # each model's context cache, one copy per continuation
+                c.filter(mx.array([k for k in range(len(chunk)) for _ in range(n)], dtype=mx.int32))
+            normed = shared.top(mx.concatenate([h_conts] * len(chunk)), [m for m in chunk for _ in range(n)], upper)
         for k, m in enumerate(chunk):
-            score = last[k][firsts]
-            greedy = mx.argmax(last[k]) == firsts
+            rest, hits = [[] for _ in conts], [[] for _ in conts]
             if rows.size:
-                logits = head(model, normed[k * n:(k + 1) * n][rows, cols][None])[0].astype(mx.float32)
-                picked = mx.take_along_axis(logits, targets[:, None], axis=-1)[:, 0] - mx.logsumexp(logits, axis=-1)
-                hits = mx.argmax(logits, axis=-1) == targets
-                score = score + mx.zeros((n,)).at[rows].add(picked)
-                greedy = greedy & (mx.zeros((n,), dtype=mx.int32).at[rows].add(1 - hits.astype(mx.int32)) == 0)
-            for i, value, g in zip(kept, score.tolist(), greedy.tolist()):
-                out[m][i] = (value, bool(g))
+                logits = head(model, normed[k * n:(k + 1) * n][rows, cols][None])[0]
+                rest = picked_logprobs(logits, tokens, positions, conts, 0)
+                flat, at = (mx.argmax(logits, axis=-1) == tokens[rows, cols + 1]).tolist(), 0
+                for i, c in enumerate(conts):
+                    hits[i], at = flat[at:at + len(c) - 1], at + len(c) - 1
+            for i, first_score, greedy, more, hit in zip(kept, first_scores[k], first_greedy[k], rest, hits):
+                out[m][i] = (first_score + sum(more), bool(greedy and all(hit)))
     return out

@@ -108,14 +108,23 @@ def generate_shared(shared, models: list[int], conversations: list[list[dict]], 
 def answer_items_shared(shared, todos: list[list[tuple[int, object]]], conversation, max_tokens: int,
                         batch_size: int) -> Iterator[tuple[list[tuple[int, int, object]], list[str]]]:
     """Greedy answers to the items each model of a SharedTrunk still needs (todos: per model, its
-    (index, item) pairs), through generate_shared: items in order, about batch_size rows at a time,
-    every model that needs an item answering it in the same batch. Yields ([(model position, index,
+    (index, item) pairs), through generate_shared, items in order. Yields ([(model position, index,
     item)], their answers) per batch; `conversation(item)` gives the chat messages to answer."""
-    wanted = [{idx for idx, _ in todo} for todo in todos]
-    union = sorted({idx: item for todo in todos for idx, item in todo}.items())
-    per = -(-batch_size // len(todos))  # items per batch: about batch_size rows, as one model alone
-    for start in range(0, len(union), per):
-        chunk = [(which, idx, item) for idx, item in union[start:start + per]
-                 for which in range(len(todos)) if idx in wanted[which]]
+    for chunk in row_batches(todos, batch_size):
         yield chunk, generate_shared(shared, [which for which, _, _ in chunk],
                                      [conversation(item) for _, _, item in chunk], max_tokens=max_tokens)
+
+
+def row_batches(todos: list[list[tuple[int, object]]], batch_size: int) -> Iterator[list[tuple[int, int, object]]]:
+    """(model position, index, item) rows for every item each model still needs, items in order,
+    cut into batches of about batch_size rows (as one model alone would batch) that never split an
+    item's rows, so each item's prompt is shared by all the models answering it."""
+    wanted = [{idx for idx, _ in todo} for todo in todos]
+    batch: list[tuple[int, int, object]] = []
+    for idx, item in sorted({idx: item for todo in todos for idx, item in todo}.items()):
+        batch += [(which, idx, item) for which in range(len(todos)) if idx in wanted[which]]
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

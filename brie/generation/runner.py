@@ -84,10 +84,8 @@ def _generate_shared(ws, specs: list, missing: dict, by_row: dict, max_tokens: i
     LoRA, brie.evals.sweep): one model loaded, each prompt's lower layers run once for all of them
     (brie.generation.mlx_engine.generate_shared). What is answered here leaves `missing`; a group
     that cannot be split is left to the model-by-model path."""
-    import math
-
     from brie.evals.sweep import open_shared, share_groups
-    from brie.generation.mlx_engine import generate_shared
+    from brie.generation.mlx_engine import generate_shared, row_batches
 
     for group in share_groups(specs):
         members = [specs[i] for i in group]
@@ -96,16 +94,13 @@ def _generate_shared(ws, specs: list, missing: dict, by_row: dict, max_tokens: i
         trunk = open_shared(ws, members[0].model, [m.adapter_path for m in members])
         if trunk is None:
             continue
-        wanted = [{pid for pid, _ in missing[m.label]} for m in members]  # greedy: one sample, k = 0
-        pids = sorted(set().union(*wanted))
-        per = math.ceil(batch_size / len(members))  # about batch_size rows at a time, as one model alone
-        for start in range(0, len(pids), per):
-            pairs = [(j, pid) for pid in pids[start:start + per] for j in range(len(members)) if pid in wanted[j]]
+        todos = [[(pid, by_row[pid]) for pid, _ in missing[m.label]] for m in members]  # greedy: k = 0 only
+        for rows in row_batches(todos, batch_size):
             answers = _answer_turns(
                 lambda active, conversations, t: generate_shared(
-                    trunk, [pairs[i][0] for i in active], conversations, max_tokens=max_tokens),
-                [by_row[pid]["turns"] for _, pid in pairs])
-            for (j, pid), ans in zip(pairs, answers):
+                    trunk, [rows[i][0] for i in active], conversations, max_tokens=max_tokens),
+                [prompt["turns"] for _, _, prompt in rows])
+            for (j, pid, _), ans in zip(rows, answers):
                 store(members[j], pid, 0, ans)
         for m in members:
             missing[m.label] = []
