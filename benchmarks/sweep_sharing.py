@@ -62,38 +62,18 @@ def make_checkpoints(ws, run: str, model_dir: Path, count: int, layers: int) -> 
 def write_data(folder: Path, items: int) -> tuple[Path, Path, Path]:
     """A perplexity folder (chat rows), a multiple-choice file and an lm-eval task file over the same
     questions, `items` rows each."""
+    from tests.evalkit import write_mc_task
     from tests.train_helpers import write_chat_data
 
     write_chat_data(folder / "chat", n_train=1, n_valid=1)
     rows = (folder / "chat" / "test.jsonl").read_text().splitlines()
     (folder / "chat" / "test.jsonl").write_text("".join(r + "\n" for r in (rows * items)[:items]))
-    mcq = folder / "mcq.jsonl"
     questions = [("What is the capital of France?", ["Paris", "Berlin", "Rome", "Madrid"], 0),
                  ("Which animal barks?", ["cat", "dog", "fish", "bird"], 1),
                  ("What colour is the sky on a clear day?", ["green", "red", "blue", "black"], 2),
                  ("How many legs does a spider have?", ["six", "four", "ten", "eight"], 3)]
-    mcq.write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n"
-                           for q, c, a in (questions * items)[:items]))
-    data = [json.loads(line) for line in mcq.read_text().splitlines()]
-    (folder / "lm-eval.jsonl").write_text("".join(json.dumps(d) + "\n" for d in data))
-    task = folder / "sweep_mc.yaml"
-    task.write_text(LM_EVAL_TASK.format(data=folder / "lm-eval.jsonl"))
+    task, mcq = write_mc_task(folder, (questions * items)[:items], "sweep_mc")
     return folder / "chat", mcq, task
-
-
-LM_EVAL_TASK = """task: sweep_mc
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: answer
-metric_list:
-  - metric: acc
-"""
 
 
 def main() -> None:

@@ -54,3 +54,27 @@ def register_run(ws, name: str, model: str, steps: dict[int, Path], best_step: i
                 db["metrics"].insert({"run_id": run_id, "step": step, "name": "val_loss", "value": val,
                                       "at": "2026-11-22T03:05:00Z"})
     return run_id
+
+
+def write_mc_task(folder: Path, questions, name: str = "tiny_mc") -> tuple[Path, Path]:
+    """(lm-eval task file, its data file) for multiple-choice rows (question, choices, answer index);
+    the data file is also a brie `mcq:` file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / f"{name}.jsonl"
+    data.write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n" for q, c, a in questions))
+    task = folder / f"{name}.yaml"
+    task.write_text(f"""task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: answer
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+""")
+    return task, data

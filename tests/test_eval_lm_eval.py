@@ -9,7 +9,7 @@ from brie.errors import BrieError
 from brie.evals import parse_benchmark
 from brie.evals.runner import evaluate
 from brie.store import evals as eval_rows
-from tests.evalkit import make_adapter, register_run
+from tests.evalkit import make_adapter, register_run, write_mc_task
 
 pytest.importorskip("lm_eval")
 
@@ -23,24 +23,7 @@ QUESTIONS = [("What colour is the sky?", ["blue", "green", "red"], 0),
 
 
 def write_task(folder):
-    data = folder / "qa.jsonl"
-    data.write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n" for q, c, a in QUESTIONS))
-    task = folder / "tiny_mc.yaml"
-    task.write_text(f"""task: tiny_mc
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: answer
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-""")
-    return task, data
+    return write_mc_task(folder, QUESTIONS)
 
 
 def test_lm_eval_task_matches_brie_mcq_on_the_same_data_and_resumes(workspace, tiny_model_dir, tmp_path, monkeypatch):
