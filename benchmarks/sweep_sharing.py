@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--home", default="/tmp/brie-sweep-bench", help="workspace (kept: the model converts once)")
     args = parser.parse_args()
 
-    from benchmarks.side_by_side import in_turn, load_average, spread
+    from benchmarks.side_by_side import load_average, spread
     from brie.evals import parse_benchmarks
     from brie.evals.runner import evaluate, sweep_specs
     from brie.models.registry import DEFAULT_MODEL, prepare_default_model
@@ -129,23 +129,16 @@ def main() -> None:
         bench.items(ws)
     print(f"start: {load_average()}")
 
-    ratios, metrics_agree = [], True
-    for r in range(args.rounds):
-        times, metrics = {}, {}
-        for name, side in in_turn(r, ("shared", shared), ("one at a time", one_at_a_time)):
-            start = time.perf_counter()
-            results = side(f"{r}-{name.replace(' ', '-')}")
-            times[name] = time.perf_counter() - start
-            metrics[name] = [(x["label"], x["benchmark"].split(":")[0], x["metrics"]) for x in results]
-        same = len(metrics["shared"]) == len(metrics["one at a time"]) and all(
+    def same_metrics(shared_results, alone_results):
+        ours, theirs = ([(x["label"], x["benchmark"].split(":")[0], x["metrics"]) for x in results]
+                        for results in (shared_results, alone_results))
+        return len(ours) == len(theirs) and all(
             a[:2] == b[:2] and all(abs(a[2][k] - b[2][k]) <= 1e-4 * max(1.0, abs(b[2][k])) for k in b[2])
-            for a, b in zip(metrics["shared"], metrics["one at a time"]))
-        metrics_agree &= same
-        ratios.append(times["one at a time"] / times["shared"])
-        print(f"round {r + 1}: shared {times['shared']:.1f} s, one at a time {times['one at a time']:.1f} s, "
-              f"ratio {ratios[-1]:.2f}x, same metrics: {same}")
+            for a, b in zip(ours, theirs))
+
+    ratios, agree = compare_rounds(args.rounds, shared, one_at_a_time, same_metrics, "metrics")
     print(f"one at a time / shared: {spread(ratios)} (target >= 2.5x)")
-    print(f"every metric equal within 1e-4: {metrics_agree}")
+    print(f"every metric equal within 1e-4: {agree}")
     if args.prompts:
         generation(ws, specs, args, run)
     print(f"end: {load_average()}")
@@ -157,7 +150,7 @@ TOPICS = ["the sea", "a mountain", "bread", "the moon", "a river", "winter", "a 
 
 def generation(ws, specs, args, run: str) -> None:
     """Greedy answers to a prompt suite by every model: shared (one call) vs one model per call."""
-    from benchmarks.side_by_side import in_turn, spread
+    from benchmarks.side_by_side import spread
     from brie.data.suites import import_suite
     from brie.generation.runner import generate_suite
 
@@ -187,20 +180,30 @@ def generation(ws, specs, args, run: str) -> None:
             out.update(generate_suite(ws, suite, [spec], max_tokens=args.max_tokens))
         return texts(out)
 
-    ratios, agree = [], True
-    for r in range(args.rounds):
-        times, answers = {}, {}
-        for name, side in in_turn(r, ("shared", shared), ("one at a time", one_at_a_time)):
-            start = time.perf_counter()
-            answers[name] = side(f"{time.strftime('%H%M%S')}-{r}-{name.replace(' ', '-')}")
-            times[name] = time.perf_counter() - start
-        same = answers["shared"] == answers["one at a time"]
-        agree &= same
-        ratios.append(times["one at a time"] / times["shared"])
-        print(f"round {r + 1}: shared {times['shared']:.1f} s, one at a time {times['one at a time']:.1f} s, "
-              f"ratio {ratios[-1]:.2f}x, same answers: {same}")
+    ratios, agree = compare_rounds(args.rounds, shared, one_at_a_time, lambda x, y: x == y, "answers")
     print(f"generation, one at a time / shared: {spread(ratios)}")
     print(f"every answer the same: {agree}")
+
+
+def compare_rounds(rounds: int, shared, one_at_a_time, same, what: str) -> tuple[list[float], bool]:
+    """Both sides once per round, order alternating, each called with a tag of its own; prints each
+    round and returns the per-round ratios (one at a time / shared) and whether `same(shared's,
+    one at a time's)` held in every round."""
+    from benchmarks.side_by_side import in_turn
+
+    ratios, agree = [], True
+    for r in range(rounds):
+        times, results = {}, {}
+        for name, side in in_turn(r, ("shared", shared), ("one at a time", one_at_a_time)):
+            start = time.perf_counter()
+            results[name] = side(f"{time.strftime('%H%M%S')}-{r}-{name.replace(' ', '-')}")
+            times[name] = time.perf_counter() - start
+        ok = same(results["shared"], results["one at a time"])
+        agree &= ok
+        ratios.append(times["one at a time"] / times["shared"])
+        print(f"round {r + 1}: shared {times['shared']:.1f} s, one at a time {times['one at a time']:.1f} s, "
+              f"ratio {ratios[-1]:.2f}x, same {what}: {ok}")
+    return ratios, agree
 
 
 if __name__ == "__main__":

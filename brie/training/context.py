@@ -93,6 +93,15 @@ class RunContext:
         run_rows.update_run(self.ws.store, self.run["id"], total_steps=total)
         self.run["total_steps"] = total
 
+    def plan_steps(self, n_train: int, has_validation: bool) -> tuple[int, int]:
+        """(total steps, steps per epoch) for `n_train` training rows; the total is stored as the
+        run's, and a run without validation data says once what it does instead."""
+        if not has_validation:
+            self.no_validation()
+        total = self.cfg.total_steps(n_train)
+        self.set_total(total)
+        return total, max(n_train // self.cfg.batch_size, 1)
+
     def adapter_config(self, num_layers: int) -> dict:
         """adapter_config.json as mlx-lm's load_adapters reads it, plus what brie knows."""
         c = self.cfg

@@ -138,11 +138,7 @@ def train(ctx: RunContext) -> None:
     except (ValueError, KeyError, TypeError) as e:
         raise BrieError(f"{ctx.data_path}: cannot tokenize the preference pairs ({e})") from None
     guard_set = load_guard(ctx.guard_path, tokenizer) if ctx.guard_path else None
-    if valid_set is None:
-        ctx.no_validation()
-    total = cfg.total_steps(len(train_set))
-    ctx.set_total(total)
-    per_epoch = max(len(train_set) // cfg.batch_size, 1)
+    total, per_epoch = ctx.plan_steps(len(train_set), valid_set is not None)
 
     mx.random.seed(cfg.seed)  # LoRA initialisation
     num_layers = apply_adapters(model, cfg)

@@ -178,11 +178,7 @@ def train(ctx: RunContext) -> None:
     model.to(device)
     train_set, valid_set = load_splits(ctx.data_path, tokenizer, cfg)
     guard_set = load_guard(ctx.guard_path, tokenizer) if ctx.guard_path else None
-    if valid_set is None:
-        ctx.no_validation()
-    total = cfg.total_steps(len(train_set))
-    ctx.set_total(total)
-    per_epoch = max(len(train_set) // cfg.batch_size, 1)
+    total, per_epoch = ctx.plan_steps(len(train_set), valid_set is not None)
 
     torch.manual_seed(cfg.seed)  # LoRA initialisation
     model, n = adapt(model, cfg)
